@@ -1,0 +1,222 @@
+import type { GoalDefinition, PropertyFilter } from '../goals/goal-definition.js';
+import { compareProperty } from './compare.js';
+import { decimalOf, formatPlainDecimal, plainDecimalLength } from './decimal.js';
+import type { Decimal } from './decimal.js';
+import { checkRegex } from './regex-safety.js';
+import { decodePercentTolerant } from './url-path.js';
+
+/**
+ * The one goal matcher: the processor, the backfill job and any query-time check all decide
+ * "does this event convert, and for how much" through {@link compileGoal}. Goals are compiled
+ * once (regexes built, match values folded and decoded) and then applied to many events.
+ */
+
+/** The fields of an event that goal matching reads. */
+export interface MatchableEvent {
+  /**
+   * `'pageview'` or `'event'`; any other type (e.g. `'performance'`) never matches. Typed as
+   * `string` because `'pageview' | 'event' | string` collapses to it anyway (and lint rejects
+   * the redundant literals).
+   */
+  type: string;
+  event_name: string | null;
+  /** Already-normalized path (output of `pathFromUrl`), for pageviews. */
+  path: string | null;
+  properties: Record<string, unknown> | null;
+}
+
+/** A goal ready to be tested against events. */
+export interface CompiledGoal {
+  readonly goal: GoalDefinition;
+  matches(ev: MatchableEvent): boolean;
+  /** Decimal string or null; call only when matches() is true. */
+  value(ev: MatchableEvent): string | null;
+}
+
+/** One conversion found by {@link matchEvent}. */
+export interface GoalMatch {
+  goal: GoalDefinition;
+  value: string | null;
+}
+
+/**
+ * Case folding for case-insensitive goals. JavaScript has no full Unicode case fold;
+ * lower → upper → lower approximates it and, unlike a single `toLowerCase()`, equates the
+ * expanding forms: `ß`, `ẞ` and `SS` all fold to `ss`, `ſ` to `s`, `ﬁ` to `fi`, Kelvin `K` to
+ * `k`. Final sigma is mapped to `σ` afterwards, because `toLowerCase()` picks `ς` or `σ` by
+ * position, which would make `contains "ΟΣ"` miss `"ΟΣΑ"`. `İ` folds to `i̇` (i + U+0307), as in
+ * Unicode's full folding, so it does not equal a plain `i`; dotless `ı` folds to `i` (slightly
+ * broader than Unicode, which leaves it alone).
+ */
+export function foldCase(text: string): string {
+  return text.toLowerCase().toUpperCase().toLowerCase().replaceAll('ς', 'σ');
+}
+
+/**
+ * Translates a glob (Rybbit's `pathPattern` syntax) to an anchored regex source:
+ * `**` matches any characters including `/` (possibly none), `*` matches one or more
+ * characters other than `/`, and everything else is literal (regex metacharacters escaped).
+ * So `/blog/*` matches `/blog/a` but not `/blog/` or `/blog/a/b`, and `/blog/**` matches
+ * `/blog/`, `/blog/a` and `/blog/a/b`. A run of three or more stars is read left to right as
+ * `**` then `*`.
+ *
+ * The source is meant for the `su` flags: `u` because escapes are Unicode-mode valid (no `\-`),
+ * `s` so that `**` also spans a decoded line break.
+ */
+export function globToRegExpSource(glob: string): string {
+  let source = '^';
+  let i = 0;
+  while (i < glob.length) {
+    if (glob.startsWith('**', i)) {
+      source += '.*';
+      i += 2;
+    } else if (glob[i] === '*') {
+      source += '[^/]+';
+      i += 1;
+    } else {
+      const next = glob.indexOf('*', i);
+      const literal = next === -1 ? glob.slice(i) : glob.slice(i, next);
+      source += literal.replace(/[\\^$.+?()[\]{}|/]/g, '\\$&');
+      i += literal.length;
+    }
+  }
+  return `${source}$`;
+}
+
+/** Conversion values longer than this (as plain text) are treated as non-numeric. */
+const MAX_VALUE_LENGTH = 1000;
+
+/** A decimal as storable text, or null when absurdly long (see {@link decimalValue}). */
+function storable(d: Decimal | null): string | null {
+  if (d === null || plainDecimalLength(d) > MAX_VALUE_LENGTH) return null;
+  return formatPlainDecimal(d);
+}
+
+/**
+ * The conversion value carried by an event property: a finite number, or a string that is a
+ * plain decimal numeral (the same rule as property filters: `"49.99"`, `"-5"`, `"1e3"`; no
+ * surrounding whitespace). It is returned as plain decimal text without going through a float
+ * and without an exponent (`1e21` → `"1000000000000000000000"`, `"49.90"` stays `"49.90"`), so
+ * PostgreSQL `numeric` stores exactly what was sent. Negative values are kept: they are
+ * refunds and corrections, and `conversions.value` has no sign constraint. Anything else
+ * (missing, `null`, booleans, `"abc"`, `NaN`, `Infinity`, objects, or a numeral whose plain
+ * form exceeds 1000 characters) gives `null`: the conversion still counts, without a value
+ * (never 0).
+ */
+export function decimalValue(raw: unknown): string | null {
+  return storable(decimalOf(raw));
+}
+
+/** Own property lookup: `properties.constructor` must not find `Object.prototype.constructor`. */
+function propertyOf(ev: MatchableEvent, key: string): unknown {
+  const props = ev.properties;
+  if (props === null || typeof props !== 'object' || !Object.hasOwn(props, key)) return undefined;
+  return props[key];
+}
+
+const NEVER = (): boolean => false;
+
+/**
+ * The test a goal applies to its subject string (path or event name). Pageview match values
+ * (but not regexes) are percent-decoded with the same tolerant decoder as paths, so a goal
+ * written `/caf%C3%A9` and one written `/café` both match the path `/café`.
+ */
+function subjectTest(def: GoalDefinition): (subject: string) => boolean {
+  const fold = !def.case_sensitive;
+  const raw = typeof def.match_value === 'string' ? def.match_value : '';
+  if (def.match_operator === 'regex') {
+    // Validated again here: a goal stored before a rule existed must not run an unsafe or
+    // broken pattern. Such a goal never matches.
+    if (checkRegex(raw) !== null) return NEVER;
+    const re = new RegExp(raw, fold ? 'iu' : 'u');
+    return (subject) => re.test(subject);
+  }
+  const decoded = def.goal_type === 'pageview' ? decodePercentTolerant(raw) : raw;
+  const value = fold ? foldCase(decoded) : decoded;
+  const prepare = fold ? foldCase : (s: string): string => s;
+  switch (def.match_operator) {
+    case 'equals':
+      return (subject) => prepare(subject) === value;
+    case 'starts_with':
+      return (subject) => prepare(subject).startsWith(value);
+    case 'ends_with':
+      return (subject) => prepare(subject).endsWith(value);
+    case 'contains':
+      return (subject) => prepare(subject).includes(value);
+    case 'glob': {
+      // The glob is folded as text before translation (folding never creates or removes `*`
+      // or `/`), so glob goals fold exactly like the plain operators: `ß` matches `SS`.
+      const re = new RegExp(globToRegExpSource(value), 'su');
+      return (subject) => re.test(prepare(subject));
+    }
+    default:
+      return NEVER;
+  }
+}
+
+/**
+ * Compiles a goal definition once for many events. Never throws: a definition that cannot
+ * match (invalid or unsafe regex from an older store, unknown operator or goal type) gives a
+ * goal that never matches.
+ *
+ * - `pageview` goals match events of type `'pageview'` on `path`; `event` goals match events of
+ *   type `'event'` on `event_name`. A `null` subject never matches.
+ * - `equals`, `starts_with`, `ends_with`, `contains` are plain string operations: `%` and `_`
+ *   are ordinary characters. `glob`: see {@link globToRegExpSource}. `regex`: JavaScript syntax
+ *   with the `u` flag, unanchored (`RegExp.test`), compiled here and never per event.
+ * - `case_sensitive: false` folds both sides with {@link foldCase} for the plain operators and
+ *   glob; regexes get the `iu` flags (Unicode simple case folding: `ſ` ~ `s`, `ς` ~ `σ`, but `ß`
+ *   does not match `ss`).
+ * - Property filters apply to both goal types (normally only event goals have any) and must
+ *   all hold, each by {@link compareProperty} on the top-level property `key` (own keys only).
+ * - Values: see {@link CompiledGoal.value}, {@link decimalValue}; `fixed` returns
+ *   `fixed_value` as plain decimal text (`null` if it is missing or not a numeral).
+ */
+export function compileGoal(def: GoalDefinition): CompiledGoal {
+  const wantedType =
+    def.goal_type === 'pageview' ? 'pageview' : def.goal_type === 'event' ? 'event' : null;
+  const test = wantedType === null ? NEVER : subjectTest(def);
+  const filters: PropertyFilter[] = Array.isArray(def.property_filters)
+    ? [...def.property_filters]
+    : [];
+  const fixed =
+    def.value_mode === 'fixed' && def.fixed_value !== null
+      ? storable(decimalOf(def.fixed_value))
+      : null;
+
+  return {
+    goal: def,
+    matches(ev: MatchableEvent): boolean {
+      if (wantedType === null || ev.type !== wantedType) return false;
+      const subject = wantedType === 'pageview' ? ev.path : ev.event_name;
+      if (typeof subject !== 'string' || !test(subject)) return false;
+      return filters.every((f) => compareProperty(propertyOf(ev, f.key), f.operator, f.value));
+    },
+    value(ev: MatchableEvent): string | null {
+      switch (def.value_mode) {
+        case 'fixed':
+          return fixed;
+        case 'event_property':
+          return typeof def.value_property_key !== 'string'
+            ? null
+            : decimalValue(propertyOf(ev, def.value_property_key));
+        default:
+          return null;
+      }
+    },
+  };
+}
+
+/** {@link compileGoal} for each definition, in order. */
+export function compileGoals(defs: GoalDefinition[]): CompiledGoal[] {
+  return defs.map(compileGoal);
+}
+
+/** Every goal the event converts on, in the order given, with each conversion's value. */
+export function matchEvent(compiled: CompiledGoal[], ev: MatchableEvent): GoalMatch[] {
+  const out: GoalMatch[] = [];
+  for (const c of compiled) {
+    if (c.matches(ev)) out.push({ goal: c.goal, value: c.value(ev) });
+  }
+  return out;
+}
