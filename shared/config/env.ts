@@ -1,0 +1,34 @@
+import { Type } from '@sinclair/typebox';
+
+/**
+ * Config fragments shared by the services. Each service composes its own schema from these
+ * (see `<service>/config.ts`). Defaults point at the local stack started by `npm run stack:up`.
+ */
+export const LogEnv = {
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+};
+
+export const DatabaseEnv = {
+  DATABASE_URL: Type.String({
+    pattern: '^postgres(ql)?://',
+    default: 'postgres://postgres@127.0.0.1:25432/goalpost',
+  }),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+};
+
+export const KafkaEnv = {
+  KAFKA_BROKERS: Type.String({ minLength: 1, default: '127.0.0.1:29092' }),
+  KAFKA_CLIENT_ID: Type.String({ minLength: 1, default: 'goalpost' }),
+  KAFKA_EVENTS_TOPIC: Type.String({
+    pattern: '^[A-Za-z0-9._-]{1,249}$',
+    default: 'goalpost.events',
+  }),
+  KAFKA_TOPIC_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 6 }),
+};
+
+export const RedisEnv = {
+  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:26379' }),
+};

@@ -1,0 +1,68 @@
+import type { Queryable } from './pool.js';
+
+export type BotPolicy = 'off' | 'balanced' | 'strict';
+
+export interface Website {
+  id: string;
+  numeric_id: number;
+  name: string;
+  domain: string;
+  allowed_origins: string[];
+  timezone: string;
+  bot_policy: BotPolicy;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewWebsite {
+  id: string;
+  name: string;
+  domain: string;
+  allowed_origins?: string[];
+  timezone?: string;
+  bot_policy?: BotPolicy;
+}
+
+const COLUMNS =
+  'id, numeric_id, name, domain, allowed_origins, timezone, bot_policy, created_at, updated_at';
+
+export const websiteRepository = {
+  async create(q: Queryable, w: NewWebsite): Promise<Website> {
+    const { rows } = await q.query<Website>(
+      'website.create',
+      `INSERT INTO websites (id, name, domain, allowed_origins, timezone, bot_policy)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+      [
+        w.id,
+        w.name,
+        w.domain,
+        w.allowed_origins ?? [],
+        w.timezone ?? 'UTC',
+        w.bot_policy ?? 'balanced',
+      ],
+    );
+    return rows[0]!;
+  },
+
+  /** Finds a website by `site_…` id or by its numeric id (either form may name a site). */
+  async findByRef(q: Queryable, ref: string | number): Promise<Website | null> {
+    const numeric = typeof ref === 'number' || /^\d{1,15}$/.test(ref);
+    const { rows } = await q.query<Website>(
+      'website.find_by_ref',
+      numeric
+        ? `SELECT ${COLUMNS} FROM websites WHERE numeric_id = $1`
+        : `SELECT ${COLUMNS} FROM websites WHERE id = $1`,
+      [numeric ? Number(ref) : ref],
+    );
+    return rows[0] ?? null;
+  },
+
+  async list(q: Queryable, ids: string[] | null): Promise<Website[]> {
+    const { rows } = await q.query<Website>(
+      'website.list',
+      `SELECT ${COLUMNS} FROM websites WHERE $1::text[] IS NULL OR id = ANY($1) ORDER BY created_at, id`,
+      [ids],
+    );
+    return rows;
+  },
+};

@@ -1,0 +1,90 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { PermanentError } from '../errors/errors.js';
+
+/**
+ * The event as it travels through Kafka: produced by ingest, decoded by the processor. The
+ * event time is fixed once at ingest (client timestamp or receive time) and never recomputed,
+ * so a redelivered message maps to the same (event_id, event_time) row.
+ */
+export const EVENT_SCHEMA_VERSION = 1;
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const Str = (max = 2048) => Nullable(Type.String({ maxLength: max }));
+const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const ISO_TIME = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$';
+
+export const EventMessageSchema = Type.Object({
+  v: Type.Literal(EVENT_SCHEMA_VERSION),
+  event_id: Type.String({ pattern: UUID }),
+  event_time: Type.String({ pattern: ISO_TIME }),
+  received_at: Type.String({ pattern: ISO_TIME }),
+  website_id: Type.String({ pattern: '^site_[0-9a-z]{10}$' }),
+  session_id: Type.String({ minLength: 1, maxLength: 200 }),
+  visitor_id: Type.String({ minLength: 1, maxLength: 200 }),
+  user_id: Str(200),
+  /**
+   * `performance` carries web-vitals samples in `properties` (lcp, cls, inp, fcp, ttfb); it is
+   * stored but never counted as a pageview or a custom event, and never matches a goal.
+   */
+  type: Type.Union([Type.Literal('pageview'), Type.Literal('event'), Type.Literal('performance')]),
+  event_name: Str(200),
+  hostname: Str(253),
+  path: Str(),
+  querystring: Str(),
+  page_title: Str(),
+  referrer: Str(),
+  referrer_domain: Str(253),
+  channel: Str(64),
+  utm_source: Str(),
+  utm_medium: Str(),
+  utm_campaign: Str(),
+  utm_term: Str(),
+  utm_content: Str(),
+  properties: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  browser: Str(64),
+  os: Str(64),
+  device: Str(32),
+  screen_width: Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()]),
+  language: Str(35),
+  country: Str(2),
+  region: Str(64),
+  city: Str(128),
+  /** 0–100; `is_bot` is this score judged against the website's bot policy at ingest. */
+  bot_score: Type.Integer({ minimum: 0, maximum: 100 }),
+  is_bot: Type.Boolean(),
+});
+export type EventMessage = Static<typeof EventMessageSchema>;
+
+const checker = TypeCompiler.Compile(EventMessageSchema);
+
+export function encodeEvent(ev: EventMessage): Buffer {
+  return Buffer.from(JSON.stringify(ev));
+}
+
+/**
+ * Decodes and schema-checks a Kafka message value. Throws PermanentError (the message can
+ * never be processed: dead-letter it) for undecodable bytes, an unknown schema version or a
+ * schema violation.
+ */
+export function decodeEvent(value: Buffer | null): EventMessage {
+  if (value === null) throw new PermanentError('message has no value', 'empty');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    throw new PermanentError('message is not valid JSON', 'undecodable', { cause: err });
+  }
+  const v = (parsed as { v?: unknown } | null)?.v;
+  if (v !== EVENT_SCHEMA_VERSION) {
+    throw new PermanentError(`unsupported schema version ${JSON.stringify(v)}`, 'schema_version');
+  }
+  if (!checker.Check(parsed)) {
+    const first = checker.Errors(parsed).First();
+    throw new PermanentError(
+      `schema violation at ${first?.path ?? '?'}: ${first?.message ?? 'invalid'}`,
+      'schema_violation',
+    );
+  }
+  return parsed;
+}

@@ -1,0 +1,129 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { HttpApp } from './http-app.js';
+import { ClientError, TransientError } from '../errors/errors.js';
+
+/** The documented JSON error body of the management and statistics API. */
+export interface ErrorBody {
+  error: { code: string; message: string; field: string | null };
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** `/property_filters/0/value` → `property_filters[0].value` (the field naming of the API). */
+export function jsonPointerToField(pointer: string, prefix = ''): string | null {
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let out = prefix;
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out === '' ? null : out;
+}
+
+/** The field at fault in an Ajv error, including missing and unknown properties. */
+export function fieldOfValidationError(e: AjvError): string | null {
+  const base = jsonPointerToField(e.instancePath);
+  const child =
+    e.keyword === 'required'
+      ? e.params.missingProperty
+      : e.keyword === 'additionalProperties'
+        ? e.params.additionalProperty
+        : undefined;
+  if (typeof child !== 'string') return base;
+  return base === null ? child : `${base}.${child}`;
+}
+
+export type ErrorFormatter = (
+  status: number,
+  code: string,
+  message: string,
+  field: string | null,
+) => unknown;
+
+export const defaultErrorFormatter: ErrorFormatter = (_s, code, message, field): ErrorBody => ({
+  error: { code, message, field },
+});
+
+/**
+ * Turns every error into the documented body: ClientError as it says, schema violations as
+ * 422 naming the field, malformed JSON as 400, dependency outages as 503; anything else is a
+ * 500 whose details stay in the log.
+ */
+export function classifyError(err: FastifyError | Error): {
+  status: number;
+  code: string;
+  message: string;
+  field: string | null;
+  headers?: Record<string, string>;
+} {
+  if (err instanceof ClientError) {
+    return { status: err.statusCode, code: err.code, message: err.message, field: err.field };
+  }
+  const fe = err as FastifyError & { validation?: AjvError[] };
+  if (fe.validation && fe.validation.length > 0) {
+    const first = fe.validation[0]!;
+    const field = fieldOfValidationError(first);
+    const what = field ?? fe.validationContext ?? 'request';
+    return {
+      status: 422,
+      code: 'validation_error',
+      message:
+        first.keyword === 'additionalProperties'
+          ? `unknown field ${what}`
+          : `${what} ${first.message ?? 'is invalid'}`,
+      field,
+    };
+  }
+  if (
+    fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    (fe.statusCode === 400 && err instanceof SyntaxError)
+  ) {
+    return { status: 400, code: 'bad_request', message: 'malformed JSON body', field: null };
+  }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return {
+      status: 413,
+      code: 'payload_too_large',
+      message: 'request body too large',
+      field: null,
+    };
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return { status: 400, code: 'bad_request', message: fe.message, field: null };
+  }
+  if (err instanceof TransientError) {
+    return {
+      status: 503,
+      code: 'unavailable',
+      message: 'temporarily unavailable, retry later',
+      field: null,
+      headers: { 'retry-after': '5' },
+    };
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, code: 'bad_request', message: fe.message, field: null };
+  }
+  return { status: 500, code: 'internal_error', message: 'internal error', field: null };
+}
+
+export function installErrorHandler(
+  app: HttpApp,
+  format: (req: FastifyRequest) => ErrorFormatter = () => defaultErrorFormatter,
+): void {
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const c = classifyError(err);
+    if (c.status >= 500) req.log.error({ err }, 'request_failed');
+    if (c.headers) void reply.headers(c.headers);
+    return reply.status(c.status).send(format(req)(c.status, c.code, c.message, c.field));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .status(404)
+      .send(format(req)(404, 'not_found', `route ${req.method} ${req.url} not found`, null)),
+  );
+}
