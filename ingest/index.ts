@@ -1,0 +1,56 @@
+import { loadConfigOrExit } from '../shared/config/load-config.js';
+import { createDb } from '../shared/db/pool.js';
+import { BatchingProducer } from '../shared/kafka/batching-producer.js';
+import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
+import { createLogger } from '../shared/logger.js';
+import { handleSignals } from '../shared/process/lifecycle.js';
+import { buildIngestApp } from './app.js';
+import { IngestConfigSchema } from './config.js';
+import { WebsiteLookup } from './website-lookup.js';
+
+const config = loadConfigOrExit('ingest', IngestConfigSchema);
+const logger = createLogger('ingest', config.LOG_LEVEL);
+const db = createDb(
+  { url: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'goalpost-ingest' },
+  logger,
+);
+const kafka = createKafka(
+  { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-ingest` },
+  logger,
+);
+
+const admin = kafka.admin();
+await admin.connect();
+await ensureTopics(admin, [
+  { topic: config.KAFKA_EVENTS_TOPIC, partitions: config.KAFKA_TOPIC_PARTITIONS },
+]);
+await admin.disconnect();
+
+const kafkaProducer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+let connected = false;
+kafkaProducer.on(kafkaProducer.events.CONNECT, () => (connected = true));
+kafkaProducer.on(kafkaProducer.events.DISCONNECT, () => (connected = false));
+await kafkaProducer.connect();
+
+const producer = new BatchingProducer(kafkaProducer, {
+  topic: config.KAFKA_EVENTS_TOPIC,
+  lingerMs: config.INGEST_LINGER_MS,
+  maxBatchMessages: config.INGEST_MAX_BATCH_MESSAGES,
+  timeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
+});
+const app = await buildIngestApp({
+  producer,
+  websites: new WebsiteLookup(db),
+  logger,
+  isReady: () => connected,
+});
+
+handleSignals(logger, async () => {
+  await app.close(); // stop intake; in-flight requests finish
+  await producer.drain();
+  await kafkaProducer.disconnect();
+  await db.end();
+});
+
+const address = await app.listen({ host: config.INGEST_HOST, port: config.INGEST_PORT });
+logger.info({ url: address }, 'ingest_listening');
