@@ -248,6 +248,13 @@ cmd_up() {
     return 0
   fi
 
+  if ! ours && kafka_answers "$KAFKA_PORT"; then
+    # Another checkout's broker (same machine) already serves this port: reuse it, never stop it.
+    log "a Kafka broker from another checkout answers on $KAFKA_BOOTSTRAP: reused"
+    echo "$KAFKA_BOOTSTRAP"
+    return 0
+  fi
+
   # Before touching a running broker: a version that cannot be resolved changes nothing.
   ensure_artifacts
   ensure_java
@@ -364,6 +371,8 @@ cmd_status() {
     printf '%-9s %-8s %s\n' kafka running "$KAFKA_BOOTSTRAP (Kafka $(running_version))"
   elif ours; then
     printf '%-9s %-8s %s\n' kafka starting "$KAFKA_BOOTSTRAP (Kafka $(running_version), pid $(cat "$KAFKA_PID"), not answering yet)"
+  elif kafka_answers "$KAFKA_PORT"; then
+    printf '%-9s %-8s %s\n' kafka running "$KAFKA_BOOTSTRAP (another checkout's broker)"
   else
     printf '%-9s %s\n' kafka stopped
   fi

@@ -129,6 +129,13 @@ our_server_running() {
   [ "$(realpath -m "$dir")" = "$(realpath -m "$PG_DATA")" ]
 }
 
+# True when some other Goalpost stack (e.g. another checkout on this machine) already serves
+# our port with TimescaleDB preloaded: reusing it is what `up` promises; stopping it is not ours.
+compatible_server_running() {
+  [ -n "$PSQL" ] || return 1
+  psql_at postgres -c "SHOW shared_preload_libraries" 2>/dev/null | grep -q timescaledb
+}
+
 timescaledb_version_in() { psql_at "$1" -c "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +385,12 @@ cmd_up() {
     echo "$PG_URL"
     return
   fi
+  if compatible_server_running; then
+    ensure_databases
+    log "a PostgreSQL with TimescaleDB from another checkout serves 127.0.0.1:$PG_PORT: reused"
+    echo "$PG_URL"
+    return
+  fi
 
   if [ -z "$(installed_majors)" ]; then
     timed "install PostgreSQL" apt_install postgresql
@@ -417,6 +430,8 @@ cmd_status() {
   PSQL=$(find_psql)
   if our_server_running; then
     printf 'postgres  running  %s (timescaledb %s)\n' "$PG_URL" "$(timescaledb_version_in goalpost || echo '?')"
+  elif compatible_server_running; then
+    printf 'postgres  running  %s (another checkout'"'"'s cluster)\n' "$PG_URL"
   else
     echo "postgres  stopped"
   fi

@@ -29,6 +29,10 @@ up() {
 }
 
 down() {
+  if ping && ! pid_alive "$PIDFILE"; then
+    log "redis on $REDIS_PORT was started by another checkout: left running"
+    return 0
+  fi
   if ping; then
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
     wait_until 20 "redis to stop" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$REDIS_PORT) 2>/dev/null" || true
