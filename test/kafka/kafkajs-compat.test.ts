@@ -33,16 +33,17 @@ describe('kafkajs 2.2.4 against the local broker', () => {
     await c.subscribe({ topic, fromBeginning: true });
     await c.run({
       autoCommit: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      eachBatch: async (payload) => {
+        const { batch } = payload;
         for (const m of batch.messages) {
           consumed.add(`${batch.partition}:${m.offset}`);
-          resolveOffset(m.offset);
+          payload.resolveOffset(m.offset);
         }
         const last = batch.lastOffset();
         await c.commitOffsets([
           { topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
         ]);
-        await heartbeat();
+        await payload.heartbeat();
       },
     });
     return c;
