@@ -57,6 +57,40 @@ export const websiteRepository = {
     return rows[0] ?? null;
   },
 
+  /** Applies the given fields (others unchanged); null when the website does not exist. */
+  async update(
+    q: Queryable,
+    id: string,
+    c: Partial<Omit<NewWebsite, 'id'>>,
+  ): Promise<Website | null> {
+    const { rows } = await q.query<Website>(
+      'website.update',
+      `UPDATE websites SET
+         name = COALESCE($2, name),
+         domain = COALESCE($3, domain),
+         allowed_origins = COALESCE($4, allowed_origins),
+         timezone = COALESCE($5, timezone),
+         bot_policy = COALESCE($6, bot_policy),
+         updated_at = now()
+       WHERE id = $1 RETURNING ${COLUMNS}`,
+      [
+        id,
+        c.name ?? null,
+        c.domain ?? null,
+        c.allowed_origins ?? null,
+        c.timezone ?? null,
+        c.bot_policy ?? null,
+      ],
+    );
+    return rows[0] ?? null;
+  },
+
+  /** Deletes the website and (cascade) its goal definitions; events and conversions stay. */
+  async delete(q: Queryable, id: string): Promise<boolean> {
+    const res = await q.query('website.delete', 'DELETE FROM websites WHERE id = $1', [id]);
+    return (res.rowCount ?? 0) > 0;
+  },
+
   async list(q: Queryable, ids: string[] | null): Promise<Website[]> {
     const { rows } = await q.query<Website>(
       'website.list',
