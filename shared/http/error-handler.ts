@@ -111,19 +111,54 @@ export function classifyError(err: FastifyError | Error): {
   return { status: 500, code: 'internal_error', message: 'internal error', field: null };
 }
 
+/**
+ * A per-request error dialect: how the body looks, and optionally a different status for a
+ * classified error (Rybbit answers validation failures with 400 where Sparklytics uses 422).
+ */
+export interface ErrorDialect {
+  format: ErrorFormatter;
+  status?: (status: number, code: string) => number;
+}
+
+/** `{error: "<message>", details?: [{field, message}]}`: the Rybbit API's error body. */
+export interface RybbitErrorBody {
+  error: string;
+  details?: Array<{ field: string; message: string }>;
+}
+
+/**
+ * The Rybbit dialect: validation (including duplicates and the goal limit) is a 400 whose
+ * `details` names the field at fault; other errors carry only the message.
+ */
+export const rybbitErrorDialect: ErrorDialect = {
+  status: (status) => (status === 422 ? 400 : status),
+  format: (status, _code, message, field): RybbitErrorBody =>
+    field === null || status !== 400
+      ? { error: message }
+      : { error: message, details: [{ field, message }] },
+};
+
 export function installErrorHandler(
   app: HttpApp,
-  format: (req: FastifyRequest) => ErrorFormatter = () => defaultErrorFormatter,
+  format: (req: FastifyRequest) => ErrorFormatter | ErrorDialect = () => defaultErrorFormatter,
 ): void {
+  const dialectOf = (req: FastifyRequest): ErrorDialect => {
+    const d = format(req);
+    return typeof d === 'function' ? { format: d } : d;
+  };
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const c = classifyError(err);
     if (c.status >= 500) req.log.error({ err }, 'request_failed');
     if (c.headers) void reply.headers(c.headers);
-    return reply.status(c.status).send(format(req)(c.status, c.code, c.message, c.field));
+    const d = dialectOf(req);
+    const status = d.status ? d.status(c.status, c.code) : c.status;
+    return reply.status(status).send(d.format(status, c.code, c.message, c.field));
   });
   app.setNotFoundHandler((req, reply) =>
     reply
       .status(404)
-      .send(format(req)(404, 'not_found', `route ${req.method} ${req.url} not found`, null)),
+      .send(
+        dialectOf(req).format(404, 'not_found', `route ${req.method} ${req.url} not found`, null),
+      ),
   );
 }

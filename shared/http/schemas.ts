@@ -11,3 +11,14 @@ export const ErrorBodySchema = Type.Object(
   },
   { $id: 'ErrorBody' },
 );
+
+/** `{error, details?}`: the error body of the Rybbit-dialect routes. */
+export const RybbitErrorBodySchema = Type.Object(
+  {
+    error: Type.String(),
+    details: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() })),
+    ),
+  },
+  { $id: 'RybbitErrorBody' },
+);
