@@ -1,24 +1,83 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Db } from '../shared/db/pool.js';
-import { installErrorHandler } from '../shared/http/error-handler.js';
+import {
+  defaultErrorFormatter,
+  installErrorHandler,
+  rybbitErrorDialect,
+} from '../shared/http/error-handler.js';
 import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
+import { typeBoxValidatorCompiler } from '../shared/http/validator.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis/redis.js';
+import type { BackfillQueue } from './goals/backfill-queue.js';
+import { GoalService } from './goals/goal.service.js';
+import { rybbitGoalRoutes } from './routes/rybbit-goals.route.js';
+import { sparklyticsGoalRoutes } from './routes/sparklytics-goals.route.js';
 import { statsRoutes } from './routes/stats.route.js';
+import { websiteRoutes } from './routes/websites.route.js';
 
 export interface ApiDeps {
   db: Db;
+  /** Fail-fast client (goal cache invalidation). */
   redis: Redis;
+  /**
+   * Producer for backfill jobs, built once at start-up with its own connection. Only tests
+   * that never write goals leave it out; a goal write without it logs `backfill_enqueue_failed`
+   * and its backfill stays `queued` (re-enqueued at the next start-up).
+   */
+  backfillQueue?: BackfillQueue;
   logger: Logger;
   bootstrapApiKey: string | null;
+  /** How long a goal write waits for Redis after its commit before logging and moving on. */
+  handoffTimeoutMs?: number;
 }
+
+/** Routes that answer in the Rybbit dialect (`{error, details?}`, validation → 400). */
+const RYBBIT_PREFIXES = ['/api/goals', '/api/sites/'];
+const isRybbitUrl = (url: string) =>
+  RYBBIT_PREFIXES.some((p) => url === p || url.startsWith(p.endsWith('/') ? p : `${p}/`));
 
 /** Builds the API app from injected clients (tests build it directly). */
 export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
-  const app = createHttpApp(deps.logger, {
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+  const app = createHttpApp(deps.logger);
+  // TypeBox validates bodies as sent (no type coercion); see shared/http/validator.ts.
+  app.setValidatorCompiler(typeBoxValidatorCompiler);
+  installErrorHandler(app, (req) =>
+    isRybbitUrl(req.url) ? rybbitErrorDialect : defaultErrorFormatter,
+  );
+  app.decorateRequest('principal', null);
+  app.decorateRequest('website', null);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Goalpost API',
+        version: '0.1.0',
+        description:
+          'Goal management (Sparklytics and Rybbit dialects) and goal statistics. Every route needs `Authorization: Bearer <API key>`.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+      },
+    },
   });
-  installErrorHandler(app);
-  app.get('/health', () => ({ ok: true }));
-  await app.register(statsRoutes, { db: deps.db, bootstrapApiKey: deps.bootstrapApiKey });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  app.get('/health', { schema: { hide: true } }, () => ({ ok: true }));
+
+  const goals = new GoalService({
+    db: deps.db,
+    redis: deps.redis,
+    backfillQueue: deps.backfillQueue ?? null,
+    logger: deps.logger,
+    handoffTimeoutMs: deps.handoffTimeoutMs ?? 2_000,
+  });
+  const auth = { db: deps.db, bootstrapApiKey: deps.bootstrapApiKey };
+  await app.register(websiteRoutes, { ...auth, redis: deps.redis, logger: deps.logger });
+  await app.register(sparklyticsGoalRoutes, { ...auth, goals });
+  await app.register(rybbitGoalRoutes, { ...auth, goals });
+  await app.register(statsRoutes, auth);
   return app;
 }

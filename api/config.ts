@@ -9,5 +9,10 @@ export const ApiConfigSchema = Type.Object({
   API_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3200 }),
   /** Accepted as an all-sites manage key, so automation can start from nothing. */
   GOALPOST_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
+  /**
+   * How long a goal write waits for Redis (cache invalidation, backfill enqueue) after its
+   * commit; past it the write still succeeds and the failure is logged.
+   */
+  API_REDIS_HANDOFF_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2_000 }),
 });
 export type ApiConfig = Static<typeof ApiConfigSchema>;

@@ -6,6 +6,8 @@ import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { buildApiApp } from './app.js';
 import { ApiConfigSchema } from './config.js';
+import { createBackfillQueue } from './goals/backfill-queue.js';
+import { requeuePendingBackfills } from './goals/goal.service.js';
 
 const config = loadConfigOrExit('api', ApiConfigSchema);
 const logger = createLogger('api', config.LOG_LEVEL);
@@ -14,20 +16,38 @@ const db = createDb(
   logger,
 );
 const redis = createRedis(config.REDIS_URL, logger, { name: 'api' });
+// The queue gets its own fail-fast connection: a producer must not block a request while
+// Redis is away (see api/goals/backfill-queue.ts).
+const queueRedis = createRedis(config.REDIS_URL, logger, { name: 'api-backfill-queue' });
+const backfillQueue = createBackfillQueue(queueRedis);
+backfillQueue.on('error', (err) => logger.warn({ err: err.message }, 'backfill_queue_error'));
 
 await migrate(db, logger);
+// Redis may be down at start-up: goal writes still work, and the queue connects when it can.
+await backfillQueue
+  .waitUntilReady()
+  .catch((err: Error) => logger.warn({ err: err.message }, 'backfill_queue_not_ready'));
 const app = await buildApiApp({
   db,
   redis,
+  backfillQueue,
   logger,
   bootstrapApiKey: config.GOALPOST_BOOTSTRAP_API_KEY ?? null,
+  handoffTimeoutMs: config.API_REDIS_HANDOFF_TIMEOUT_MS,
 });
 
 handleSignals(logger, async () => {
   await app.close();
+  await backfillQueue.close().catch(() => undefined);
+  queueRedis.disconnect();
   redis.disconnect();
   await db.end();
 });
 
 const address = await app.listen({ host: config.API_HOST, port: config.API_PORT });
 logger.info({ url: address }, 'api_listening');
+
+// Backfills whose job never reached Redis (it was down when the goal was written).
+requeuePendingBackfills(db, backfillQueue, logger).catch((err: Error) =>
+  logger.warn({ err: err.message }, 'backfill_requeue_failed'),
+);

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { ClientError } from '../../shared/errors/errors.js';
+import {
+  definitionChanged,
+  firstFreeName,
+  resolveRybbitGoal,
+  resolveSparklyticsGoal,
+  rybbitDefaultName,
+  type GoalFields,
+} from './goal-input.js';
+
+const fieldOf = (fn: () => unknown): string | null => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ClientError) return err.field;
+    throw err;
+  }
+  throw new Error('expected a ClientError');
+};
+
+const base: GoalFields = resolveSparklyticsGoal(null, {
+  name: 'Pro',
+  goal_type: 'event',
+  match_value: 'signup',
+  value_mode: 'fixed',
+  fixed_value: 99,
+});
+
+describe('resolveSparklyticsGoal', () => {
+  it('applies defaults and normalizes', () => {
+    const g = resolveSparklyticsGoal(null, {
+      name: '  Thanks ',
+      goal_type: 'page_view',
+      match_value: '/thanks',
+      currency: 'eur',
+    });
+    expect(g).toEqual({
+      name: 'Thanks',
+      description: null,
+      goal_type: 'pageview',
+      match_operator: 'equals',
+      match_value: '/thanks',
+      case_sensitive: true,
+      property_filters: [],
+      value_mode: 'none',
+      fixed_value: null,
+      value_property_key: null,
+      currency: 'EUR',
+    });
+  });
+
+  it('merges a partial update and validates the result', () => {
+    expect(resolveSparklyticsGoal(base, { value_mode: 'fixed' }).fixed_value).toBe('99');
+    expect(resolveSparklyticsGoal(base, { value_mode: 'none' })).toMatchObject({
+      fixed_value: null,
+      value_property_key: null,
+    });
+    expect(
+      resolveSparklyticsGoal(base, { value_mode: 'event_property', value_property_key: 'amount' }),
+    ).toMatchObject({ fixed_value: null, value_property_key: 'amount' });
+    expect(fieldOf(() => resolveSparklyticsGoal(base, { value_mode: 'event_property' }))).toBe(
+      'value_property_key',
+    );
+    expect(fieldOf(() => resolveSparklyticsGoal(base, { value_property_key: 'k' }))).toBe(
+      'value_property_key',
+    );
+    expect(fieldOf(() => resolveSparklyticsGoal(base, { fixed_value: null }))).toBe('fixed_value');
+    expect(fieldOf(() => resolveSparklyticsGoal(base, { goal_type: 'pageview' }))).toBe(
+      'goal_type',
+    );
+    expect(resolveSparklyticsGoal(base, { goal_type: 'event' }).goal_type).toBe('event');
+  });
+
+  it('counts code points for lengths', () => {
+    expect(resolveSparklyticsGoal(base, { name: '𝒳'.repeat(100) }).name).toHaveLength(200);
+    expect(fieldOf(() => resolveSparklyticsGoal(base, { name: '𝒳'.repeat(101) }))).toBe('name');
+  });
+
+  it('refuses unsafe regexes on the merged definition', () => {
+    const rx = resolveSparklyticsGoal(base, { match_operator: 'regex', match_value: '^sign' });
+    expect(rx.match_operator).toBe('regex');
+    expect(fieldOf(() => resolveSparklyticsGoal(rx, { match_value: '(a|a)*' }))).toBe(
+      'match_value',
+    );
+  });
+});
+
+describe('resolveRybbitGoal', () => {
+  it('maps path and event configs onto the one goal model', () => {
+    expect(
+      resolveRybbitGoal(null, { goalType: 'path', config: { pathPattern: '/blog/**' } }),
+    ).toMatchObject({ name: null, goal_type: 'pageview', match_operator: 'glob' });
+    expect(
+      resolveRybbitGoal(null, {
+        name: 'Buy',
+        goalType: 'event',
+        config: { eventName: 'buy', eventPropertyKey: 'n', eventPropertyValue: 2 },
+      }),
+    ).toMatchObject({
+      name: 'Buy',
+      property_filters: [{ key: 'n', operator: 'equals', value: 2 }],
+    });
+  });
+
+  it('keeps value settings and the name on replace', () => {
+    const next = resolveRybbitGoal(base, { goalType: 'event', config: { eventName: 'x' } });
+    expect(next).toMatchObject({ name: 'Pro', value_mode: 'fixed', fixed_value: '99' });
+    expect(
+      fieldOf(() => resolveRybbitGoal(base, { goalType: 'path', config: { pathPattern: '/' } })),
+    ).toBe('goalType');
+  });
+});
+
+describe('naming and versioning', () => {
+  it('picks the first free default name, ignoring case', () => {
+    expect(firstFreeName('event: buy', new Set())).toBe('event: buy');
+    expect(firstFreeName('event: Buy', new Set(['event: buy', 'event: buy (2)']))).toBe(
+      'event: Buy (3)',
+    );
+    expect([...rybbitDefaultName('path', 'x'.repeat(600))]).toHaveLength(94);
+  });
+
+  it('bumps the definition for matching and value changes, not for a rename', () => {
+    expect(definitionChanged(base, { ...base, name: 'Other' })).toBe(false);
+    expect(definitionChanged(base, { ...base, fixed_value: '99.0' })).toBe(false);
+    expect(definitionChanged(base, { ...base, fixed_value: '100' })).toBe(true);
+    expect(definitionChanged(base, { ...base, case_sensitive: false })).toBe(true);
+    expect(
+      definitionChanged(
+        { ...base, property_filters: [{ key: 'a', operator: 'equals', value: 1 }] },
+        { ...base, property_filters: [{ value: 1, operator: 'equals', key: 'a' } as never] },
+      ),
+    ).toBe(false);
+  });
+});

@@ -1,0 +1,194 @@
+import type { Db } from '../../shared/db/pool.js';
+import {
+  goalRepository,
+  isDuplicateGoalName,
+  isGoalLimitExceeded,
+  MAX_GOALS_PER_WEBSITE,
+  type Goal,
+} from '../../shared/db/goal.repository.js';
+import type { Website } from '../../shared/db/website.repository.js';
+import { ClientError, notFound } from '../../shared/errors/errors.js';
+import { invalidateGoalCache } from '../../shared/goals/goal-cache.js';
+import { newGoalId } from '../../shared/ids.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Redis } from '../../shared/redis/redis.js';
+import { enqueueBackfill, type BackfillQueue } from './backfill-queue.js';
+import { definitionChanged, firstFreeName, type GoalFields } from './goal-input.js';
+
+export interface GoalServiceDeps {
+  db: Db;
+  redis: Redis;
+  backfillQueue: BackfillQueue | null;
+  logger: Logger;
+  /** How long a write waits for Redis (cache invalidation, enqueue) after its commit. */
+  handoffTimeoutMs: number;
+}
+
+/** A reference to a goal in a path: `goal_…` id or numeric id. */
+export type GoalRef = string | number;
+
+const duplicateName = () =>
+  new ClientError(422, 'duplicate_name', 'goal name already exists for this website', 'name');
+const limitExceeded = () =>
+  new ClientError(
+    422,
+    'limit_exceeded',
+    `maximum of ${MAX_GOALS_PER_WEBSITE} goals per website reached`,
+    'goals',
+  );
+
+function translate(err: unknown): unknown {
+  if (isDuplicateGoalName(err)) return duplicateName();
+  if (isGoalLimitExceeded(err)) return limitExceeded();
+  return err;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Goal writes shared by both dialects. Each write commits to the database first; only then
+ * is the goal cache invalidated and (for a new definition version) the backfill enqueued.
+ * Redis being down does not fail the write: the cache readers fall back to the database, and
+ * goals whose backfill is still `queued` are re-enqueued at API start-up
+ * ({@link requeuePendingBackfills}).
+ */
+export class GoalService {
+  constructor(private readonly deps: GoalServiceDeps) {}
+
+  list(website: Website): Promise<Goal[]> {
+    return goalRepository.listForWebsite(this.deps.db, website.id);
+  }
+
+  async get(website: Website, ref: GoalRef): Promise<Goal> {
+    const goal = await goalRepository.findByRef(this.deps.db, website.id, ref);
+    if (!goal) throw notFound('goal', 'goal_id');
+    return goal;
+  }
+
+  /**
+   * Creates a goal. With `autoName` (Rybbit, no name given), the first free of `base`,
+   * `base (2)`, … is taken; a concurrent create taking the same name makes it try again.
+   */
+  async create(
+    website: Website,
+    fields: Omit<GoalFields, 'name'> & { name: string | null },
+    autoName?: string,
+  ): Promise<Goal> {
+    for (let attempt = 0; ; attempt += 1) {
+      let name = fields.name;
+      if (name === null) {
+        const base = autoName ?? 'goal';
+        name = firstFreeName(base, await goalRepository.namesLike(this.deps.db, website.id, base));
+      }
+      try {
+        const goal = await goalRepository.create(this.deps.db, {
+          ...fields,
+          name,
+          id: newGoalId(),
+          website_id: website.id,
+        });
+        await this.handOff(goal, true);
+        return goal;
+      } catch (err) {
+        if (fields.name === null && isDuplicateGoalName(err) && attempt < 10) continue;
+        throw translate(err);
+      }
+    }
+  }
+
+  /** Reads the goal under a row lock, lets `resolve` compute the result, writes it. */
+  async update(
+    website: Website,
+    ref: GoalRef,
+    resolve: (existing: Goal) => GoalFields,
+  ): Promise<Goal> {
+    let bumped = false;
+    let goal: Goal;
+    try {
+      goal = await this.deps.db.tx(async (q) => {
+        const existing = await goalRepository.findByRef(q, website.id, ref, { forUpdate: true });
+        if (!existing) throw notFound('goal', 'goal_id');
+        const next = resolve(existing);
+        bumped = definitionChanged(existing, next);
+        return goalRepository.update(q, website.id, existing.id, next, bumped);
+      });
+    } catch (err) {
+      throw translate(err);
+    }
+    await this.handOff(goal, bumped);
+    return goal;
+  }
+
+  async delete(website: Website, ref: GoalRef): Promise<void> {
+    const goal = await this.get(website, ref);
+    if (!(await goalRepository.delete(this.deps.db, website.id, goal.id))) {
+      throw notFound('goal', 'goal_id');
+    }
+    await this.handOff(goal, false);
+  }
+
+  /** After commit: invalidate the website's cached definitions, enqueue the backfill. */
+  private async handOff(goal: Goal, enqueue: boolean): Promise<void> {
+    const { redis, backfillQueue, logger, handoffTimeoutMs } = this.deps;
+    const tasks: Array<Promise<void>> = [
+      withTimeout(invalidateGoalCache(redis, goal.website_id), handoffTimeoutMs, 'invalidation'),
+    ];
+    if (enqueue) {
+      tasks.push(
+        withTimeout(
+          enqueueBackfill(backfillQueue, {
+            website_id: goal.website_id,
+            goal_id: goal.id,
+            definition_version: goal.definition_version,
+          }),
+          handoffTimeoutMs,
+          'enqueue',
+        ),
+      );
+    }
+    const [invalidated, enqueued] = await Promise.allSettled(tasks);
+    if (invalidated?.status === 'rejected') {
+      logger.warn(
+        { website_id: goal.website_id, err: (invalidated.reason as Error).message },
+        'goal_cache_invalidation_failed',
+      );
+    }
+    if (enqueued?.status === 'rejected') {
+      logger.warn(
+        {
+          goal_id: goal.id,
+          version: goal.definition_version,
+          err: (enqueued.reason as Error).message,
+        },
+        'backfill_enqueue_failed',
+      );
+    }
+  }
+}
+
+/**
+ * Enqueues every backfill still `queued` in the database (its job may never have reached
+ * Redis). Job ids are per version, so jobs that did arrive are not duplicated.
+ */
+export async function requeuePendingBackfills(
+  db: Db,
+  queue: BackfillQueue,
+  logger: Logger,
+): Promise<number> {
+  const pending = await goalRepository.listQueuedBackfills(db);
+  for (const p of pending) {
+    await enqueueBackfill(queue, {
+      website_id: p.website_id,
+      goal_id: p.goal_id,
+      definition_version: p.definition_version,
+    });
+  }
+  if (pending.length > 0) logger.info({ count: pending.length }, 'backfills_requeued');
+  return pending.length;
+}

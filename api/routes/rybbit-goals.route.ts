@@ -1,0 +1,138 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { notFound } from '../../shared/errors/errors.js';
+import { RybbitErrorBodySchema } from '../../shared/http/schemas.js';
+import { GOAL_ID_RE } from '../../shared/ids.js';
+import { installAuth, websiteOf, type AuthDeps } from '../auth.js';
+import { resolveRybbitGoal, rybbitDefaultName } from '../goals/goal-input.js';
+import type { GoalRef, GoalService } from '../goals/goal.service.js';
+import { PropertyValueSchema } from '../goals/goal-views.js';
+
+const GoalBody = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({ description: 'default `<goalType>: <pattern or event name>`, then ` (2)`…' }),
+    ),
+    goalType: Type.Union([Type.Literal('path'), Type.Literal('event')]),
+    config: Type.Object(
+      {
+        pathPattern: Type.Optional(
+          Type.String({ description: 'path goals: `*` = one segment, `**` = anything' }),
+        ),
+        eventName: Type.Optional(Type.String({ description: 'event goals' })),
+        eventPropertyKey: Type.Optional(Type.String()),
+        eventPropertyValue: Type.Optional(PropertyValueSchema),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const errors = {
+  400: RybbitErrorBodySchema,
+  401: RybbitErrorBodySchema,
+  403: RybbitErrorBodySchema,
+  404: RybbitErrorBodySchema,
+};
+const SiteDescription = { description: 'numeric site id (or `site_…` id)' };
+const GoalIdDescription = { description: 'numeric goal id (or `goal_…` id)' };
+
+/** Rybbit goal ids are numeric; Goalpost's own `goal_…` ids are accepted too. */
+const goalRef = (raw: string): GoalRef => {
+  if (/^\d{1,15}$/.test(raw)) return Number(raw);
+  if (GOAL_ID_RE.test(raw)) return raw;
+  throw notFound('goal', 'goalId');
+};
+
+/**
+ * Rybbit dialect: `POST /api/goals/:site`, `PUT|DELETE /api/goals/:goalId/:site`, and the
+ * newer `/api/sites/:site/goals[/:goalId]` aliases. The list and sessions routes belong to the
+ * statistics API. Errors are `{error, details?}` with 400 for any validation failure.
+ */
+export const rybbitGoalRoutes: FastifyPluginAsyncTypebox<
+  AuthDeps & { goals: GoalService }
+> = async (app, deps) => {
+  installAuth(app, deps);
+  const security = [{ bearerAuth: [] }];
+  const tags = ['goals (Rybbit)'];
+
+  for (const url of ['/api/goals/:site', '/api/sites/:site/goals']) {
+    app.post(
+      url,
+      {
+        schema: {
+          tags,
+          summary: 'Create a goal',
+          security,
+          params: Type.Object({ site: Type.String(SiteDescription) }),
+          body: GoalBody,
+          response: {
+            201: Type.Object({ success: Type.Literal(true), goalId: Type.Integer() }),
+            ...errors,
+          },
+        },
+      },
+      async (req, reply) => {
+        const fields = resolveRybbitGoal(null, req.body);
+        const subject = req.body.config.pathPattern ?? req.body.config.eventName ?? '';
+        const goal = await deps.goals.create(
+          websiteOf(req),
+          fields,
+          rybbitDefaultName(req.body.goalType, subject),
+        );
+        return reply.status(201).send({ success: true, goalId: goal.numeric_id });
+      },
+    );
+  }
+
+  const byGoal = [{ url: '/api/goals/:goalId/:site' }, { url: '/api/sites/:site/goals/:goalId' }];
+  const GoalParams = Type.Object({
+    goalId: Type.String(GoalIdDescription),
+    site: Type.String(SiteDescription),
+  });
+  for (const { url } of byGoal) {
+    app.put(
+      url,
+      {
+        schema: {
+          tags,
+          summary: 'Replace the name and config of a goal (goalType cannot change)',
+          security,
+          params: GoalParams,
+          body: GoalBody,
+          response: {
+            200: Type.Object({ success: Type.Literal(true), goalId: Type.Integer() }),
+            ...errors,
+          },
+        },
+      },
+      async (req) => {
+        const goal = await deps.goals.update(
+          websiteOf(req),
+          goalRef(req.params.goalId),
+          (existing) => {
+            const next = resolveRybbitGoal(existing, req.body);
+            return { ...next, name: next.name ?? existing.name };
+          },
+        );
+        return { success: true as const, goalId: goal.numeric_id };
+      },
+    );
+    app.delete(
+      url,
+      {
+        schema: {
+          tags,
+          summary: 'Delete a goal (its stored conversions stay)',
+          security,
+          params: GoalParams,
+          response: { 200: Type.Object({ success: Type.Literal(true) }), ...errors },
+        },
+      },
+      async (req) => {
+        await deps.goals.delete(websiteOf(req), goalRef(req.params.goalId));
+        return { success: true as const };
+      },
+    );
+  }
+};
