@@ -1,25 +1,123 @@
-import { installErrorHandler } from '../shared/http/error-handler.js';
+import type { FastifyRequest } from 'fastify';
+import { GeoLookup } from '../shared/enrichment/geo.js';
+import { ClientError, TransientError } from '../shared/errors/errors.js';
+import { defaultErrorFormatter, installErrorHandler } from '../shared/http/error-handler.js';
 import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
 import type { BatchingProducer } from '../shared/kafka/batching-producer.js';
 import type { Logger } from '../shared/logger.js';
+import type { Redis } from '../shared/redis/redis.js';
+import { SessionStore } from '../shared/sessions/session-store.js';
+import { DailySalts } from '../shared/sessions/visitor-id.js';
+import type { IntakeDeps, IntakeLimits, WebsiteSource } from './intake.js';
+import { IngestMetrics } from './metrics.js';
+import { RateWindow } from './rate-window.js';
 import { collectRoutes } from './routes/collect.route.js';
-import type { WebsiteLookup } from './website-lookup.js';
+import { scriptRoutes } from './routes/script.route.js';
+import { rybbitErrorFormatter, trackRoutes } from './routes/track.route.js';
+
+export interface IngestOptions extends IntakeLimits {
+  /** `trustProxy` for X-Forwarded-For: false, or the trusted proxies' IPs/CIDRs. */
+  trustedProxies: string[];
+  /** Kafka produce timeout; event_id claims outlive it. */
+  produceTimeoutMs: number;
+  /** Redis key prefix (tests isolate themselves with their own). */
+  redisKeyPrefix: string;
+}
+
+export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
+  trustedProxies: [],
+  produceTimeoutMs: 5_000,
+  redisKeyPrefix: 'gp:',
+  ratePerIpPerMinute: 1200,
+  ratePerWebsitePerMinute: 600_000,
+  botRateHeuristic: true,
+  botRateThresholdPerMinute: 120,
+};
 
 export interface IngestDeps {
   producer: BatchingProducer;
-  websites: WebsiteLookup;
+  websites: WebsiteSource;
+  /** Sessions, event_id claims and daily salts live here; when it is down, collect answers 503. */
+  redis: Redis;
   logger: Logger;
   /** Reports whether the Kafka producer is connected (for /ready). */
   isReady: () => boolean;
+  /** GeoIP lookups; default: none (index.ts opens the configured databases). */
+  geo?: GeoLookup;
+  options?: Partial<IngestOptions>;
 }
 
+const TRACK_URL = '/api/track';
+const isTrack = (req: FastifyRequest) => req.routeOptions.url === TRACK_URL;
+
+/** Builds the ingest app from injected clients (tests build it directly). */
 export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
-  const app = createHttpApp(deps.logger, { bodyLimit: 100 * 1024, trustProxy: false });
-  installErrorHandler(app);
+  const opts = { ...DEFAULT_INGEST_OPTIONS, ...deps.options };
+  const app = createHttpApp(deps.logger, {
+    bodyLimit: 100 * 1024,
+    trustProxy: opts.trustedProxies.length > 0 ? opts.trustedProxies : false,
+  });
+  const metrics = new IngestMetrics();
+  installErrorHandler(app, (req) => (isTrack(req) ? rybbitErrorFormatter : defaultErrorFormatter));
+
+  // Trackers post JSON as text/plain (CORS-safelisted: a beacon needs no preflight).
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string) as unknown);
+    } catch (err) {
+      (err as Error & { statusCode: number }).statusCode = 400;
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: reply.statusCode });
+  });
+  app.addHook('onError', async (req, _reply, err) => {
+    const url = req.routeOptions.url;
+    if (url !== '/api/collect' && url !== '/e' && url !== TRACK_URL) return;
+    const n = Array.isArray(req.body) ? req.body.length : 1;
+    metrics.refused(refusalReason(err), n);
+  });
+
   app.get('/health', () => ({ ok: true }));
   app.get('/ready', async (_req, reply) =>
-    deps.isReady() ? { ok: true } : reply.status(503).send({ ok: false }),
+    deps.isReady() && deps.redis.status === 'ready'
+      ? { ok: true }
+      : reply.status(503).send({ ok: false }),
   );
-  await app.register(collectRoutes, { producer: deps.producer, websites: deps.websites });
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  const intakeDeps: IntakeDeps = {
+    producer: deps.producer,
+    websites: deps.websites,
+    sessions: new SessionStore(deps.redis, {
+      keyPrefix: opts.redisKeyPrefix,
+      pendingTtlMs: opts.produceTimeoutMs + 10_000,
+    }),
+    salts: new DailySalts(deps.redis, `${opts.redisKeyPrefix}salt:`),
+    geo: deps.geo ?? GeoLookup.disabled(),
+    metrics,
+    logger: deps.logger,
+    ipWindow: new RateWindow(),
+    siteWindow: new RateWindow(),
+    limits: opts,
+  };
+  await app.register(collectRoutes, intakeDeps);
+  await app.register(trackRoutes, intakeDeps);
+  await app.register(scriptRoutes);
   return app;
+}
+
+function refusalReason(err: Error): string {
+  if (err instanceof ClientError) return err.code;
+  if (err instanceof TransientError) {
+    const m = /^(redis|kafka|database)/i.exec(err.message);
+    return m ? `${m[1]!.toLowerCase()}_unavailable` : 'unavailable';
+  }
+  const code = (err as { code?: string }).code;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'payload_too_large';
+  return 'bad_request';
 }

@@ -1,10 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DatabaseEnv, KafkaEnv, LogEnv } from '../shared/config/env.js';
+import { DatabaseEnv, KafkaEnv, LogEnv, RedisEnv } from '../shared/config/env.js';
 
 export const IngestConfigSchema = Type.Object({
   ...LogEnv,
   ...DatabaseEnv,
   ...KafkaEnv,
+  ...RedisEnv,
   INGEST_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   INGEST_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3100 }),
   /** How long a produce waits for concurrent requests to share it. */
@@ -12,5 +13,23 @@ export const IngestConfigSchema = Type.Object({
   INGEST_MAX_BATCH_MESSAGES: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
   /** Kafka must acknowledge within this time, else the request gets 503. */
   INGEST_PRODUCE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000 }),
+  /**
+   * Peers whose X-Forwarded-For is believed: comma-separated IPs or CIDRs (also `loopback`,
+   * `linklocal`, `uniquelocal`). Empty: the socket's peer address is the client.
+   */
+  INGEST_TRUSTED_PROXIES: Type.String({ default: '' }),
+  /**
+   * GeoIP databases (.mmdb, MaxMind format), comma-separated: empty = the bundled DB-IP City
+   * Lite pair (IPv4 + IPv6), `off` = no geo, else the operator's GeoLite2/DB-IP file(s).
+   */
+  INGEST_GEOIP_DATABASES: Type.String({ default: '' }),
+  /** Events per minute one client IP may send (per instance), else 429. */
+  INGEST_RATE_LIMIT_IP_PER_MINUTE: Type.Integer({ minimum: 1, default: 1200 }),
+  /** Events per minute one website may receive (per instance), else 429. */
+  INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE: Type.Integer({ minimum: 1, default: 600_000 }),
+  /** Whether a high event rate from one IP raises the bot score. */
+  INGEST_BOT_RATE_HEURISTIC: Type.Boolean({ default: true }),
+  /** Events per minute from one IP above which the rate heuristic fires. */
+  INGEST_BOT_RATE_THRESHOLD_PER_MINUTE: Type.Integer({ minimum: 1, default: 120 }),
 });
 export type IngestConfig = Static<typeof IngestConfigSchema>;

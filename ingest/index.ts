@@ -1,19 +1,34 @@
 import { loadConfigOrExit } from '../shared/config/load-config.js';
 import { createDb } from '../shared/db/pool.js';
+import { defaultGeoDatabasePaths, GeoLookup } from '../shared/enrichment/geo.js';
 import { BatchingProducer } from '../shared/kafka/batching-producer.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
+import { createRedis } from '../shared/redis/redis.js';
 import { buildIngestApp } from './app.js';
 import { IngestConfigSchema } from './config.js';
 import { WebsiteLookup } from './website-lookup.js';
 
 const config = loadConfigOrExit('ingest', IngestConfigSchema);
 const logger = createLogger('ingest', config.LOG_LEVEL);
+
+const geoSetting = config.INGEST_GEOIP_DATABASES.trim();
+const geoPaths =
+  geoSetting === 'off'
+    ? []
+    : geoSetting === ''
+      ? defaultGeoDatabasePaths()
+      : geoSetting.split(',').map((p) => p.trim());
+const geo = geoPaths.length > 0 ? GeoLookup.open(geoPaths) : GeoLookup.disabled();
+logger.info({ geoip: geoPaths }, 'ingest_geoip_loaded');
+
 const db = createDb(
   { url: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'goalpost-ingest' },
   logger,
 );
+// Auto-pipelining: concurrent requests' session scripts share one write to Redis.
+const redis = createRedis(config.REDIS_URL, logger, { name: 'ingest', enableAutoPipelining: true });
 const kafka = createKafka(
   { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-ingest` },
   logger,
@@ -41,14 +56,27 @@ const producer = new BatchingProducer(kafkaProducer, {
 const app = await buildIngestApp({
   producer,
   websites: new WebsiteLookup(db),
+  redis,
+  geo,
   logger,
   isReady: () => connected,
+  options: {
+    trustedProxies: config.INGEST_TRUSTED_PROXIES.split(',')
+      .map((p) => p.trim())
+      .filter((p) => p !== ''),
+    produceTimeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
+    ratePerIpPerMinute: config.INGEST_RATE_LIMIT_IP_PER_MINUTE,
+    ratePerWebsitePerMinute: config.INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE,
+    botRateHeuristic: config.INGEST_BOT_RATE_HEURISTIC,
+    botRateThresholdPerMinute: config.INGEST_BOT_RATE_THRESHOLD_PER_MINUTE,
+  },
 });
 
 handleSignals(logger, async () => {
   await app.close(); // stop intake; in-flight requests finish
   await producer.drain();
   await kafkaProducer.disconnect();
+  redis.disconnect();
   await db.end();
 });
 

@@ -17,17 +17,19 @@ export class WebsiteLookup {
     private readonly maxEntries = 100_000,
   ) {}
 
-  async get(ref: string): Promise<Website | null> {
-    const hit = this.cache.get(ref);
+  /** By `site_…` id or numeric id (number or digit string). Rejects when the database is down. */
+  async get(ref: string | number): Promise<Website | null> {
+    const key = String(ref);
+    const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.site;
-    let p = this.loading.get(ref);
+    let p = this.loading.get(key);
     if (!p) {
-      p = websiteRepository.findByRef(this.db, ref).finally(() => this.loading.delete(ref));
-      this.loading.set(ref, p);
+      p = websiteRepository.findByRef(this.db, key).finally(() => this.loading.delete(key));
+      this.loading.set(key, p);
     }
     const site = await p;
     if (this.cache.size >= this.maxEntries) this.cache.clear();
-    this.cache.set(ref, { site, until: Date.now() + (site ? this.ttlMs : this.negativeTtlMs) });
+    this.cache.set(key, { site, until: Date.now() + (site ? this.ttlMs : this.negativeTtlMs) });
     return site;
   }
 }

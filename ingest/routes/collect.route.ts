@@ -1,83 +1,189 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
+import { intake, type IncomingEvent, type IntakeDeps } from '../intake.js';
+import { requestMeta } from '../request-meta.js';
 import {
-  encodeEvent,
-  EVENT_SCHEMA_VERSION,
-  type EventMessage,
-} from '../../shared/events/event-message.js';
-import type { BatchingProducer } from '../../shared/kafka/batching-producer.js';
-import { pathFromUrl, splitUrl } from '../../shared/matching/url-path.js';
-import type { WebsiteLookup } from '../website-lookup.js';
+  compileCheck,
+  isPlainObject,
+  jsonBytes,
+  parseTimestamp,
+  screenWidthOf,
+} from './payload.js';
 
-export interface CollectDeps {
-  producer: BatchingProducer;
-  websites: WebsiteLookup;
-}
+export const MAX_BATCH = 50;
+const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
-const CollectBodySchema = Type.Object({
-  website_id: Type.String({ minLength: 1, maxLength: 64 }),
-  type: Type.Literal('pageview'),
-  url: Type.String({ minLength: 1, maxLength: 2048 }),
-  visitor_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-});
+const Opt = <T extends ReturnType<typeof Type.String>>(t: T) =>
+  Type.Optional(Type.Union([t, Type.Null()]));
+const OptStr = (max: number) => Opt(Type.String({ maxLength: max }));
+const OptNum = () => Type.Optional(Type.Union([Type.Number(), Type.Null()]));
 
 /**
- * `POST /api/collect`: answers 202 only after Kafka acknowledged the event (acks = all);
- * if Kafka cannot take it in time the BatchingProducer rejects and the client gets 503.
+ * One Sparklytics event (as the Sparklytics `s.js` script and its SDKs send it) plus our
+ * optional `event_id` and `timestamp`. Unknown fields are ignored, never refused.
  */
-export const collectRoutes: FastifyPluginAsyncTypebox<CollectDeps> = async (app, deps) => {
-  const salt = randomBytes(32);
-  app.post('/api/collect', { schema: { body: CollectBodySchema } }, async (req, reply) => {
-    const body = req.body;
-    const site = await deps.websites.get(body.website_id);
-    if (!site) throw new ClientError(400, 'unknown_website', 'unknown website', 'website_id');
-    const now = new Date().toISOString();
-    // Skeleton identity: the client's visitor id, else a keyed hash of website + IP + UA, so
-    // the IP never reaches Kafka (daily salts and 30-minute sessions come with ingestion).
-    const visitor =
-      body.visitor_id ??
-      createHmac('sha256', salt)
-        .update(`${site.id}|${req.ip}|${req.headers['user-agent'] ?? ''}`)
-        .digest('base64url')
-        .slice(0, 22);
-    const { hostname, querystring } = splitUrl(body.url);
-    const ev: EventMessage = {
-      v: EVENT_SCHEMA_VERSION,
-      event_id: randomUUID(),
-      event_time: now,
-      received_at: now,
-      website_id: site.id,
-      session_id: visitor,
-      visitor_id: visitor,
-      user_id: body.visitor_id ?? null,
-      type: body.type,
-      event_name: null,
-      hostname,
-      path: pathFromUrl(body.url),
-      querystring: querystring || null,
-      page_title: null,
-      referrer: null,
-      referrer_domain: null,
-      channel: null,
-      utm_source: null,
-      utm_medium: null,
-      utm_campaign: null,
-      utm_term: null,
-      utm_content: null,
-      properties: null,
-      browser: null,
-      os: null,
-      device: null,
-      screen_width: null,
-      language: null,
-      country: null,
-      region: null,
-      city: null,
-      bot_score: 0,
-      is_bot: false,
-    };
-    await deps.producer.send([{ key: `${site.id}:${visitor}`, value: encodeEvent(ev) }]);
-    return reply.status(202).send({ ok: true });
-  });
+export const SparklyticsEventSchema = Type.Object({
+  website_id: Type.String({ minLength: 1, maxLength: 64 }),
+  type: Type.Union([Type.Literal('pageview'), Type.Literal('event')]),
+  url: Type.String({ minLength: 1, maxLength: 8192 }),
+  referrer: OptStr(8192),
+  page_title: OptStr(2048),
+  screen: OptStr(32),
+  screen_width: OptNum(),
+  screen_height: OptNum(),
+  language: OptStr(100),
+  event_name: OptStr(50),
+  event_data: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+  utm_source: OptStr(2048),
+  utm_medium: OptStr(2048),
+  utm_campaign: OptStr(2048),
+  utm_term: OptStr(2048),
+  utm_content: OptStr(2048),
+  visitor_id: Opt(Type.String({ minLength: 1, maxLength: 200 })),
+  event_id: Type.Optional(Type.String({ pattern: UUID })),
+  timestamp: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Number()])),
+});
+type SparklyticsEvent = Static<typeof SparklyticsEventSchema>;
+
+export const CollectBodySchema = Type.Union([
+  SparklyticsEventSchema,
+  Type.Array(SparklyticsEventSchema, { maxItems: MAX_BATCH }),
+]);
+
+const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    field: Type.Union([Type.String(), Type.Null()]),
+  }),
+});
+
+const checkEvent = compileCheck(SparklyticsEventSchema);
+
+/** Validates one item fully; throws ClientError 400 naming `[i].field`. */
+function toIncoming(body: unknown, prefix: string, now: number): IncomingEvent {
+  if (!isPlainObject(body)) {
+    throw new ClientError(
+      400,
+      'validation_error',
+      'an event must be a JSON object',
+      prefix.replace(/\.$/, '') || null,
+    );
+  }
+  checkEvent(body, prefix);
+  const e = body as SparklyticsEvent;
+  const eventName = e.type === 'event' ? (e.event_name ?? '').trim() : '';
+  if (e.type === 'event' && eventName === '') {
+    throw new ClientError(
+      400,
+      'validation_error',
+      'event_name is required for events',
+      `${prefix}event_name`,
+    );
+  }
+  if (e.event_data !== undefined && e.event_data !== null) {
+    if (!isPlainObject(e.event_data)) {
+      throw new ClientError(
+        400,
+        'validation_error',
+        'event_data must be an object',
+        `${prefix}event_data`,
+      );
+    }
+    if (jsonBytes(e.event_data) > 4096) {
+      throw new ClientError(
+        400,
+        'validation_error',
+        'event_data must be at most 4 KB',
+        `${prefix}event_data`,
+      );
+    }
+  }
+  return {
+    websiteRef: e.website_id,
+    clientId: e.visitor_id ?? null,
+    eventId: e.event_id ?? null,
+    timestampMs: parseTimestamp(e.timestamp, `${prefix}timestamp`, now),
+    fieldPrefix: prefix,
+    raw: {
+      type: e.type,
+      eventName: e.type === 'event' ? eventName : null,
+      url: e.url,
+      referrer: e.referrer ?? null,
+      pageTitle: e.page_title ?? null,
+      properties: e.type === 'event' ? (e.event_data ?? null) : null,
+      utm: {
+        source: e.utm_source,
+        medium: e.utm_medium,
+        campaign: e.utm_campaign,
+        term: e.utm_term,
+        content: e.utm_content,
+      },
+      screenWidth: screenWidthOf(e.screen_width, e.screen),
+      language: e.language ?? null,
+    },
+  };
+}
+
+/**
+ * Parses a Sparklytics body (one event or an array of at most 50). A batch with any invalid
+ * item is refused whole, naming the first invalid field (`[3].event_name`).
+ */
+export function parseCollectBody(body: unknown, now = Date.now()): IncomingEvent[] {
+  if (Array.isArray(body)) {
+    if (body.length > MAX_BATCH) {
+      throw new ClientError(
+        400,
+        'batch_too_large',
+        `at most ${MAX_BATCH} events per request`,
+        null,
+      );
+    }
+    if (body.length === 0) throw new ClientError(400, 'validation_error', 'empty batch', null);
+    return body.map((item, i) => toIncoming(item, `[${i}].`, now));
+  }
+  return [toIncoming(body, '', now)];
+}
+
+/**
+ * `POST /api/collect` and its alias `POST /e` (the Sparklytics payload). Answers 202 only after
+ * Kafka acknowledged every event of the request; 503 with Retry-After when Kafka or Redis
+ * cannot take them in time.
+ */
+export const collectRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, deps) => {
+  const schema = {
+    summary: 'Collect Sparklytics events (one object or an array of at most 50)',
+    body: CollectBodySchema,
+    response: {
+      202: Type.Object({ ok: Type.Boolean() }),
+      400: ErrorBody,
+      403: ErrorBody,
+      413: ErrorBody,
+      429: ErrorBody,
+      503: ErrorBody,
+    },
+  };
+  for (const url of ['/api/collect', '/e']) {
+    app.post(
+      url,
+      // Validation is ours (parseCollectBody): it refuses a batch naming `[i].field` with 400.
+      { schema, validatorCompiler: () => (data: unknown) => ({ value: data }) },
+      async (req, reply) => {
+        const items = parseCollectBody(req.body);
+        await intake(
+          deps,
+          requestMeta(req),
+          items,
+          (it) =>
+            new ClientError(
+              400,
+              'unknown_website',
+              'unknown website',
+              `${it.fieldPrefix}website_id`,
+            ),
+        );
+        return reply.status(202).send({ ok: true });
+      },
+    );
+  }
 };

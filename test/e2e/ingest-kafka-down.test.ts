@@ -34,6 +34,7 @@ describe('ingest when Kafka cannot take events', () => {
     app = await buildIngestApp({
       producer,
       websites: new WebsiteLookup(deps.db),
+      redis: deps.redis,
       logger: deps.logger,
       isReady: () => false,
     });

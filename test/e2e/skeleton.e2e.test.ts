@@ -90,6 +90,7 @@ describe('walking skeleton: pageview goal from ingest to stats', () => {
     ingest = await buildIngestApp({
       producer,
       websites: new WebsiteLookup(deps.db),
+      redis: deps.redis,
       logger: deps.logger,
       isReady: () => true,
     });

@@ -1,0 +1,33 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** The ingest service's Prometheus metrics, on a registry of its own (one per app). */
+export class IngestMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'goalpost_ingest_requests_total',
+    help: 'HTTP requests by route and status code',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: 'goalpost_ingest_events_total',
+    help: 'Events by outcome (accepted, duplicate, refused) and refusal reason',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly produceSeconds = new Histogram({
+    name: 'goalpost_ingest_produce_seconds',
+    help: 'Time from handing a request’s events to the producer until Kafka acknowledged them',
+    labelNames: ['result'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'goalpost_ingest_' });
+  }
+
+  refused(reason: string, n: number): void {
+    this.events.inc({ outcome: 'refused', reason }, n);
+  }
+}

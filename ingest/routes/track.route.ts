@@ -1,0 +1,189 @@
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
+import { ClientError } from '../../shared/errors/errors.js';
+import type { RawEvent } from '../../shared/enrichment/enrich.js';
+import { intake, type IncomingEvent, type IntakeDeps } from '../intake.js';
+import { requestMeta } from '../request-meta.js';
+import { compileCheck, isPlainObject, parseTimestamp, screenWidthOf } from './payload.js';
+
+const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const OptStr = (max: number) =>
+  Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
+const Vital = () => Type.Optional(Type.Union([Type.Number(), Type.Null()]));
+const VITALS = ['lcp', 'cls', 'inp', 'fcp', 'ttfb'] as const;
+
+/**
+ * One Rybbit event as the Rybbit tracker sends it (`site_id` numeric as number or string, or a
+ * `site_…` id; pageviews carry `event_name: ""`). Unknown fields are ignored, never refused.
+ */
+export const RybbitEventSchema = Type.Object({
+  site_id: Type.Union([
+    Type.String({ minLength: 1, maxLength: 64 }),
+    Type.Integer({ minimum: 0, maximum: 999_999_999_999_999 }),
+  ]),
+  type: Type.Optional(
+    Type.Union([
+      Type.Literal('pageview'),
+      Type.Literal('custom_event'),
+      Type.Literal('outbound'),
+      Type.Literal('performance'),
+    ]),
+  ),
+  hostname: OptStr(253),
+  pathname: OptStr(8192),
+  querystring: OptStr(8192),
+  referrer: OptStr(8192),
+  page_title: OptStr(2048),
+  event_name: OptStr(200),
+  properties: OptStr(2048),
+  user_id: OptStr(200),
+  screenWidth: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  screenHeight: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+  language: OptStr(100),
+  api_key: OptStr(200),
+  lcp: Vital(),
+  cls: Vital(),
+  inp: Vital(),
+  fcp: Vital(),
+  ttfb: Vital(),
+  event_id: Type.Optional(Type.String({ pattern: UUID })),
+  timestamp: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Number()])),
+});
+type RybbitEvent = Static<typeof RybbitEventSchema>;
+
+const RybbitError = Type.Object({
+  success: Type.Literal(false),
+  error: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
+
+const check = compileCheck(RybbitEventSchema);
+
+function parseProperties(e: RybbitEvent): Record<string, unknown> | null {
+  if (e.properties === undefined || e.properties === null || e.properties.trim() === '') {
+    return null;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(e.properties);
+  } catch {
+    throw new ClientError(
+      400,
+      'validation_error',
+      'properties must be a JSON object string',
+      'properties',
+    );
+  }
+  if (!isPlainObject(parsed)) {
+    throw new ClientError(
+      400,
+      'validation_error',
+      'properties must be a JSON object string',
+      'properties',
+    );
+  }
+  return parsed;
+}
+
+/** Validates and normalizes a Rybbit body into the common event shape. */
+export function parseTrackBody(body: unknown, now = Date.now()): IncomingEvent {
+  if (!isPlainObject(body)) {
+    throw new ClientError(400, 'validation_error', 'the body must be a JSON object', null);
+  }
+  check(body, '');
+  const e = body as RybbitEvent;
+  const type = e.type ?? 'pageview';
+  const name = (e.event_name ?? '').trim();
+  let raw: Pick<RawEvent, 'type' | 'eventName' | 'properties'>;
+  switch (type) {
+    case 'pageview':
+      raw = { type: 'pageview', eventName: null, properties: null };
+      break;
+    case 'custom_event':
+      if (name === '') {
+        throw new ClientError(
+          400,
+          'validation_error',
+          'event_name is required for custom events',
+          'event_name',
+        );
+      }
+      raw = { type: 'event', eventName: name, properties: parseProperties(e) };
+      break;
+    case 'outbound':
+      // An outbound link click is stored as the custom event `outbound` ({url, text, target}).
+      raw = { type: 'event', eventName: 'outbound', properties: parseProperties(e) };
+      break;
+    case 'performance': {
+      const vitals: Record<string, number | null> = {};
+      for (const k of VITALS) vitals[k] = typeof e[k] === 'number' ? e[k] : null;
+      raw = { type: 'performance', eventName: null, properties: vitals };
+      break;
+    }
+  }
+  const host = (e.hostname ?? '').trim();
+  let path = e.pathname ?? '/';
+  if (!path.startsWith('/')) path = `/${path}`;
+  let query = e.querystring ?? '';
+  if (query !== '' && !query.startsWith('?')) query = `?${query}`;
+  return {
+    websiteRef: e.site_id,
+    clientId: e.user_id?.trim() || null,
+    eventId: e.event_id ?? null,
+    timestampMs: parseTimestamp(e.timestamp, 'timestamp', now),
+    fieldPrefix: '',
+    raw: {
+      ...raw,
+      url: host === '' ? `${path}${query}` : `https://${host}${path}${query}`,
+      referrer: e.referrer?.trim() || null,
+      pageTitle: e.page_title ?? null,
+      utm: {},
+      screenWidth: screenWidthOf(e.screenWidth, null),
+      language: e.language ?? null,
+    },
+  };
+}
+
+/**
+ * `POST /api/track`: the Rybbit payload. Answers 200 `{success: true}` only after Kafka
+ * acknowledged the event; errors use Rybbit's shape `{success: false, error, details}` (the
+ * app's error formatter), unknown site → 404.
+ */
+export const trackRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, deps) => {
+  app.post(
+    '/api/track',
+    {
+      schema: {
+        summary: 'Collect one Rybbit event',
+        body: RybbitEventSchema,
+        response: {
+          200: Type.Object({ success: Type.Literal(true) }),
+          400: RybbitError,
+          403: RybbitError,
+          404: RybbitError,
+          413: RybbitError,
+          429: RybbitError,
+          503: RybbitError,
+        },
+      },
+      validatorCompiler: () => (data: unknown) => ({ value: data }),
+    },
+    async (req, reply) => {
+      const item = parseTrackBody(req.body);
+      await intake(
+        deps,
+        requestMeta(req),
+        [item],
+        () => new ClientError(404, 'unknown_website', 'Site not found', 'site_id'),
+      );
+      return reply.status(200).send({ success: true });
+    },
+  );
+};
+
+/** Rybbit's error body, used by the app's error handler for `/api/track`. */
+export const rybbitErrorFormatter = (
+  _status: number,
+  code: string,
+  message: string,
+  field: string | null,
+) => ({ success: false as const, error: message, details: { code, field } });

@@ -1,0 +1,95 @@
+import type { Consumer, Producer } from 'kafkajs';
+import { buildIngestApp, type IngestOptions } from '../../ingest/app.js';
+import { WebsiteLookup } from '../../ingest/website-lookup.js';
+import type { GeoLookup } from '../../shared/enrichment/geo.js';
+import { decodeEvent, type EventMessage } from '../../shared/events/event-message.js';
+import type { HttpApp } from '../../shared/http/http-app.js';
+import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
+import type { Redis } from '../../shared/redis/redis.js';
+import { createTestTopic, deleteTestTopics, type TestDeps } from '../helpers/deps.js';
+import { uniqueSuffix } from '../helpers/test-env.js';
+
+/**
+ * An ingest app on the real stack producing to a topic of its own, plus a consumer that
+ * collects everything produced there (decoded with the processor's decoder).
+ */
+export interface IngestHarness {
+  app: HttpApp;
+  topic: string;
+  produced: Array<{ key: string; raw: string; ev: EventMessage }>;
+  kafkaProducer: Producer;
+  redisPrefix: string;
+  build(over?: {
+    redis?: Redis;
+    producer?: BatchingProducer;
+    options?: Partial<IngestOptions>;
+  }): Promise<HttpApp>;
+  close(): Promise<void>;
+}
+
+export async function openIngestHarness(
+  deps: TestDeps,
+  name: string,
+  opts: { geo?: GeoLookup; options?: Partial<IngestOptions> } = {},
+): Promise<IngestHarness> {
+  // One partition: everything produced is consumed in produce order, so "nothing was produced
+  // before this sentinel" is a sound assertion.
+  const topic = await createTestTopic(deps.kafka, name, 1);
+  const redisPrefix = `test:${uniqueSuffix()}:`;
+  const kafkaProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
+  const consumer: Consumer = deps.kafka.consumer({ groupId: `test-${name}-${uniqueSuffix()}` });
+  await Promise.all([kafkaProducer.connect(), consumer.connect()]);
+  const produced: IngestHarness['produced'] = [];
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const raw = message.value!.toString('utf8');
+      produced.push({ key: message.key!.toString(), raw, ev: decodeEvent(message.value) });
+    },
+  });
+  const apps: HttpApp[] = [];
+  const websites = new WebsiteLookup(deps.db);
+  const build: IngestHarness['build'] = async (over = {}) => {
+    const app = await buildIngestApp({
+      producer:
+        over.producer ??
+        new BatchingProducer(kafkaProducer, {
+          topic,
+          lingerMs: 2,
+          maxBatchMessages: 500,
+          timeoutMs: 5000,
+        }),
+      websites,
+      redis: over.redis ?? deps.redis,
+      logger: deps.logger,
+      isReady: () => true,
+      ...(opts.geo ? { geo: opts.geo } : {}),
+      options: {
+        redisKeyPrefix: redisPrefix,
+        botRateHeuristic: false,
+        ratePerIpPerMinute: 1_000_000,
+        ...opts.options,
+        ...over.options,
+      },
+    });
+    apps.push(app);
+    return app;
+  };
+  const app = await build();
+  return {
+    app,
+    topic,
+    produced,
+    kafkaProducer,
+    redisPrefix,
+    build,
+    async close() {
+      for (const a of apps) await a.close();
+      await consumer.disconnect();
+      await kafkaProducer.disconnect();
+      await deleteTestTopics(deps.kafka, [topic]).catch(() => undefined);
+      const keys = await deps.redis.keys(`${redisPrefix}*`);
+      if (keys.length > 0) await deps.redis.del(...keys);
+    },
+  };
+}
