@@ -1,0 +1,345 @@
+/**
+ * `npm run bench:ingest`: ingest throughput against the real stack, in one run.
+ *   (a) a bare Fastify route answering 202 (same framework settings, no work): the baseline;
+ *   (b) single-event POST /api/collect through the full path (validation, website cache,
+ *       enrichment with the GeoIP database, Redis session script, Kafka acks=all);
+ *   (c) batches of 50 events;
+ *   (d) a fixed 2,000 req/s of (b), for the latency target.
+ * Servers run as child processes (ingest is the real `ingest/index.ts`), autocannon runs here.
+ * Prints req/s, events/s, p50/p99, the ingest process's RSS (current and peak) and b/a.
+ * BENCH_PROFILE=1 also writes a CPU profile of ingest and prints where its time goes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import autocannon, { type Result } from 'autocannon';
+import { DatabaseEnv, KafkaEnv, RedisEnv } from '../shared/config/env.js';
+import { loadConfig } from '../shared/config/load-config.js';
+import { createDb } from '../shared/db/pool.js';
+import { websiteRepository } from '../shared/db/website.repository.js';
+import { createHttpApp } from '../shared/http/http-app.js';
+import { newWebsiteId, randomId } from '../shared/ids.js';
+import { createKafka } from '../shared/kafka/kafka.js';
+import { createLogger } from '../shared/logger.js';
+
+const BenchConfigSchema = Type.Object({
+  ...DatabaseEnv,
+  ...KafkaEnv,
+  ...RedisEnv,
+  BENCH_DURATION_S: Type.Integer({ minimum: 3, maximum: 120, default: 15 }),
+  BENCH_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+  BENCH_PROFILE: Type.Boolean({ default: false }),
+});
+const ROOT = join(import.meta.dirname, '..');
+const PROFILE_DIR = join(tmpdir(), 'goalpost-ingest-profile');
+
+async function main(): Promise<void> {
+  const config = loadConfig(BenchConfigSchema);
+  const log = (m: string) =>
+    process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+  const logger = createLogger('bench', 'warn');
+  const db = createDb(
+    { url: config.DATABASE_URL, max: 2, applicationName: 'goalpost-bench' },
+    logger,
+  );
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'goalpost-bench' }, logger);
+  const topic = `bench.ingest.${Date.now().toString(36)}-${randomId(4)}`;
+  const site = await websiteRepository.create(db, {
+    id: newWebsiteId(),
+    name: 'bench',
+    domain: 'bench.example',
+  });
+  const children: ChildProcess[] = [];
+  try {
+    // (a) baseline
+    const barePort = await freePort();
+    const bare = spawnNode([join(ROOT, 'bench/ingest.bench.ts'), 'bare', String(barePort)], {});
+    children.push(bare);
+    const bareUrl = `http://127.0.0.1:${barePort}`;
+    await waitHttp(`${bareUrl}/api/collect`, 'POST');
+    log(
+      `(a) bare Fastify route: ${config.BENCH_DURATION_S}s, ${config.BENCH_CONNECTIONS} connections`,
+    );
+    const a = await load(
+      log,
+      'a',
+      { url: `${bareUrl}/api/collect`, body: single(site.id, 0) },
+      config,
+    );
+    bare.kill('SIGTERM');
+
+    // (b), (c), (d) through the real ingest service
+    const port = await freePort();
+    if (config.BENCH_PROFILE) rmSync(PROFILE_DIR, { recursive: true, force: true });
+    const ingest = spawnNode(
+      [
+        ...(config.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+        join(ROOT, 'ingest/index.ts'),
+      ],
+      {
+        INGEST_PORT: String(port),
+        KAFKA_EVENTS_TOPIC: topic,
+        LOG_LEVEL: 'warn',
+        INGEST_RATE_LIMIT_IP_PER_MINUTE: '1000000000',
+        INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE: '1000000000',
+        INGEST_BOT_RATE_HEURISTIC: 'false',
+      },
+    );
+    children.push(ingest);
+    const url = `http://127.0.0.1:${port}`;
+    await waitHttp(`${url}/ready`, 'GET', 60_000);
+    log(`ingest ready (pid ${ingest.pid}, RSS ${rssMb(ingest.pid!).rss} MB idle, GeoIP loaded)`);
+
+    log(`(b) single-event POST /api/collect: ${config.BENCH_DURATION_S}s`);
+    const pids = {
+      ingest: ingest.pid!,
+      'bench (autocannon)': process.pid,
+      kafka: pidFrom('.stack/kafka/kafka.pid'),
+      redis: pidFrom('.stack/redis/redis.pid'),
+    };
+    const b = await withCpu(log, pids, () =>
+      load(log, 'b', { url: `${url}/api/collect`, requests: [varying(site.id, 1)] }, config),
+    );
+    log(`(c) batches of 50: ${config.BENCH_DURATION_S}s`);
+    const c = await withCpu(log, pids, () =>
+      load(log, 'c', { url: `${url}/api/collect`, requests: [varying(site.id, 50)] }, config),
+    );
+    log(`(d) fixed 2,000 req/s single events: ${config.BENCH_DURATION_S}s`);
+    const d = await withCpu(log, pids, () =>
+      load(
+        log,
+        'd',
+        { url: `${url}/api/collect`, requests: [varying(site.id, 1)], overallRate: 2000 },
+        config,
+      ),
+    );
+    const mem = rssMb(ingest.pid!);
+
+    const row = (name: string, r: Result, perReq: number) =>
+      `${name.padEnd(34)} ${fmt(r.requests.average).padStart(9)} ${fmt(r.requests.average * perReq).padStart(10)} ` +
+      `${String(r.latency.p50).padStart(6)} ${String(r.latency.p99).padStart(6)}  ${r.non2xx + r.errors}`;
+    process.stdout.write(
+      [
+        '',
+        `${'run'.padEnd(34)} ${'req/s'.padStart(9)} ${'events/s'.padStart(10)} ${'p50ms'.padStart(6)} ${'p99ms'.padStart(6)}  errors/non-2xx`,
+        row('(a) bare Fastify 202', a, 1),
+        row('(b) /api/collect, 1 event', b, 1),
+        row('(c) /api/collect, batch of 50', c, 50),
+        row('(d) /api/collect @ 2k req/s', d, 1),
+        '',
+        `ratio b/a: ${(b.requests.average / a.requests.average).toFixed(2)} (target ≥ 0.5)`,
+        `batch events/s: ${fmt(c.requests.average * 50)} (target ≥ 50,000)`,
+        `p99 at 2k req/s: ${d.latency.p99} ms (target < 25 ms)`,
+        `ingest RSS: ${mem.rss} MB now, ${mem.peak} MB peak (target ≤ 250 MB, GeoIP included)`,
+        '',
+      ].join('\n'),
+    );
+
+    ingest.kill('SIGTERM');
+    await new Promise((r) => ingest.once('exit', r));
+    if (config.BENCH_PROFILE) printProfile();
+  } finally {
+    for (const ch of children) if (ch.exitCode === null) ch.kill('SIGTERM');
+    await db.query('bench.cleanup', 'DELETE FROM websites WHERE id = $1', [site.id]);
+    await db.end();
+    const admin = kafka.admin();
+    await admin.connect();
+    if ((await admin.listTopics()).includes(topic)) await admin.deleteTopics({ topics: [topic] });
+    await admin.disconnect();
+  }
+}
+
+const UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
+const HEADERS = {
+  'content-type': 'application/json',
+  'user-agent': UA,
+  'accept-language': 'en-US,en;q=0.9',
+};
+
+function single(siteId: string, i: number) {
+  return JSON.stringify({
+    website_id: siteId,
+    type: 'pageview',
+    url: `https://bench.example/p/${i % 100}?utm_source=news&utm_medium=email`,
+    referrer: 'https://www.google.com/',
+    screen: '1280x720',
+    language: 'en-US',
+    visitor_id: `v${i % 20_000}`,
+  });
+}
+
+/** A request whose body changes each time: many visitors, so sessions are spread over keys. */
+function varying(siteId: string, n: number) {
+  let i = 0;
+  return {
+    method: 'POST',
+    path: '/api/collect',
+    headers: HEADERS,
+    setupRequest: (req: { body?: string }) => {
+      const events: string[] = [];
+      for (let k = 0; k < n; k++) events.push(single(siteId, i++));
+      return {
+        ...req,
+        method: 'POST',
+        headers: HEADERS,
+        body: n === 1 ? events[0] : `[${events.join(',')}]`,
+      };
+    },
+  };
+}
+
+function load(
+  log: (m: string) => void,
+  name: string,
+  o: { url: string; body?: string; requests?: unknown[]; overallRate?: number },
+  config: { BENCH_DURATION_S: number; BENCH_CONNECTIONS: number },
+): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    let seconds = 0;
+    let sinceLast = 0;
+    const inst = autocannon(
+      {
+        url: o.url,
+        method: 'POST',
+        headers: HEADERS,
+        connections: config.BENCH_CONNECTIONS,
+        duration: config.BENCH_DURATION_S,
+        ...(o.body !== undefined ? { body: o.body } : {}),
+        ...(o.requests ? { requests: o.requests as never } : {}),
+        ...(o.overallRate ? { overallRate: o.overallRate } : {}),
+      },
+      (err, r) => (err ? reject(err) : resolve(r)),
+    );
+    inst.on('tick', ({ counter }) => {
+      seconds++;
+      sinceLast += counter;
+      if (seconds % 5 === 0) {
+        log(`  (${name}) ${seconds}s: ${fmt(sinceLast / 5)} req/s`);
+        sinceLast = 0;
+      }
+    });
+  });
+}
+
+function spawnNode(args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+async function waitHttp(url: string, method: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: method === 'POST' ? '{}' : null,
+      });
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function rssMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, in clock ticks
+  } catch {
+    return 0;
+  }
+}
+
+function pidFrom(file: string): number | null {
+  try {
+    return Number(readFileSync(join(ROOT, file), 'utf8').trim()) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `fn` and reports how many cores each process of the pipeline kept busy meanwhile. */
+async function withCpu<T>(
+  log: (m: string) => void,
+  pids: Record<string, number | null>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const before = Object.fromEntries(
+    Object.entries(pids).map(([k, p]) => [k, p ? cpuSeconds(p) : 0]),
+  );
+  const started = performance.now();
+  const r = await fn();
+  const secs = (performance.now() - started) / 1000;
+  const parts = Object.entries(pids).map(
+    ([k, p]) => `${k} ${(((p ? cpuSeconds(p) : 0) - before[k]!) / secs).toFixed(2)}`,
+  );
+  log(`  CPU, in cores busy: ${parts.join(', ')} (2 cores on this machine)`);
+  return r;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Self time by function from the ingest CPU profile, top 25. */
+function printProfile(): void {
+  const file = readdirSync(PROFILE_DIR).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return;
+  const prof = JSON.parse(readFileSync(join(PROFILE_DIR, file), 'utf8')) as {
+    nodes: Array<{
+      id: number;
+      hitCount: number;
+      callFrame: { functionName: string; url: string; lineNumber: number };
+    }>;
+  };
+  const total = prof.nodes.reduce((s, n) => s + n.hitCount, 0);
+  const by = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const f = n.callFrame;
+    const where = f.url.replace(/^.*node_modules\//, '').replace(`file://${ROOT}/`, '');
+    const key = `${f.functionName || '(anonymous)'} ${where}:${f.lineNumber + 1}`;
+    by.set(key, (by.get(key) ?? 0) + n.hitCount);
+  }
+  process.stdout.write(`\ningest CPU profile (${file}), self time:\n`);
+  for (const [k, v] of [...by].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
+    process.stdout.write(`  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}\n`);
+  }
+}
+
+// ---- child mode: the bare baseline server ------------------------------------------------
+if (process.argv[2] === 'bare') {
+  const app = createHttpApp(createLogger('bench-bare', 'warn'), { bodyLimit: 100 * 1024 });
+  app.post('/api/collect', async (_req, reply) => reply.status(202).send({ ok: true }));
+  await app.listen({ host: '127.0.0.1', port: Number(process.argv[3]) });
+  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
+} else {
+  await main();
+}
