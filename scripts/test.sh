@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash deploy/local/stack.sh up
+# Headless Chromium for the tracker's browser tests (Debian package; installed when missing).
+bash deploy/local/chromium.sh
 mkdir -p .stack
 report=.stack/vitest-report.json
 rm -f "$report"
