@@ -115,10 +115,18 @@ describe('walking skeleton: pageview goal from ingest to stats', () => {
     await deps.close();
   });
 
+  // A browser's headers: Node's own user agent is (rightly) scored as a bot, and the website's
+  // default bot policy leaves bots out of the stats.
+  const BROWSER = {
+    'user-agent':
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    'accept-language': 'en-US,en;q=0.9',
+  };
+
   const pageview = async (visitor: string, url: string) => {
     const res = await fetch(`${ingestUrl}/api/collect`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...BROWSER },
       body: JSON.stringify({ website_id: websiteId, type: 'pageview', url, visitor_id: visitor }),
     });
     expect(res.status).toBe(202);
