@@ -59,6 +59,12 @@ export function createDb(
   // An idle client losing its connection (e.g. a database restart) must not crash the process;
   // the next query gets a fresh connection.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'pg_idle_client_error'));
+  // A client checked out (e.g. inside tx()) has no listener of the pool's: without one, the
+  // server going away between two statements is an unhandled 'error' event that kills the
+  // process. The failing query rejects anyway, and callers retry.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.warn({ err: err.message }, 'pg_client_error'));
+  });
   const base = tagged(pool, logger);
   return {
     pool,
