@@ -47,7 +47,14 @@ export async function createTestTopic(
   const admin = kafka.admin();
   await admin.connect();
   try {
+    // On a loaded machine a brand-new topic can answer "does not host this topic-partition"
+    // for a moment; wait until every partition has a leader.
     await ensureTopics(admin, [{ topic, partitions }]);
+    await waitFor(`leaders for ${topic}`, async () => {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => null);
+      const ps = md?.topics[0]?.partitions ?? [];
+      return ps.length === partitions && ps.every((p) => p.leader >= 0) ? true : undefined;
+    });
   } finally {
     await admin.disconnect();
   }
