@@ -26,6 +26,9 @@ const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
   ['definition_version', 'integer'],
 ];
 
+/** The conversion columns in insert order (also used by the benchmark's COPY baseline). */
+export const CONVERSION_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
+
 export const conversionRepository = {
   /** Inserts conversions; a replayed (goal_id, event_id, event_time) is ignored. */
   insertMany(q: Queryable, rows: readonly ConversionRow[]): Promise<number> {
@@ -37,5 +40,33 @@ export const conversionRepository = {
       rows,
       'ON CONFLICT (goal_id, event_id, event_time) DO NOTHING',
     );
+  },
+
+  /**
+   * Inserts conversions and returns the `goal_id|event_id` keys actually inserted (replays are
+   * absent), so that only new conversions are published to the live feed.
+   */
+  async insertReturningKeys(q: Queryable, rows: readonly ConversionRow[]): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    const params = COLUMNS.map(([name]) => rows.map((r) => r[name]));
+    const unnest = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+    const { rows: inserted } = await q.query<{ k: string }>(
+      'conversion.insert_returning_keys',
+      `INSERT INTO conversions (${CONVERSION_COLUMNS.join(', ')}) SELECT * FROM unnest(${unnest})
+       ON CONFLICT (goal_id, event_id, event_time) DO NOTHING
+       RETURNING goal_id || '|' || event_id::text AS k`,
+      params,
+    );
+    return new Set(inserted.map((r) => r.k));
+  },
+
+  /** Drops whole chunks of conversions older than `olderThan`; returns the dropped chunks. */
+  async dropChunksOlderThan(q: Queryable, olderThan: Date): Promise<string[]> {
+    const { rows } = await q.query<{ chunk: string }>(
+      'conversion.drop_chunks',
+      `SELECT drop_chunks('conversions', older_than => $1::timestamptz)::text AS chunk`,
+      [olderThan],
+    );
+    return rows.map((r) => r.chunk);
   },
 };

@@ -39,9 +39,50 @@ const COLUMNS: ReadonlyArray<BulkColumn<EventRow>> = [
   ['is_bot', 'boolean'],
 ];
 
+/** The event columns in insert order (also the column list of the benchmark's COPY baseline). */
+export const EVENT_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
+
+function columnArrays(rows: readonly EventRow[]): unknown[] {
+  return COLUMNS.map(([name, type]) =>
+    rows.map((r) => {
+      const v = r[name];
+      if (v === undefined) return null;
+      return type === 'jsonb' && v !== null ? JSON.stringify(v) : v;
+    }),
+  );
+}
+
 export const eventRepository = {
   /** Inserts events; a replayed (event_id, event_time) is ignored. Returns rows inserted. */
   insertMany(q: Queryable, rows: readonly EventRow[]): Promise<number> {
     return bulkInsert(q, 'event.insert_many', 'events', COLUMNS, rows, 'ON CONFLICT DO NOTHING');
+  },
+
+  /**
+   * Inserts events and returns the ids of those actually inserted: an event already stored (a
+   * replay) is absent from the result, so callers derive session updates and conversions from
+   * new rows only, in the same transaction. One statement, one array parameter per column.
+   */
+  async insertReturningIds(q: Queryable, rows: readonly EventRow[]): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    const names = COLUMNS.map(([n]) => n).join(', ');
+    const unnest = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+    const { rows: inserted } = await q.query<{ event_id: string }>(
+      'event.insert_returning_ids',
+      `INSERT INTO events (${names}) SELECT * FROM unnest(${unnest})
+       ON CONFLICT DO NOTHING RETURNING event_id`,
+      columnArrays(rows),
+    );
+    return new Set(inserted.map((r) => r.event_id));
+  },
+
+  /** Drops whole chunks of events older than `olderThan`; returns the dropped chunk names. */
+  async dropChunksOlderThan(q: Queryable, olderThan: Date): Promise<string[]> {
+    const { rows } = await q.query<{ chunk: string }>(
+      'event.drop_chunks',
+      `SELECT drop_chunks('events', older_than => $1::timestamptz)::text AS chunk`,
+      [olderThan],
+    );
+    return rows.map((r) => r.chunk);
   },
 };

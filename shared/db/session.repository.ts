@@ -1,0 +1,160 @@
+import type { Queryable } from './pool.js';
+
+/**
+ * What a set of newly inserted events of one session contributes to its row: counts to add,
+ * the time span, and the candidates for landing, entry, exit and user id, each tagged with
+ * the (time, event_id) that decides between it and the stored one.
+ */
+export interface SessionDelta {
+  website_id: string;
+  session_id: string;
+  visitor_id: string;
+  user_id: string | null;
+  user_id_at: string | null;
+  started_at: string;
+  ended_at: string;
+  first_event_id: string;
+  entry_page: string | null;
+  entry_at: string | null;
+  entry_event_id: string | null;
+  exit_page: string | null;
+  exit_at: string | null;
+  exit_event_id: string | null;
+  pageviews: number;
+  events: number;
+  hostname: string | null;
+  referrer: string | null;
+  referrer_domain: string | null;
+  channel: string | null;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+  utm_term: string | null;
+  utm_content: string | null;
+  browser: string | null;
+  os: string | null;
+  device: string | null;
+  screen_width: number | null;
+  language: string | null;
+  country: string | null;
+  region: string | null;
+  city: string | null;
+  is_bot: boolean;
+}
+
+const COLUMNS: ReadonlyArray<readonly [keyof SessionDelta, string]> = [
+  ['website_id', 'text'],
+  ['session_id', 'text'],
+  ['visitor_id', 'text'],
+  ['user_id', 'text'],
+  ['user_id_at', 'timestamptz'],
+  ['started_at', 'timestamptz'],
+  ['ended_at', 'timestamptz'],
+  ['first_event_id', 'uuid'],
+  ['entry_page', 'text'],
+  ['entry_at', 'timestamptz'],
+  ['entry_event_id', 'uuid'],
+  ['exit_page', 'text'],
+  ['exit_at', 'timestamptz'],
+  ['exit_event_id', 'uuid'],
+  ['pageviews', 'integer'],
+  ['events', 'integer'],
+  ['hostname', 'text'],
+  ['referrer', 'text'],
+  ['referrer_domain', 'text'],
+  ['channel', 'text'],
+  ['utm_source', 'text'],
+  ['utm_medium', 'text'],
+  ['utm_campaign', 'text'],
+  ['utm_term', 'text'],
+  ['utm_content', 'text'],
+  ['browser', 'text'],
+  ['os', 'text'],
+  ['device', 'text'],
+  ['screen_width', 'integer'],
+  ['language', 'text'],
+  ['country', 'text'],
+  ['region', 'text'],
+  ['city', 'text'],
+  ['is_bot', 'boolean'],
+];
+
+/** Attributes of the session's landing: taken from its first event by (event_time, event_id). */
+const LANDING = [
+  'first_event_id',
+  'hostname',
+  'referrer',
+  'referrer_domain',
+  'channel',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'browser',
+  'os',
+  'device',
+  'screen_width',
+  'language',
+  'country',
+  'region',
+  'city',
+] as const;
+
+const EARLIER_LANDING =
+  '(EXCLUDED.started_at, EXCLUDED.first_event_id) < (sessions.started_at, sessions.first_event_id)';
+const EARLIER_ENTRY = `(EXCLUDED.entry_at IS NOT NULL AND (sessions.entry_at IS NULL OR
+  (EXCLUDED.entry_at, EXCLUDED.entry_event_id) < (sessions.entry_at, sessions.entry_event_id)))`;
+const LATER_EXIT = `(EXCLUDED.exit_at IS NOT NULL AND (sessions.exit_at IS NULL OR
+  (EXCLUDED.exit_at, EXCLUDED.exit_event_id) > (sessions.exit_at, sessions.exit_event_id)))`;
+const LATER_USER = `(EXCLUDED.user_id_at IS NOT NULL AND (sessions.user_id_at IS NULL OR
+  EXCLUDED.user_id_at >= sessions.user_id_at))`;
+
+const pick = (cond: string, col: string) =>
+  `${col} = CASE WHEN ${cond} THEN EXCLUDED.${col} ELSE sessions.${col} END`;
+
+// Every SET expression reads the row as it was before this statement, so their order is free.
+const UPSERT_SET = [
+  'pageviews = sessions.pageviews + EXCLUDED.pageviews',
+  'events = sessions.events + EXCLUDED.events',
+  'started_at = LEAST(sessions.started_at, EXCLUDED.started_at)',
+  'ended_at = GREATEST(sessions.ended_at, EXCLUDED.ended_at)',
+  'is_bot = sessions.is_bot OR EXCLUDED.is_bot',
+  ...LANDING.map((c) => pick(EARLIER_LANDING, c)),
+  ...['entry_page', 'entry_at', 'entry_event_id'].map((c) => pick(EARLIER_ENTRY, c)),
+  ...['exit_page', 'exit_at', 'exit_event_id'].map((c) => pick(LATER_EXIT, c)),
+  ...['user_id', 'user_id_at'].map((c) => pick(LATER_USER, c)),
+  'updated_at = now()',
+].join(',\n    ');
+
+const UPSERT_SQL = `INSERT INTO sessions (${COLUMNS.map(([n]) => n).join(', ')})
+  SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
+  ON CONFLICT (website_id, session_id) DO UPDATE SET
+    ${UPSERT_SET}`;
+
+export const sessionRepository = {
+  /**
+   * Folds deltas into their session rows. Correct only when each delta is built from events
+   * that were inserted into `events` in the same transaction (never from replays): counts are
+   * added, the rest is chosen by event time. At most one delta per session per call; callers
+   * sort deltas by key so that concurrent transactions lock rows in the same order.
+   */
+  async upsertDeltas(q: Queryable, deltas: readonly SessionDelta[]): Promise<void> {
+    if (deltas.length === 0) return;
+    await q.query(
+      'session.upsert_deltas',
+      UPSERT_SQL,
+      COLUMNS.map(([name]) => deltas.map((d) => d[name])),
+    );
+  },
+
+  /** Deletes sessions that ended before `cutoff` (retention); returns how many. */
+  async deleteEndedBefore(q: Queryable, cutoff: Date): Promise<number> {
+    const res = await q.query(
+      'session.delete_ended_before',
+      'DELETE FROM sessions WHERE ended_at < $1',
+      [cutoff],
+    );
+    return res.rowCount ?? 0;
+  },
+};
