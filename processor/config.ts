@@ -11,10 +11,34 @@ export const ProcessorConfigSchema = Type.Object({
     pattern: '^[A-Za-z0-9._-]{1,249}$',
     default: 'goalpost.events.dlq',
   }),
+  /**
+   * Consumer group session timeout: how long a crashed processor's partitions stay assigned
+   * to it before the group rebalances (the broker's group.min.session.timeout.ms is 6000).
+   */
+  KAFKA_SESSION_TIMEOUT_MS: Type.Integer({ minimum: 6000, maximum: 300_000, default: 30_000 }),
+  /**
+   * Bytes fetched per partition per Kafka fetch: bounds how many messages one eachBatch sees
+   * (about 700 bytes per event), hence how full the sub-batches are under a backlog.
+   */
+  PROCESSOR_FETCH_MAX_BYTES_PER_PARTITION: Type.Integer({
+    minimum: 65_536,
+    maximum: 67_108_864,
+    default: 1_048_576,
+  }),
   /** Messages per database transaction; heartbeats and offset commits happen between them. */
   PROCESSOR_SUB_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 50_000, default: 2000 }),
   PROCESSOR_PARTITIONS_CONCURRENTLY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
   /** How often the in-process goal copy re-checks the Redis version (≤ 1 s to be live in 1 s). */
   GOAL_CACHE_RECHECK_MS: Type.Integer({ minimum: 50, maximum: 1000, default: 500 }),
+  /** BullMQ key prefix (tests use their own, so their queues never meet production's). */
+  BULLMQ_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'bull' }),
+  /** Events per backfill page (one transaction each). */
+  BACKFILL_PAGE_SIZE: Type.Integer({ minimum: 100, maximum: 100_000, default: 5000 }),
+  /** Backfill jobs run at once (a long backfill must not hold up another goal's). */
+  BACKFILL_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
+  /** Events, conversions and sessions older than this are dropped. */
+  RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 36_500, default: 400 }),
+  /** How often the retention job runs. */
+  RETENTION_EVERY_MS: Type.Integer({ minimum: 60_000, default: 3_600_000 }),
 });
 export type ProcessorConfig = Static<typeof ProcessorConfigSchema>;

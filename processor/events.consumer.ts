@@ -2,11 +2,16 @@ import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs
 import { conversionRepository, type ConversionRow } from '../shared/db/conversion.repository.js';
 import { eventRepository, type EventRow } from '../shared/db/event.repository.js';
 import type { Db } from '../shared/db/pool.js';
+import { sessionRepository } from '../shared/db/session.repository.js';
 import { PermanentError } from '../shared/errors/errors.js';
-import { decodeEvent, type EventMessage } from '../shared/events/event-message.js';
+import { decodeEvent } from '../shared/events/event-message.js';
 import type { GoalCache } from '../shared/goals/goal-cache.js';
+import { publishConversions, type LiveConversion } from '../shared/live/live-feed.js';
 import type { Logger } from '../shared/logger.js';
 import { matchEvent } from '../shared/matching/goal-matcher.js';
+import type { Redis } from '../shared/redis/redis.js';
+import { conversionRow, isPermanentDbError } from './conversions.js';
+import { buildSessionDeltas } from './sessions.js';
 
 export interface EventsConsumerDeps {
   consumer: Consumer;
@@ -14,6 +19,8 @@ export interface EventsConsumerDeps {
   producer: Producer;
   db: Db;
   goals: GoalCache;
+  /** Live feed publication (after commit, best effort); omitted → no live feed. */
+  live?: Redis;
   logger: Logger;
   topic: string;
   dlqTopic: string;
@@ -23,12 +30,26 @@ export interface EventsConsumerDeps {
 
 const MAX_BACKOFF_MS = 5_000;
 
+interface Item {
+  message: KafkaMessage;
+  row: EventRow;
+}
+
+interface Written {
+  conversions: ConversionRow[];
+  byEvent: Map<string, EventRow>;
+}
+
 /**
  * The processor loop. Invariant: an offset is committed only after the database transaction
- * holding its message committed, so a crash replays uncommitted work only; replays are
- * harmless because events are unique on (event_id, event_time) and conversions on
- * (goal_id, event_id, event_time). Transient failures are retried in place (heartbeating),
- * never skipped; poison messages go to the dead-letter topic before their offset commits.
+ * holding its message committed, so a crash replays uncommitted work only. Replays are
+ * harmless: events are unique on (event_id, event_time), and sessions and conversions are
+ * derived in the same transaction from the events that INSERT actually inserted, so an
+ * already-stored event contributes nothing twice. Transient failures are retried in place
+ * (heartbeating), never skipped. Poison messages go to the dead-letter topic before their
+ * offset commits: undecodable ones at once, and a row the database rejects permanently (a
+ * data exception such as a NUL character in jsonb) is isolated by bisecting its sub-batch,
+ * so one bad row never blocks a partition and never drops its neighbours.
  */
 export async function runEventsConsumer(deps: EventsConsumerDeps): Promise<void> {
   const { consumer } = deps;
@@ -47,7 +68,7 @@ async function processBatch(deps: EventsConsumerDeps, payload: EachBatchPayload)
   for (let i = 0; i < messages.length; i += deps.subBatchSize) {
     if (!payload.isRunning() || payload.isStale()) return;
     const chunk = messages.slice(i, i + deps.subBatchSize);
-    await withRetry(deps.logger, payload, () =>
+    const written = await withRetry(deps.logger, payload, () =>
       processChunk(deps, batch.topic, batch.partition, chunk),
     );
     const last = chunk[chunk.length - 1]!.offset;
@@ -56,6 +77,7 @@ async function processBatch(deps: EventsConsumerDeps, payload: EachBatchPayload)
       { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
     ]);
     await payload.heartbeat();
+    await publishLive(deps, written);
   }
 }
 
@@ -64,46 +86,121 @@ async function processChunk(
   topic: string,
   partition: number,
   chunk: KafkaMessage[],
-): Promise<void> {
-  const events: EventMessage[] = [];
+): Promise<Written> {
+  const items: Item[] = [];
   const dead: Array<{ message: KafkaMessage; error: PermanentError }> = [];
   for (const m of chunk) {
     try {
-      events.push(decodeEvent(m.value));
+      const { v: _v, ...row } = decodeEvent(m.value);
+      // PostgreSQL prints uuids in lowercase; the returned ids are matched against these.
+      row.event_id = row.event_id.toLowerCase();
+      items.push({ message: m, row });
     } catch (err) {
       if (!(err instanceof PermanentError)) throw err;
       dead.push({ message: m, error: err });
     }
   }
   if (dead.length > 0) await sendToDeadLetters(deps, topic, partition, dead);
+  const written: Written = { conversions: [], byEvent: new Map() };
+  if (items.length > 0) await writeIsolatingRejects(deps, topic, partition, items, written);
+  return written;
+}
 
-  const goalsBySite = await deps.goals.getMany(events.map((e) => e.website_id));
-  const rows: EventRow[] = [];
-  const conversions: ConversionRow[] = [];
-  for (const ev of events) {
-    const { v: _v, ...row } = ev;
-    rows.push(row);
+/**
+ * Writes `items` in one transaction; when the database rejects the data itself (not a
+ * transient failure), splits the set in halves and writes each, down to the single message,
+ * which is dead-lettered. Every part commits in its own transaction before the offset is
+ * committed, so a crash in the middle replays harmlessly.
+ */
+async function writeIsolatingRejects(
+  deps: EventsConsumerDeps,
+  topic: string,
+  partition: number,
+  items: Item[],
+  out: Written,
+): Promise<void> {
+  try {
+    const w = await writeItems(deps, items);
+    out.conversions.push(...w.conversions);
+    for (const [k, v] of w.byEvent) out.byEvent.set(k, v);
+  } catch (err) {
+    if (!isPermanentDbError(err)) throw err;
+    if (items.length === 1) {
+      const code = (err as { code: string }).code;
+      const error = new PermanentError(
+        `database rejected the row (${code}): ${(err as Error).message}`,
+        'db_rejected',
+        { cause: err },
+      );
+      await sendToDeadLetters(deps, topic, partition, [{ message: items[0]!.message, error }]);
+      return;
+    }
+    const mid = items.length >> 1;
+    await writeIsolatingRejects(deps, topic, partition, items.slice(0, mid), out);
+    await writeIsolatingRejects(deps, topic, partition, items.slice(mid), out);
+  }
+}
+
+async function writeItems(deps: EventsConsumerDeps, items: Item[]): Promise<Written> {
+  // A message delivered twice in one sub-batch (producer retry) is one event. Ids are unique
+  // per event at ingest, so the id alone identifies the row that INSERT reports back.
+  const seen = new Set<string>();
+  const rows = items
+    .map((i) => i.row)
+    .filter((r) => !seen.has(r.event_id) && !!seen.add(r.event_id));
+  const goalsBySite = await deps.goals.getMany(rows.map((e) => e.website_id));
+  // Matching is pure CPU: done before the transaction opens, kept only for inserted events.
+  const candidates: ConversionRow[] = [];
+  for (const ev of rows) {
     const goals = goalsBySite.get(ev.website_id);
     if (!goals || goals.length === 0) continue;
     for (const { goal, value } of matchEvent(goals, ev)) {
-      conversions.push({
-        goal_id: goal.id,
-        event_id: ev.event_id,
-        event_time: ev.event_time,
-        website_id: ev.website_id,
-        session_id: ev.session_id,
-        value,
-        currency: goal.value_mode === 'none' ? null : goal.currency,
-        is_bot: ev.is_bot,
-        definition_version: goal.definition_version,
-      });
+      candidates.push(conversionRow(goal, value, ev));
     }
   }
-  if (rows.length === 0) return;
-  await deps.db.tx(async (q) => {
-    await eventRepository.insertMany(q, rows);
-    await conversionRepository.insertMany(q, conversions);
+  return deps.db.tx(async (q) => {
+    const inserted = await eventRepository.insertReturningIds(q, rows);
+    if (inserted.size === 0) return { conversions: [], byEvent: new Map() };
+    const fresh =
+      inserted.size === rows.length ? rows : rows.filter((r) => inserted.has(r.event_id));
+    await sessionRepository.upsertDeltas(q, buildSessionDeltas(fresh));
+    const conversions =
+      inserted.size === rows.length
+        ? candidates
+        : candidates.filter((c) => inserted.has(c.event_id));
+    const keys = await conversionRepository.insertReturningKeys(q, conversions);
+    const byEvent = new Map(fresh.map((r) => [r.event_id, r]));
+    return {
+      conversions: conversions.filter((c) => keys.has(`${c.goal_id}|${c.event_id}`)),
+      byEvent,
+    };
   });
+}
+
+/** After the commit: at most once, never blocks or fails the partition. */
+async function publishLive(deps: EventsConsumerDeps, written: Written): Promise<void> {
+  if (!deps.live || written.conversions.length === 0) return;
+  const entries: Array<LiveConversion & { website_id: string }> = written.conversions.map((c) => {
+    const ev = written.byEvent.get(c.event_id);
+    return {
+      website_id: c.website_id,
+      goal_id: c.goal_id,
+      event_id: c.event_id,
+      value: c.value,
+      currency: c.currency,
+      time: c.event_time,
+      country: ev?.country ?? null,
+      page: ev?.path ?? null,
+    };
+  });
+  try {
+    await publishConversions(deps.live, entries);
+  } catch (err) {
+    deps.logger.warn(
+      { err: (err as Error).message, conversions: entries.length },
+      'live_publish_failed',
+    );
+  }
 }
 
 async function sendToDeadLetters(
@@ -141,11 +238,11 @@ async function sendToDeadLetters(
  * Retries `fn` with exponential backoff while the consumer is running, heartbeating so the
  * group does not evict us during a database or Redis outage. Nothing is committed meanwhile.
  */
-async function withRetry(
+async function withRetry<T>(
   logger: Logger,
   payload: Pick<EachBatchPayload, 'heartbeat' | 'isRunning' | 'isStale'>,
-  fn: () => Promise<void>,
-): Promise<void> {
+  fn: () => Promise<T>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();

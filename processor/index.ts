@@ -6,8 +6,10 @@ import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
+import { startBackfillWorker } from './backfill.worker.js';
 import { ProcessorConfigSchema } from './config.js';
 import { runEventsConsumer } from './events.consumer.js';
+import { startRetention } from './retention.worker.js';
 
 const config = loadConfigOrExit('processor', ProcessorConfigSchema);
 const logger = createLogger('processor', config.LOG_LEVEL);
@@ -20,6 +22,11 @@ const db = createDb(
   logger,
 );
 const redis = createRedis(config.REDIS_URL, logger, { name: 'processor' });
+// BullMQ workers block on their connection and must never give up on a command.
+const bullRedis = createRedis(config.REDIS_URL, logger, {
+  name: 'processor-jobs',
+  forBullMQ: true,
+});
 const kafka = createKafka(
   { brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-processor` },
   logger,
@@ -37,16 +44,43 @@ await admin.disconnect();
 const consumer = kafka.consumer({
   groupId: config.KAFKA_CONSUMER_GROUP,
   allowAutoTopicCreation: false,
+  sessionTimeout: config.KAFKA_SESSION_TIMEOUT_MS,
+  maxBytesPerPartition: config.PROCESSOR_FETCH_MAX_BYTES_PER_PARTITION,
+  maxBytes: 8 * config.PROCESSOR_FETCH_MAX_BYTES_PER_PARTITION,
+  heartbeatInterval: Math.min(3_000, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 3)),
 });
 const producer = kafka.producer({ allowAutoTopicCreation: false });
 await Promise.all([consumer.connect(), producer.connect()]);
 
+const backfill = startBackfillWorker({
+  db,
+  logger,
+  connection: bullRedis,
+  prefix: config.BULLMQ_PREFIX,
+  concurrency: config.BACKFILL_CONCURRENCY,
+  pageSize: config.BACKFILL_PAGE_SIZE,
+  settleMs: 2 * config.GOAL_CACHE_RECHECK_MS + 2_000,
+  tailMarginMs: 60_000,
+});
+const retention = await startRetention({
+  db,
+  logger,
+  connection: bullRedis,
+  prefix: config.BULLMQ_PREFIX,
+  retentionDays: config.RETENTION_DAYS,
+  everyMs: config.RETENTION_EVERY_MS,
+});
+
 const stop = handleSignals(logger, async () => {
   // disconnect() waits for the running batch to finish; its offsets are committed only if
-  // its transaction committed.
+  // its transaction committed. A backfill may run for long: its worker closes without waiting;
+  // the interrupted job is picked up again as stalled and redone from the start (each page is
+  // one idempotent transaction, so the partial work is harmless).
   await consumer.disconnect();
+  await Promise.all([backfill.close(true), retention.worker.close(), retention.queue.close()]);
   await producer.disconnect();
   redis.disconnect();
+  bullRedis.disconnect();
   await db.end();
 });
 consumer.on(consumer.events.CRASH, (e) => {
@@ -62,6 +96,7 @@ await runEventsConsumer({
   producer,
   db,
   goals: new GoalCache({ db, redis, logger }, config.GOAL_CACHE_RECHECK_MS),
+  live: redis,
   logger,
   topic: config.KAFKA_EVENTS_TOPIC,
   dlqTopic: config.KAFKA_DLQ_TOPIC,

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue, type Worker } from 'bullmq';
+import type { Consumer, Producer } from 'kafkajs';
+import { runBackfill, startBackfillWorker } from '../../processor/backfill.worker.js';
+import { runEventsConsumer } from '../../processor/events.consumer.js';
+import { backfillRepository } from '../../shared/db/backfill.repository.js';
+import { goalRepository } from '../../shared/db/goal.repository.js';
+import { GoalCache, invalidateGoalCache } from '../../shared/goals/goal-cache.js';
+import { JOBS, QUEUES, backfillJobId } from '../../shared/jobs/queues.js';
+import { createRedis, type Redis } from '../../shared/redis/redis.js';
+import {
+  actualByGoal,
+  cleanupSites,
+  countEvents,
+  createGoals,
+  createSites,
+  generate,
+  goalSpecs,
+  produceEvents,
+  type Dataset,
+  type GoalKey,
+} from './pipeline.js';
+import {
+  createTestTopic,
+  deleteTestTopics,
+  openTestDeps,
+  waitFor,
+  type TestDeps,
+} from '../helpers/deps.js';
+import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
+
+const N = 6_000;
+const KEYS = ['checkout', 'purchase', 'blog'] as const;
+
+/**
+ * Retroactive goals: events stored before a goal existed count once its backfill job ran,
+ * exactly as for the same goal created before the events (and as the oracle says); a changed
+ * definition removes conversions that no longer match; an outdated job stops.
+ */
+describe('processor: backfill worker', () => {
+  let deps: TestDeps;
+  let topic: string;
+  let dlqTopic: string;
+  let consumer: Consumer;
+  let producer: Producer;
+  let bull: Redis;
+  let queue: Queue;
+  let worker: Worker;
+  let websites: string[] = [];
+  let before: Map<string, Record<GoalKey, string>>;
+  const after = new Map<string, Record<GoalKey, string>>();
+  let data: Dataset;
+  const prefix = `test-backfill-${uniqueSuffix()}`;
+
+  beforeAll(async () => {
+    deps = openTestDeps('processor-backfill');
+    topic = await createTestTopic(deps.kafka, 'backfill', 3);
+    dlqTopic = await createTestTopic(deps.kafka, 'backfill-dlq', 1);
+    websites = await createSites(deps.db, 2);
+    before = await createGoals(deps.db, websites);
+    for (const w of websites) await invalidateGoalCache(deps.redis, w);
+    producer = deps.kafka.producer({ allowAutoTopicCreation: false });
+    consumer = deps.kafka.consumer({ groupId: `test-backfill-${uniqueSuffix()}` });
+    await Promise.all([producer.connect(), consumer.connect()]);
+    await runEventsConsumer({
+      consumer,
+      producer,
+      db: deps.db,
+      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 100),
+      logger: deps.logger,
+      topic,
+      dlqTopic,
+      subBatchSize: 1000,
+      partitionsConcurrently: 3,
+    });
+    data = generate(websites, N, 99, Date.now() - 30 * 24 * 3_600_000);
+    await produceEvents(deps.kafka, topic, data.events);
+    await waitFor('all events stored', async () =>
+      (await countEvents(deps.db, websites)) === N ? true : undefined,
+    );
+    bull = createRedis(testConfig.REDIS_URL, deps.logger, { name: 'test-bull', forBullMQ: true });
+    queue = new Queue(QUEUES.backfill, { connection: bull, prefix });
+    worker = startBackfillWorker({
+      db: deps.db,
+      logger: deps.logger,
+      connection: bull,
+      prefix,
+      concurrency: 2,
+      pageSize: 700,
+      settleMs: 300,
+      tailMarginMs: 60_000,
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await queue?.obliterate({ force: true }).catch(() => undefined);
+    await queue?.close();
+    bull?.disconnect();
+    await consumer?.disconnect();
+    await producer?.disconnect();
+    await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
+    await cleanupSites(deps.db, websites);
+    await deps.close();
+  });
+
+  /** What the API does on create/update: status queued, then the job. */
+  const enqueue = async (websiteId: string, goalId: string, version: number) => {
+    await deps.db.query('test.queued', `UPDATE goals SET backfill = $2 WHERE id = $1`, [
+      goalId,
+      JSON.stringify({
+        state: 'queued',
+        progress: 0,
+        events_scanned: 0,
+        started_at: null,
+        finished_at: null,
+        definition_version: version,
+      }),
+    ]);
+    await queue.add(
+      JOBS.backfillGoal,
+      { website_id: websiteId, goal_id: goalId, definition_version: version },
+      { jobId: backfillJobId(goalId, version), attempts: 3 },
+    );
+  };
+
+  const waitDone = (goalId: string, version: number) =>
+    waitFor(`backfill of ${goalId} v${version} done`, async () => {
+      const s = await backfillRepository.status(deps.db, goalId);
+      return s?.state === 'done' && s.definition_version === version ? s : undefined;
+    });
+
+  it('counts events stored before the goal existed, like the goal created before them', async () => {
+    for (const w of websites) {
+      const specs = goalSpecs(w);
+      for (const g of Object.values(specs)) await goalRepository.create(deps.db, g);
+      after.set(w, {
+        checkout: specs.checkout.id,
+        purchase: specs.purchase.id,
+        blog: specs.blog.id,
+      });
+      for (const g of Object.values(specs)) await enqueue(w, g.id, 1);
+    }
+    for (const w of websites) {
+      for (const k of KEYS) {
+        const status = await waitDone(after.get(w)![k], 1);
+        expect(status).toMatchObject({ state: 'done', progress: 1, definition_version: 1 });
+        // Every event of the website scanned at least once (the tail pass re-checks recent ones).
+        expect(status.events_scanned).toBeGreaterThanOrEqual(
+          data.events.filter((e) => e.website_id === w).length,
+        );
+        expect(Date.parse(status.finished_at!)).toBeGreaterThanOrEqual(
+          Date.parse(status.started_at!),
+        );
+      }
+    }
+    const ids = websites.flatMap((w) => [
+      ...Object.values(before.get(w)!),
+      ...Object.values(after.get(w)!),
+    ]);
+    const actual = await actualByGoal(deps.db, ids);
+    for (const w of websites) {
+      for (const k of KEYS) {
+        const expected = data.oracle.get(w)![k];
+        expect({ w, k, ...actual.get(before.get(w)![k])! }).toEqual({ w, k, ...expected });
+        expect({ w, k, ...actual.get(after.get(w)![k])! }).toEqual({ w, k, ...expected });
+      }
+    }
+  });
+
+  it('a changed definition removes conversions that no longer match and fixes values', async () => {
+    const w = websites[0]!;
+    const goalId = after.get(w)!.blog;
+    // As the API would: new match value and fixed value, version bumped, job enqueued.
+    await deps.db.query(
+      'test.update_goal',
+      `UPDATE goals SET match_value = '/blog/b/', fixed_value = 3,
+              definition_version = definition_version + 1 WHERE id = $1`,
+      [goalId],
+    );
+    await invalidateGoalCache(deps.redis, w);
+    await enqueue(w, goalId, 2);
+    await waitDone(goalId, 2);
+    const expected = data.events.filter(
+      (e) => e.website_id === w && e.type === 'pageview' && e.path!.startsWith('/blog/b/'),
+    ).length;
+    const actual = (await actualByGoal(deps.db, [goalId])).get(goalId)!;
+    expect(actual).toEqual({ conversions: expected, valued: expected, cents: expected * 300 });
+    const { rows } = await deps.db.query<{ v: number }>(
+      'test.versions',
+      'SELECT DISTINCT definition_version AS v FROM conversions WHERE goal_id = $1',
+      [goalId],
+    );
+    expect(rows).toEqual([{ v: 2 }]);
+  });
+
+  it('a job for an outdated definition version stops without touching the status', async () => {
+    const w = websites[0]!;
+    const goalId = after.get(w)!.blog; // now at version 2
+    const statusBefore = await backfillRepository.status(deps.db, goalId);
+    const outcome = await runBackfill(
+      { db: deps.db, logger: deps.logger, pageSize: 700, settleMs: 0, tailMarginMs: 0 },
+      { website_id: w, goal_id: goalId, definition_version: 1 },
+      Date.now(),
+    );
+    expect(outcome).toBe('superseded');
+    expect(await backfillRepository.status(deps.db, goalId)).toEqual(statusBefore);
+  });
+});

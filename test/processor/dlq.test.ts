@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Consumer, Producer } from 'kafkajs';
+import { runEventsConsumer } from '../../processor/events.consumer.js';
+import { GoalCache } from '../../shared/goals/goal-cache.js';
+import { encodeEvent } from '../../shared/events/event-message.js';
+import {
+  cleanupSites,
+  countEvents,
+  createGoals,
+  createSites,
+  generate,
+  type GoalKey,
+} from './pipeline.js';
+import {
+  createTestTopic,
+  deleteTestTopics,
+  openTestDeps,
+  waitFor,
+  type TestDeps,
+} from '../helpers/deps.js';
+import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
+
+const run = promisify(execFile);
+
+/**
+ * Poison messages: undecodable bytes, an unknown schema version and a row the database
+ * rejects (a NUL character in jsonb properties) land in the dead-letter topic with headers
+ * saying why and where from; the events around them are processed. The CLI shows them and
+ * replays them once.
+ */
+describe('processor: dead letters', () => {
+  let deps: TestDeps;
+  let topic: string;
+  let dlqTopic: string;
+  let consumer: Consumer;
+  let producer: Producer;
+  let websites: string[] = [];
+  let goals: Map<string, Record<GoalKey, string>>;
+  const group = `test-dlq-${uniqueSuffix()}`;
+
+  beforeAll(async () => {
+    deps = openTestDeps('processor-dlq');
+    topic = await createTestTopic(deps.kafka, 'dlq', 1);
+    dlqTopic = await createTestTopic(deps.kafka, 'dlq-dlq', 1);
+    websites = await createSites(deps.db, 1);
+    goals = await createGoals(deps.db, websites);
+    producer = deps.kafka.producer({ allowAutoTopicCreation: false });
+    consumer = deps.kafka.consumer({ groupId: group });
+    await Promise.all([producer.connect(), consumer.connect()]);
+    await runEventsConsumer({
+      consumer,
+      producer,
+      db: deps.db,
+      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 200),
+      live: deps.redis,
+      logger: deps.logger,
+      topic,
+      dlqTopic,
+      subBatchSize: 50,
+      partitionsConcurrently: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await consumer?.disconnect();
+    await producer?.disconnect();
+    await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
+    await cleanupSites(deps.db, websites);
+    await deps.close();
+  });
+
+  const cli = (...args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', 'shared/cli/main.ts', 'dlq', ...args], {
+      cwd: new URL('../../', import.meta.url).pathname,
+      env: {
+        KAFKA_BROKERS: testConfig.KAFKA_BROKERS,
+        KAFKA_EVENTS_TOPIC: topic,
+        KAFKA_DLQ_TOPIC: dlqTopic,
+        KAFKA_CONSUMER_GROUP: group,
+        LOG_LEVEL: 'error',
+      },
+    });
+
+  it('dead-letters poison messages and processes the events around them', async () => {
+    const data = generate(websites, 120, 7, Date.now() - 3_600_000);
+    const events = data.events.map((e) => ({ key: e.session_id, value: encodeEvent(e) }));
+    const nul = {
+      ...data.events[0]!,
+      event_id: crypto.randomUUID(),
+      properties: { a: 'x\u0000y' },
+    };
+    const poison = [
+      { key: 'p1', value: Buffer.from('{not json') },
+      { key: 'p2', value: Buffer.from(JSON.stringify({ ...data.events[1], v: 99 })) },
+      { key: 'p3', value: encodeEvent(nul) },
+    ];
+    // Poison in the middle of a sub-batch: the rejected row is isolated by bisection.
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [...events.slice(0, 60), ...poison, ...events.slice(60)],
+    });
+
+    await waitFor('120 events stored', async () =>
+      (await countEvents(deps.db, websites)) === 120 ? true : undefined,
+    );
+    const { stdout } = await waitFor('3 dead letters', async () => {
+      const out = await cli('inspect', '--limit', '10');
+      return out.stdout.trim().split('\n').filter(Boolean).length === 3 ? out : undefined;
+    });
+    const letters = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { key: string; headers: Record<string, string> });
+    expect(letters.map((l) => [l.key, l.headers['x-goalpost-dlq-reason']])).toEqual([
+      ['p1', 'undecodable'],
+      ['p2', 'schema_version'],
+      ['p3', 'db_rejected'],
+    ]);
+    for (const l of letters) {
+      expect(l.headers['x-goalpost-source-topic']).toBe(topic);
+      expect(l.headers['x-goalpost-source-partition']).toBe('0');
+      expect(l.headers['x-goalpost-source-offset']).toMatch(/^\d+$/);
+    }
+    // The good events converted exactly as the oracle says.
+    const w = websites[0]!;
+    const { rows } = await deps.db.query<{ n: number }>(
+      'test.count',
+      'SELECT count(*)::int AS n FROM conversions WHERE goal_id = $1',
+      [goals.get(w)!.checkout],
+    );
+    expect(rows[0]!.n).toBe(data.oracle.get(w)!.checkout.conversions);
+  });
+
+  it('replays dead letters once; those that fail again come back as new letters', async () => {
+    const first = await cli('replay');
+    expect(first.stdout).toContain('replayed 3 dead letter(s)');
+    // They are still poison, so the processor dead-letters them again (3 more letters).
+    await waitFor('6 dead letters', async () => {
+      const out = await cli('inspect', '--limit', '100');
+      return out.stdout.trim().split('\n').length === 6 ? true : undefined;
+    });
+    const second = await cli('replay');
+    // Only the 3 new letters: the first 3 were replayed already.
+    expect(second.stdout).toContain('replayed 3 dead letter(s)');
+  });
+});

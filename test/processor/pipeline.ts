@@ -1,0 +1,317 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
+import { goalRepository } from '../../shared/db/goal.repository.js';
+import type { Db } from '../../shared/db/pool.js';
+import { websiteRepository } from '../../shared/db/website.repository.js';
+import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
+import type { NewGoal } from '../../shared/db/goal.repository.js';
+import { newGoalId, newWebsiteId } from '../../shared/ids.js';
+import { testConfig } from '../helpers/test-env.js';
+
+/**
+ * Test fixtures for the processor suites: a deterministic event generator with an oracle
+ * computed here in plain TypeScript (string comparisons and integer cents; independent of
+ * shared/matching and of SQL), goals that the oracle mirrors, and the processor as a child
+ * process.
+ */
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same dataset. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type GoalKey = 'checkout' | 'purchase' | 'blog';
+
+/** The goals of every test website; the oracle below implements the same rules by hand. */
+export function goalSpecs(websiteId: string): Record<GoalKey, NewGoal> {
+  const base = {
+    website_id: websiteId,
+    description: null,
+    case_sensitive: true,
+    property_filters: [],
+    fixed_value: null,
+    value_property_key: null,
+    currency: 'USD',
+  };
+  return {
+    checkout: {
+      ...base,
+      id: newGoalId(),
+      name: `Checkout ${randomUUID()}`,
+      goal_type: 'pageview',
+      match_operator: 'equals',
+      match_value: '/checkout/success',
+      value_mode: 'none',
+    },
+    purchase: {
+      ...base,
+      id: newGoalId(),
+      name: `Purchase ${randomUUID()}`,
+      goal_type: 'event',
+      match_operator: 'equals',
+      match_value: 'purchase',
+      value_mode: 'event_property',
+      value_property_key: 'amount',
+      currency: 'EUR',
+    },
+    blog: {
+      ...base,
+      id: newGoalId(),
+      name: `Blog ${randomUUID()}`,
+      goal_type: 'pageview',
+      match_operator: 'starts_with',
+      match_value: '/blog/',
+      value_mode: 'fixed',
+      fixed_value: '2.50',
+    },
+  };
+}
+
+export interface GoalOracle {
+  conversions: number;
+  /** Conversions with a non-null value. */
+  valued: number;
+  /** Sum of values in cents. */
+  cents: number;
+}
+
+export interface Dataset {
+  websites: string[];
+  events: EventMessage[];
+  /** website → goal key → expected figures. */
+  oracle: Map<string, Record<GoalKey, GoalOracle>>;
+  /** `${website}|${session}` → expected pageviews. */
+  sessionPageviews: Map<string, number>;
+}
+
+const PATHS = ['/', '/pricing', '/checkout/success', '/blog/a', '/blog/b/c', '/blogroll', '/docs'];
+
+/** Generates `n` events over `websites` with the oracle, deterministically from `seed`. */
+export function generate(websites: string[], n: number, seed: number, baseTime: number): Dataset {
+  const r = rng(seed);
+  const events: EventMessage[] = [];
+  const oracle = new Map<string, Record<GoalKey, GoalOracle>>();
+  const empty = (): GoalOracle => ({ conversions: 0, valued: 0, cents: 0 });
+  for (const w of websites) oracle.set(w, { checkout: empty(), purchase: empty(), blog: empty() });
+  const sessionPageviews = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const website = websites[Math.floor(r() * websites.length)]!;
+    const session = `s${Math.floor(r() * n * 0.1)}`;
+    const kind = r();
+    const type = kind < 0.6 ? 'pageview' : kind < 0.95 ? 'event' : 'performance';
+    const path = PATHS[Math.floor(r() * PATHS.length)]!;
+    let eventName: string | null = null;
+    let properties: Record<string, unknown> | null = null;
+    let cents: number | null = null;
+    if (type === 'event') {
+      eventName = r() < 0.5 ? 'purchase' : r() < 0.5 ? 'Purchase' : 'signup';
+      const amountKind = r();
+      const c = Math.floor(r() * 100_000);
+      if (amountKind < 0.4) {
+        properties = { amount: c / 100 };
+        cents = c;
+      } else if (amountKind < 0.8) {
+        properties = { amount: (c / 100).toFixed(2) };
+        cents = c;
+      } else if (amountKind < 0.9) {
+        properties = { amount: 'n/a' };
+      } else {
+        properties = { other: 1 };
+      }
+    } else if (type === 'performance') {
+      properties = { lcp: 1200 };
+    }
+    const time = new Date(baseTime + Math.floor(r() * 36 * 3_600_000)).toISOString();
+    events.push({
+      v: 1,
+      event_id: randomUUID(),
+      event_time: time,
+      received_at: time,
+      website_id: website,
+      session_id: session,
+      visitor_id: `v-${session}`,
+      user_id: null,
+      type,
+      event_name: eventName,
+      hostname: 'shop.example',
+      path,
+      querystring: null,
+      page_title: null,
+      referrer: null,
+      referrer_domain: null,
+      channel: 'direct',
+      utm_source: null,
+      utm_medium: null,
+      utm_campaign: null,
+      utm_term: null,
+      utm_content: null,
+      properties,
+      browser: 'Firefox',
+      os: 'Linux',
+      device: 'desktop',
+      screen_width: 1280,
+      language: 'en',
+      country: 'DE',
+      region: null,
+      city: null,
+      bot_score: 0,
+      is_bot: false,
+    });
+    const o = oracle.get(website)!;
+    if (type === 'pageview') {
+      const key = `${website}|${session}`;
+      sessionPageviews.set(key, (sessionPageviews.get(key) ?? 0) + 1);
+      if (path === '/checkout/success') o.checkout.conversions++;
+      if (path.startsWith('/blog/')) {
+        o.blog.conversions++;
+        o.blog.valued++;
+        o.blog.cents += 250;
+      }
+    } else if (type === 'event' && eventName === 'purchase') {
+      o.purchase.conversions++;
+      if (cents !== null) {
+        o.purchase.valued++;
+        o.purchase.cents += cents;
+      }
+    }
+  }
+  return { websites, events, oracle, sessionPageviews };
+}
+
+export async function createSites(db: Db, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = newWebsiteId();
+    await websiteRepository.create(db, { id, name: `test ${id}`, domain: 'shop.example' });
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Creates the three goals on each website; returns website → key → goal id. */
+export async function createGoals(
+  db: Db,
+  websites: string[],
+): Promise<Map<string, Record<GoalKey, string>>> {
+  const out = new Map<string, Record<GoalKey, string>>();
+  for (const w of websites) {
+    const specs = goalSpecs(w);
+    for (const g of Object.values(specs)) await goalRepository.create(db, g);
+    out.set(w, { checkout: specs.checkout.id, purchase: specs.purchase.id, blog: specs.blog.id });
+  }
+  return out;
+}
+
+export async function cleanupSites(db: Db, websites: string[]): Promise<void> {
+  for (const table of ['events', 'conversions', 'sessions']) {
+    await db.query('test.cleanup', `DELETE FROM ${table} WHERE website_id = ANY($1)`, [websites]);
+  }
+  await db.query('test.cleanup', 'DELETE FROM websites WHERE id = ANY($1)', [websites]);
+}
+
+/** Produces events straight to the topic, keyed like ingest does (website:session). */
+export async function produceEvents(kafka: Kafka, topic: string, events: EventMessage[]) {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let i = 0; i < events.length; i += 1000) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: events.slice(i, i + 1000).map((e) => ({
+          key: `${e.website_id}:${e.session_id}`,
+          value: encodeEvent(e),
+        })),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface GoalActual {
+  conversions: number;
+  valued: number;
+  cents: number;
+}
+
+/** Conversions, valued conversions and value sum in cents per goal id, from the database. */
+export async function actualByGoal(db: Db, goalIds: string[]): Promise<Map<string, GoalActual>> {
+  const { rows } = await db.query<{ goal_id: string; n: number; valued: number; cents: string }>(
+    'test.actual_by_goal',
+    `SELECT goal_id, count(*)::int AS n, count(value)::int AS valued,
+            coalesce(sum(value * 100), 0)::text AS cents
+       FROM conversions WHERE goal_id = ANY($1) GROUP BY goal_id`,
+    [goalIds],
+  );
+  const out = new Map<string, GoalActual>(
+    goalIds.map((g) => [g, { conversions: 0, valued: 0, cents: 0 }]),
+  );
+  for (const r of rows) {
+    out.set(r.goal_id, { conversions: r.n, valued: r.valued, cents: Number(r.cents) });
+  }
+  return out;
+}
+
+export async function countEvents(db: Db, websites: string[]): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'test.count_events',
+    'SELECT count(*)::int AS n FROM events WHERE website_id = ANY($1)',
+    [websites],
+  );
+  return rows[0]!.n;
+}
+
+export const processorLogPath = (group: string) =>
+  join(tmpdir(), `goalpost-processor-${group}.log`);
+
+/** The processor service as a child process (`node --import tsx processor/index.ts`). */
+export function spawnProcessor(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'processor/index.ts'], {
+    cwd: new URL('../../', import.meta.url).pathname,
+    env: {
+      DATABASE_URL: testConfig.DATABASE_URL,
+      REDIS_URL: testConfig.REDIS_URL,
+      KAFKA_BROKERS: testConfig.KAFKA_BROKERS,
+      LOG_LEVEL: 'warn',
+      GOAL_CACHE_RECHECK_MS: '200',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The child's log, for diagnosing a failed run: $TMPDIR/goalpost-processor-<group>.log.
+  const log = createWriteStream(processorLogPath(env.KAFKA_CONSUMER_GROUP ?? 'default'), {
+    flags: 'a',
+  });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return child;
+}
+
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function stopGracefully(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  actualByGoal,
+  cleanupSites,
+  countEvents,
+  createGoals,
+  createSites,
+  generate,
+  killHard,
+  processorLogPath,
+  produceEvents,
+  spawnProcessor,
+  stopGracefully,
+  type Dataset,
+  type GoalKey,
+} from './pipeline.js';
+import {
+  createTestTopic,
+  deleteTestTopics,
+  openTestDeps,
+  waitFor,
+  type TestDeps,
+} from '../helpers/deps.js';
+import { uniqueSuffix } from '../helpers/test-env.js';
+
+const run = promisify(execFile);
+const N = 12_000;
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/**
+ * Stops or starts one component of the local stack with the project's own script, in the
+ * state folder of whichever checkout started the running server (`stack:up` reuses a stack
+ * another checkout on this machine started, and only that checkout's state may stop it).
+ */
+const stack = (component: 'postgres' | 'redis', action: 'down' | 'up', stackDir: string) =>
+  run('bash', [`deploy/local/${component}.sh`, action], {
+    cwd: ROOT,
+    env: { ...process.env, GOALPOST_STACK_DIR: stackDir },
+  });
+
+/** `<stack>/pg/data` or `<stack>/redis/data` → `<stack>`. */
+const stackDirOf = (dataDir: string) => dirname(dirname(dataDir));
+
+/**
+ * Dependencies failing under a running processor: PostgreSQL, then Redis, is stopped while
+ * the processor has events to consume (the test waits until the processor's log shows it met
+ * the outage), then started again. The processor retries with backoff (or, for Redis, reads
+ * goal definitions from the database), commits nothing it did not write, loses nothing; the
+ * final conversions, values and session pageviews equal the oracle.
+ */
+describe('processor: PostgreSQL and Redis restarts while consuming', () => {
+  let deps: TestDeps;
+  let topic: string;
+  let dlqTopic: string;
+  let websites: string[] = [];
+  let goals: Map<string, Record<GoalKey, string>>;
+  let data: Dataset;
+  let child: ChildProcess | null = null;
+  let pgStackDir: string;
+  let redisStackDir: string;
+  const suffix = uniqueSuffix();
+
+  beforeAll(async () => {
+    deps = openTestDeps('processor-restart');
+    const { rows } = await deps.db.query<{ data_directory: string }>(
+      'test.data_directory',
+      'SHOW data_directory',
+    );
+    pgStackDir = stackDirOf(rows[0]!.data_directory);
+    const [, redisDir] = (await deps.redis.config('GET', 'dir')) as [string, string];
+    redisStackDir = stackDirOf(redisDir);
+    topic = await createTestTopic(deps.kafka, 'restart');
+    dlqTopic = await createTestTopic(deps.kafka, 'restart-dlq', 1);
+    websites = await createSites(deps.db, 2);
+    goals = await createGoals(deps.db, websites);
+    data = generate(websites, N, 4242, Date.now() - 40 * 3_600_000);
+  });
+
+  afterAll(async () => {
+    if (child) await killHard(child);
+    await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
+    await cleanupSites(deps.db, websites);
+    await deps.close();
+  });
+
+  const stored = async () => {
+    try {
+      return await countEvents(deps.db, websites);
+    } catch {
+      return -1; // the database is restarting
+    }
+  };
+
+  it('ends with exactly the oracle', { timeout: 180_000 }, async () => {
+    const group = `test-restart-${suffix}`;
+    child = spawnProcessor({
+      KAFKA_EVENTS_TOPIC: topic,
+      KAFKA_DLQ_TOPIC: dlqTopic,
+      KAFKA_CONSUMER_GROUP: group,
+      BULLMQ_PREFIX: `test-restart-${suffix}`,
+      PROCESSOR_SUB_BATCH_SIZE: '300',
+      PROCESSOR_PARTITIONS_CONCURRENTLY: '2',
+    });
+    const logSays = (text: string) => async () =>
+      (await readFile(processorLogPath(group), 'utf8').catch(() => '')).includes(text)
+        ? true
+        : undefined;
+    const third = Math.floor(N / 3);
+    const parts = [
+      data.events.slice(0, third),
+      data.events.slice(third, 2 * third),
+      data.events.slice(2 * third),
+    ];
+
+    await produceEvents(deps.kafka, topic, parts[0]!);
+    await waitFor('first third stored', async () =>
+      (await stored()) === third ? true : undefined,
+    );
+
+    await stack('postgres', 'down', pgStackDir);
+    try {
+      await produceEvents(deps.kafka, topic, parts[1]!);
+      await waitFor('the processor to meet the outage', logSays('batch_failed_retrying'));
+    } finally {
+      await stack('postgres', 'up', pgStackDir);
+    }
+    await waitFor('two thirds stored', async () =>
+      (await stored()) === 2 * third ? true : undefined,
+    );
+
+    await stack('redis', 'down', redisStackDir);
+    try {
+      await produceEvents(deps.kafka, topic, parts[2]!);
+      await waitFor(
+        'the processor to fall back to the database',
+        logSays('goal_cache_redis_failed_using_db'),
+      );
+    } finally {
+      await stack('redis', 'up', redisStackDir);
+    }
+    await waitFor(`all ${N} stored`, async () => ((await stored()) === N ? true : undefined), {
+      timeoutMs: 90_000,
+      intervalMs: 200,
+    });
+    expect(child.exitCode).toBeNull(); // it rode out both restarts
+    await stopGracefully(child);
+    child = null;
+
+    const ids = websites.flatMap((w) => Object.values(goals.get(w)!));
+    const actual = await actualByGoal(deps.db, ids);
+    for (const w of websites) {
+      for (const key of ['checkout', 'purchase', 'blog'] as const) {
+        expect({ w, key, ...actual.get(goals.get(w)![key])! }).toEqual({
+          w,
+          key,
+          ...data.oracle.get(w)![key],
+        });
+      }
+    }
+    const { rows } = await deps.db.query<{ k: string; pageviews: number }>(
+      'test.sessions',
+      `SELECT website_id || '|' || session_id AS k, pageviews FROM sessions
+        WHERE website_id = ANY($1) AND pageviews > 0`,
+      [websites],
+    );
+    expect(new Map(rows.map((x) => [x.k, x.pageviews]))).toEqual(data.sessionPageviews);
+  });
+});
