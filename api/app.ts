@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Db } from '../shared/db/pool.js';
@@ -13,6 +14,8 @@ import type { Redis } from '../shared/redis/redis.js';
 import type { BackfillQueue } from './goals/backfill-queue.js';
 import { GoalService } from './goals/goal.service.js';
 import { rybbitGoalRoutes } from './routes/rybbit-goals.route.js';
+import { liveRoutes } from './routes/live.route.js';
+import { rybbitStatsRoutes } from './routes/rybbit-stats.route.js';
 import { sparklyticsGoalRoutes } from './routes/sparklytics-goals.route.js';
 import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
@@ -29,6 +32,11 @@ export interface ApiDeps {
   backfillQueue?: BackfillQueue;
   logger: Logger;
   bootstrapApiKey: string | null;
+  /**
+   * HMAC secret of the live-stream tokens. Absent → a random per-process secret (tokens then
+   * only work against the instance that issued them).
+   */
+  liveTokenSecret?: string;
   /** How long a goal write waits for Redis after its commit before logging and moving on. */
   handoffTimeoutMs?: number;
 }
@@ -79,5 +87,12 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   await app.register(sparklyticsGoalRoutes, { ...auth, goals });
   await app.register(rybbitGoalRoutes, { ...auth, goals });
   await app.register(statsRoutes, auth);
+  await app.register(rybbitStatsRoutes, auth);
+  await app.register(liveRoutes, {
+    ...auth,
+    redis: deps.redis,
+    logger: deps.logger,
+    liveTokenSecret: deps.liveTokenSecret ?? randomBytes(32).toString('hex'),
+  });
   return app;
 }

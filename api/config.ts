@@ -13,6 +13,8 @@ export const ApiConfigSchema = Type.Object({
    * How long a goal write waits for Redis (cache invalidation, backfill enqueue) after its
    * commit; past it the write still succeeds and the failure is logged.
    */
+  /** HMAC secret for live-stream tokens (`POST …/live-token`); unset → random per process. */
+  API_LIVE_TOKEN_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   API_REDIS_HANDOFF_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2_000 }),
 });
 export type ApiConfig = Static<typeof ApiConfigSchema>;

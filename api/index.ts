@@ -34,6 +34,7 @@ const app = await buildApiApp({
   logger,
   bootstrapApiKey: config.GOALPOST_BOOTSTRAP_API_KEY ?? null,
   handoffTimeoutMs: config.API_REDIS_HANDOFF_TIMEOUT_MS,
+  liveTokenSecret: config.API_LIVE_TOKEN_SECRET,
 });
 
 handleSignals(logger, async () => {

@@ -1,68 +1,192 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
 import { statsRepository } from '../../shared/db/stats.repository.js';
-import { notFound } from '../../shared/errors/errors.js';
+import type { Website } from '../../shared/db/website.repository.js';
+import { notFound, validationError } from '../../shared/errors/errors.js';
 import { ErrorBodySchema } from '../../shared/http/schemas.js';
 import { GOAL_ID_RE } from '../../shared/ids.js';
 import { resolveDayRange } from '../../shared/stats/date-range.js';
-import { requirePrincipal, requireWebsite, type AuthDeps } from '../auth.js';
+import {
+  resolveIncludeBots,
+  SPARKLYTICS_FILTERS,
+  sparklyticsFilters,
+  type SparklyticsFilterParam,
+} from '../../shared/stats/stats-params.js';
+import { installAuth, websiteOf, type AuthDeps } from '../auth.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  goalStats,
+  resolveWindow,
+  toSessionView,
+} from '../stats/stats.service.js';
+import type { Queryable } from '../../shared/db/pool.js';
+import { SessionSchema } from './rybbit-stats.route.js';
+
+const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
+
+const TimeseriesPointSchema = Type.Object({
+  period: Type.String({ description: '`YYYY-MM-DD`, or ISO 8601 local time with offset (hour)' }),
+  conversions: Type.Integer(),
+  converting_sessions: Type.Integer(),
+  total_sessions: Type.Integer(),
+  conversion_rate: Type.Number(),
+  total_value: Nullable(Type.Number()),
+});
 
 const GoalStatsSchema = Type.Object({
   goal_id: Type.String(),
   start_date: Type.String(),
   end_date: Type.String(),
   timezone: Type.String(),
+  include_bots: Type.Boolean(),
   conversions: Type.Integer(),
   converting_sessions: Type.Integer(),
   total_sessions: Type.Integer(),
   conversion_rate: Type.Number(),
+  prev_conversions: Type.Union([Type.Integer(), Type.Null()]),
+  prev_conversion_rate: Nullable(Type.Number()),
+  trend_pct: Nullable(Type.Number()),
+  currency: Type.String(),
+  total_value: Nullable(Type.Number()),
+  average_value: Nullable(Type.Number()),
+  timeseries: Type.Optional(Type.Array(TimeseriesPointSchema)),
 });
 
-/** Sparklytics `GET /api/websites/:website_id/goals/:goal_id/stats`. */
+const str = (description: string) => Type.Optional(Type.String({ description }));
+
+/** Date, time zone, filter and bot parameters shared by the Sparklytics statistics routes. */
+const CommonQuery = {
+  start_date: str('YYYY-MM-DD, inclusive; default end_date − 6'),
+  end_date: str('YYYY-MM-DD, inclusive; default today in the time zone'),
+  timezone: str('IANA time zone; default the website’s'),
+  include_bots: str('`true` | `false`; default from the website’s bot_policy'),
+  ...(Object.fromEntries(
+    Object.keys(SPARKLYTICS_FILTERS).map((k) => [k, str('selects sessions')]),
+  ) as Record<SparklyticsFilterParam, ReturnType<typeof str>>),
+};
+
+const errors = {
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
+  404: ErrorBodySchema,
+  422: ErrorBodySchema,
+};
+
+type CommonQueryValues = Partial<Record<keyof typeof CommonQuery, string>>;
+
+async function findGoal(q: Queryable, site: Website, goalId: string): Promise<Goal> {
+  if (!GOAL_ID_RE.test(goalId)) throw notFound('goal', 'goal_id');
+  const goal = await goalRepository.findById(q, site.id, goalId);
+  if (!goal) throw notFound('goal', 'goal_id');
+  return goal;
+}
+
+function commonScope(site: Website, query: CommonQueryValues) {
+  const range = resolveDayRange({
+    start_date: query.start_date,
+    end_date: query.end_date,
+    timezone: query.timezone ?? site.timezone,
+  });
+  return {
+    range,
+    includeBots: resolveIncludeBots(query.include_bots, site.bot_policy),
+    filters: sparklyticsFilters(query),
+  };
+}
+
+/**
+ * Sparklytics statistics: `GET /api/websites/:website_id/goals/:goal_id/stats` and the
+ * converting sessions at `…/goals/:goal_id/sessions`.
+ */
 export const statsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app, deps) => {
+  installAuth(app, deps);
+  const security = [{ bearerAuth: [] }];
+  const params = Type.Object({
+    website_id: Type.String({ description: '`site_…` or numeric id' }),
+    goal_id: Type.String({ description: '`goal_…` id' }),
+  });
+
   app.get(
     '/api/websites/:website_id/goals/:goal_id/stats',
     {
       schema: {
         tags: ['goals'],
         summary: 'Conversion statistics of one goal',
-        params: Type.Object({ website_id: Type.String(), goal_id: Type.String() }),
+        security,
+        params,
         querystring: Type.Object({
-          start_date: Type.Optional(Type.String()),
-          end_date: Type.Optional(Type.String()),
-          timezone: Type.Optional(Type.String()),
+          ...CommonQuery,
+          include: str('`timeseries` adds per-period figures'),
+          granularity: str('`day` (default) | `hour` (ranges up to 31 days)'),
+        }),
+        response: { 200: Type.Object({ data: GoalStatsSchema }), ...errors },
+      },
+    },
+    async (req) => {
+      const site = websiteOf(req);
+      const goal = await findGoal(deps.db, site, req.params.goal_id);
+      const { range, includeBots, filters } = commonScope(site, req.query);
+      const include = (req.query.include ?? '').split(',').filter((s) => s !== '');
+      for (const inc of include) {
+        if (inc !== 'timeseries') {
+          throw validationError('include accepts only timeseries', 'include');
+        }
+      }
+      const granularity = req.query.granularity ?? 'day';
+      if (granularity !== 'day' && granularity !== 'hour') {
+        throw validationError('granularity must be day or hour', 'granularity');
+      }
+      const window = await resolveWindow(deps.db, range);
+      const data = await goalStats(deps.db, {
+        goal,
+        window,
+        includeBots,
+        filters,
+        timeseries: include.includes('timeseries') ? granularity : null,
+      });
+      return { data };
+    },
+  );
+
+  app.get(
+    '/api/websites/:website_id/goals/:goal_id/sessions',
+    {
+      schema: {
+        tags: ['goals'],
+        summary: 'Sessions that converted on a goal, newest end first',
+        security,
+        params,
+        querystring: Type.Object({
+          ...CommonQuery,
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
+          cursor: str('`next_cursor` of the previous page'),
         }),
         response: {
-          200: Type.Object({ data: GoalStatsSchema }),
-          401: ErrorBodySchema,
-          403: ErrorBodySchema,
-          404: ErrorBodySchema,
-          422: ErrorBodySchema,
+          200: Type.Object({
+            data: Type.Array(SessionSchema),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          ...errors,
         },
       },
     },
     async (req) => {
-      const principal = await requirePrincipal(deps, req);
-      const site = await requireWebsite(deps, principal, req.params.website_id);
-      if (!GOAL_ID_RE.test(req.params.goal_id)) throw notFound('goal', 'goal_id');
-      const goal = await goalRepository.findById(deps.db, site.id, req.params.goal_id);
-      if (!goal) throw notFound('goal', 'goal_id');
-      const range = resolveDayRange({
-        start_date: req.query.start_date,
-        end_date: req.query.end_date,
-        timezone: req.query.timezone ?? site.timezone,
-      });
-      const t = await statsRepository.goalTotals(deps.db, site.id, goal.id, range);
-      const rate = t.total_sessions === 0 ? 0 : t.converting_sessions / t.total_sessions;
+      const site = websiteOf(req);
+      const goal = await findGoal(deps.db, site, req.params.goal_id);
+      const { range, includeBots, filters } = commonScope(site, req.query);
+      const after = req.query.cursor === undefined ? undefined : decodeCursor(req.query.cursor);
+      const limit = req.query.limit ?? 25;
+      const w = await resolveWindow(deps.db, range);
+      const rows = await statsRepository.convertingSessions(
+        deps.db,
+        { websiteId: site.id, lo: w.lo, hi: w.hi, includeBots, filters, goalId: goal.id },
+        { limit: limit + 1, after },
+      );
+      const page = rows.slice(0, limit);
       return {
-        data: {
-          goal_id: goal.id,
-          start_date: range.start,
-          end_date: range.end,
-          timezone: range.timezone,
-          ...t,
-          conversion_rate: Math.round(rate * 10_000) / 10_000,
-        },
+        data: page.map(toSessionView),
+        next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
       };
     },
   );

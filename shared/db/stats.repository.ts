@@ -1,37 +1,293 @@
-import type { DayRange } from '../stats/date-range.js';
+import { sessionFilterSql, type SessionFilter } from '../stats/session-filters.js';
 import type { Queryable } from './pool.js';
 
-export interface GoalStatsRow {
-  conversions: number;
-  converting_sessions: number;
-  total_sessions: number;
+/**
+ * Goal statistics. They read the conversions the processor precomputed and the `sessions`
+ * table; raw events are only probed for the event-level session filters.
+ *
+ * "Sessions with any event in [lo, hi)" is computed as "sessions whose span
+ * [started_at, ended_at] overlaps [lo, hi)". The two are the same because a session never has
+ * a gap longer than 30 minutes between consecutive events (ingest starts a new session after
+ * 30 minutes of inactivity, see shared/sessions/session-store.ts) while every range or bucket
+ * asked here is at least one hour long: a session that overlaps a bucket has an event in it.
+ */
+
+/** An instant bound: ISO string, Date, or `-infinity`/`infinity` for "all retained data". */
+export type Instant = Date | string;
+
+/** Which sessions count: website, overlap window, bot setting, filters. */
+export interface SessionScope {
+  websiteId: string;
+  lo: Instant;
+  hi: Instant;
+  includeBots: boolean;
+  filters: readonly SessionFilter[];
 }
 
+export interface GoalPeriodRow {
+  total_sessions: number;
+  conversions: number;
+  converting_sessions: number;
+  /** Exact decimal text; null when no conversion had a value. */
+  total_value: string | null;
+  /** Conversions that carried a value. */
+  valued: number;
+  /** Exact decimal text of total_value / valued (20 decimal places), null when none. */
+  average_value: string | null;
+}
+
+export interface GoalStatsResult {
+  current: GoalPeriodRow;
+  previous: GoalPeriodRow;
+}
+
+export interface TimeseriesRow {
+  i: number;
+  total_sessions: number;
+  conversions: number;
+  converting_sessions: number;
+  total_value: string | null;
+}
+
+/** Day buckets are local calendar days from `startDate`; hour buckets are hours from `lo`. */
+export type Buckets =
+  | { kind: 'day'; startDate: string; timezone: string; count: number }
+  | { kind: 'hour'; count: number };
+
+export interface GoalListMetricsRow {
+  goal_id: string;
+  converting_sessions: number;
+  conversions: number;
+}
+
+export interface ConvertingSessionRow {
+  session_id: string;
+  user_id: string | null;
+  country: string | null;
+  browser: string | null;
+  os: string | null;
+  device: string | null;
+  entry_page: string | null;
+  exit_page: string | null;
+  pageviews: number;
+  duration: number;
+  started_at: Date;
+  ended_at: Date;
+  /** `ended_at` with microseconds, UTC, for keyset cursors. */
+  ended_key: string;
+  referrer_domain: string | null;
+  channel: string | null;
+  total: number;
+}
+
+/** The qualifying-sessions CTE body for `scope`; parameters are appended to `params`. */
+function scopedSessionsSql(scope: SessionScope, params: unknown[], columns: string): string {
+  params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots);
+  const [w, lo, hi, bots] = [1, 2, 3, 4].map((k) => `$${params.length - 4 + k}`);
+  const filterSql = sessionFilterSql(scope.filters, params);
+  return `SELECT ${columns} FROM sessions s
+     WHERE s.website_id = ${w} AND s.started_at < ${hi}::timestamptz AND s.ended_at >= ${lo}::timestamptz
+       AND (${bots}::boolean OR NOT s.is_bot)
+       AND ${filterSql}`;
+}
+
+const PERIOD_COLUMNS = [
+  'total_sessions',
+  'conversions',
+  'converting_sessions',
+  'total_value',
+  'valued',
+  'average_value',
+] as const;
+
 export const statsRepository = {
-  /** Totals for one goal over calendar days [start, end] in the range's time zone. */
-  async goalTotals(
-    q: Queryable,
-    websiteId: string,
-    goalId: string,
-    range: DayRange,
-  ): Promise<GoalStatsRow> {
-    const { rows } = await q.query<GoalStatsRow>(
-      'stats.goal_totals',
-      `WITH b AS (
-         SELECT ($3::date)::timestamp AT TIME ZONE $5 AS lo,
-                ($4::date + 1)::timestamp AT TIME ZONE $5 AS hi
-       ), c AS (
-         SELECT count(*)::int AS conversions, count(DISTINCT session_id)::int AS converting_sessions
-           FROM conversions, b
-          WHERE goal_id = $2 AND website_id = $1 AND event_time >= b.lo AND event_time < b.hi
-       ), t AS (
-         SELECT count(DISTINCT session_id)::int AS total_sessions
-           FROM events, b
-          WHERE website_id = $1 AND event_time >= b.lo AND event_time < b.hi
-       )
-       SELECT conversions, converting_sessions, total_sessions FROM c, t`,
-      [websiteId, goalId, range.start, range.end, range.timezone],
+  /**
+   * The instants at which the given local calendar dates begin in `timezone` (PostgreSQL's
+   * DST rules: a date whose midnight does not exist starts at the first existing instant).
+   */
+  async dayStarts(q: Queryable, dates: readonly string[], timezone: string): Promise<Date[]> {
+    const { rows } = await q.query<{ t: Date }>(
+      'stats.day_starts',
+      `SELECT (d::timestamp AT TIME ZONE $2) AS t FROM unnest($1::date[]) WITH ORDINALITY AS u(d, n)
+        ORDER BY n`,
+      [dates, timezone],
     );
-    return rows[0]!;
+    return rows.map((r) => r.t);
+  },
+
+  /**
+   * One goal over the current period [lo, hi) and the previous one [prevLo, lo), in one query:
+   * the qualifying sessions of both periods are selected once, conversions are joined to them
+   * (so filters and the bot setting apply per session), and values are summed as `numeric`.
+   */
+  async goalStats(
+    q: Queryable,
+    scope: SessionScope & { goalId: string; prevLo: Instant },
+  ): Promise<GoalStatsResult> {
+    const params: unknown[] = [];
+    const s = scopedSessionsSql(
+      { ...scope, lo: scope.prevLo },
+      params,
+      's.session_id, s.started_at, s.ended_at',
+    );
+    params.push(scope.goalId, scope.lo, scope.prevLo, scope.hi);
+    const [goal, lo, plo, hi] = [1, 2, 3, 4].map((k) => `$${params.length - 4 + k}`);
+    const period = (cond: string, sCond: string, p: string) => `
+      (SELECT count(*) FROM s WHERE ${sCond})::int AS ${p}total_sessions,
+      count(*) FILTER (WHERE ${cond})::int AS ${p}conversions,
+      count(DISTINCT c.session_id) FILTER (WHERE ${cond})::int AS ${p}converting_sessions,
+      (sum(c.value) FILTER (WHERE ${cond}))::text AS ${p}total_value,
+      count(c.value) FILTER (WHERE ${cond})::int AS ${p}valued,
+      round(sum(c.value) FILTER (WHERE ${cond}) / NULLIF(count(c.value) FILTER (WHERE ${cond}), 0), 20)::text
+        AS ${p}average_value`;
+    const { rows } = await q.query<Record<string, string | number | null>>(
+      'stats.goal_stats',
+      `WITH s AS MATERIALIZED (${s}),
+       c AS (
+         SELECT c.event_time, c.session_id, c.value
+           FROM conversions c JOIN s ON s.session_id = c.session_id
+          WHERE c.goal_id = ${goal} AND c.website_id = $1
+            AND c.event_time >= ${plo}::timestamptz AND c.event_time < ${hi}::timestamptz
+       )
+       SELECT ${period(`c.event_time >= ${lo}::timestamptz`, `s.ended_at >= ${lo}::timestamptz`, '')},
+              ${period(`c.event_time < ${lo}::timestamptz`, `s.started_at < ${lo}::timestamptz`, 'p_')}
+         FROM c`,
+      params,
+    );
+    const r = rows[0]!;
+    const pick = (p: string) =>
+      Object.fromEntries(PERIOD_COLUMNS.map((k) => [k, r[`${p}${k}`]])) as unknown as GoalPeriodRow;
+    return { current: pick(''), previous: pick('p_') };
+  },
+
+  /**
+   * Per-bucket totals, zero-filled with generate_series (the Apache edition has no
+   * time_bucket_gapfill). A session counts in every bucket its span overlaps; a conversion in
+   * the bucket of its event time. Day buckets follow local calendar days (23 or 25 hours
+   * across DST); hour buckets are real hours from `lo`, so a DST day has 23 or 25 of them.
+   */
+  async goalTimeseries(
+    q: Queryable,
+    scope: SessionScope & { goalId: string },
+    buckets: Buckets,
+  ): Promise<TimeseriesRow[]> {
+    const params: unknown[] = [];
+    const s = scopedSessionsSql(scope, params, 's.session_id, s.started_at, s.ended_at');
+    params.push(scope.goalId, buckets.count);
+    const goal = `$${params.length - 1}`;
+    const n = `$${params.length}`;
+    let idx: (t: string) => string;
+    if (buckets.kind === 'day') {
+      params.push(buckets.startDate, buckets.timezone);
+      const [d0, tz] = [`$${params.length - 1}`, `$${params.length}`];
+      idx = (t) => `((${t} AT TIME ZONE ${tz})::date - ${d0}::date)`;
+    } else {
+      idx = (t) => `floor(extract(epoch FROM ${t} - $2::timestamptz) / 3600)::int`;
+    }
+    const { rows } = await q.query<TimeseriesRow>(
+      'stats.goal_timeseries',
+      `WITH s AS MATERIALIZED (${s}),
+       sb AS (
+         SELECT i, count(*)::int AS n
+           FROM s, generate_series(greatest(${idx('s.started_at')}, 0),
+                                   least(${idx('s.ended_at')}, ${n}::int - 1)) AS i
+          GROUP BY i
+       ),
+       cb AS (
+         SELECT ${idx('c.event_time')} AS i, count(*)::int AS conversions,
+                count(DISTINCT c.session_id)::int AS converting_sessions,
+                sum(c.value)::text AS total_value
+           FROM conversions c JOIN s ON s.session_id = c.session_id
+          WHERE c.goal_id = ${goal} AND c.website_id = $1
+            AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz
+          GROUP BY 1
+       )
+       SELECT g.i, COALESCE(sb.n, 0) AS total_sessions, COALESCE(cb.conversions, 0) AS conversions,
+              COALESCE(cb.converting_sessions, 0) AS converting_sessions, cb.total_value
+         FROM generate_series(0, ${n}::int - 1) AS g(i)
+         LEFT JOIN sb ON sb.i = g.i LEFT JOIN cb ON cb.i = g.i
+        ORDER BY g.i`,
+      params,
+    );
+    return rows;
+  },
+
+  /**
+   * Converting sessions and conversions of every given goal, plus the qualifying sessions, in
+   * ONE query (the Rybbit goal list shows a page of goals with their metrics).
+   */
+  async goalListMetrics(
+    q: Queryable,
+    scope: SessionScope & { goalIds: readonly string[] },
+  ): Promise<{ total_sessions: number; goals: Map<string, GoalListMetricsRow> }> {
+    const params: unknown[] = [];
+    const s = scopedSessionsSql(scope, params, 's.session_id');
+    params.push(scope.goalIds);
+    const goals = `$${params.length}`;
+    const { rows } = await q.query<GoalListMetricsRow & { total_sessions: number }>(
+      'stats.goal_list_metrics',
+      `WITH s AS MATERIALIZED (${s})
+       SELECT g.goal_id, (SELECT count(*) FROM s)::int AS total_sessions,
+              count(DISTINCT c.session_id)::int AS converting_sessions,
+              count(c.session_id)::int AS conversions
+         FROM unnest(${goals}::text[]) AS g(goal_id)
+         LEFT JOIN (conversions c JOIN s ON s.session_id = c.session_id)
+           ON c.goal_id = g.goal_id AND c.website_id = $1
+          AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz
+        GROUP BY g.goal_id`,
+      params,
+    );
+    let total = rows[0]?.total_sessions;
+    if (total === undefined) {
+      // No goals (the unnest is empty): the session count still answers.
+      const p: unknown[] = [];
+      const r = await q.query<{ n: number }>(
+        'stats.session_count',
+        `SELECT count(*)::int AS n FROM (${scopedSessionsSql(scope, p, 's.session_id')}) x`,
+        p,
+      );
+      total = r.rows[0]!.n;
+    }
+    return { total_sessions: total, goals: new Map(rows.map((r) => [r.goal_id, r])) };
+  },
+
+  /**
+   * Sessions of the scope with at least one conversion of the goal in [lo, hi), newest
+   * `ended_at` first, then `session_id` ascending. Paged by offset (`total` is the full count)
+   * or by keyset (`after`: the last row's `ended_key` and `session_id`).
+   */
+  async convertingSessions(
+    q: Queryable,
+    scope: SessionScope & { goalId: string },
+    page: { limit: number; offset?: number; after?: { endedKey: string; sessionId: string } },
+  ): Promise<ConvertingSessionRow[]> {
+    const params: unknown[] = [];
+    const cols = `s.session_id, s.user_id, s.country, s.browser, s.os, s.device, s.entry_page,
+      s.exit_page, s.pageviews, s.duration, s.started_at, s.ended_at, s.referrer_domain, s.channel`;
+    const s = scopedSessionsSql(scope, params, cols);
+    params.push(scope.goalId);
+    const goal = `$${params.length}`;
+    let keyset = 'true';
+    if (page.after) {
+      params.push(page.after.endedKey, page.after.sessionId);
+      const [k, id] = [`$${params.length - 1}::timestamptz`, `$${params.length}`];
+      keyset = `(q.ended_at < ${k} OR (q.ended_at = ${k} AND q.session_id > ${id}))`;
+    }
+    params.push(page.limit, page.offset ?? 0);
+    const { rows } = await q.query<ConvertingSessionRow>(
+      'stats.converting_sessions',
+      `SELECT q.*, to_char(q.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ended_key,
+              count(*) OVER ()::int AS total
+         FROM (${s}
+           AND s.session_id IN (
+             SELECT c.session_id FROM conversions c
+              WHERE c.goal_id = ${goal} AND c.website_id = $1
+                AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz)) q
+        WHERE ${keyset}
+        ORDER BY q.ended_at DESC, q.session_id ASC
+        LIMIT $${params.length - 1} OFFSET $${params.length}`,
+      params,
+    );
+    return rows;
   },
 };

@@ -1,0 +1,194 @@
+import type { Goal } from '../../shared/db/goal.repository.js';
+import type { Queryable } from '../../shared/db/pool.js';
+import {
+  statsRepository,
+  type ConvertingSessionRow,
+  type SessionScope,
+} from '../../shared/db/stats.repository.js';
+import { validationError } from '../../shared/errors/errors.js';
+import { addDays, daysBetween, type DayRange } from '../../shared/stats/date-range.js';
+import type { SessionFilter } from '../../shared/stats/session-filters.js';
+import { localIso, rawRate, round, trendPct } from '../../shared/stats/stats-params.js';
+
+/** A range resolved to instants: [lo, hi) and the previous period [prevLo, lo). */
+export interface Window {
+  range: DayRange;
+  lo: Date;
+  hi: Date;
+  prevLo: Date;
+  days: number;
+}
+
+/** Local midnights of the first day, the day after the last, and the previous period's start. */
+export async function resolveWindow(q: Queryable, range: DayRange): Promise<Window> {
+  const days = daysBetween(range.start, range.end) + 1;
+  const [lo, hi, prevLo] = await statsRepository.dayStarts(
+    q,
+    [range.start, addDays(range.end, 1), addDays(range.start, -days)],
+    range.timezone,
+  );
+  return { range, lo: lo!, hi: hi!, prevLo: prevLo!, days };
+}
+
+export interface TimeseriesPoint {
+  period: string;
+  conversions: number;
+  converting_sessions: number;
+  total_sessions: number;
+  conversion_rate: number;
+  total_value: number | null;
+}
+
+export interface GoalStats {
+  goal_id: string;
+  start_date: string;
+  end_date: string;
+  timezone: string;
+  include_bots: boolean;
+  conversions: number;
+  converting_sessions: number;
+  total_sessions: number;
+  conversion_rate: number;
+  prev_conversions: number | null;
+  prev_conversion_rate: number | null;
+  trend_pct: number | null;
+  currency: string;
+  total_value: number | null;
+  average_value: number | null;
+  timeseries?: TimeseriesPoint[];
+}
+
+/** Hour buckets over at most this many days (24 × 31 + 1 points). */
+export const MAX_HOURLY_DAYS = 31;
+
+export async function goalStats(
+  q: Queryable,
+  opts: {
+    goal: Goal;
+    window: Window;
+    includeBots: boolean;
+    filters: SessionFilter[];
+    timeseries: 'day' | 'hour' | null;
+  },
+): Promise<GoalStats> {
+  const { goal, window: w } = opts;
+  const scope: SessionScope = {
+    websiteId: goal.website_id,
+    lo: w.lo,
+    hi: w.hi,
+    includeBots: opts.includeBots,
+    filters: opts.filters,
+  };
+  const { current: c, previous: p } = await statsRepository.goalStats(q, {
+    ...scope,
+    goalId: goal.id,
+    prevLo: w.prevLo,
+  });
+  const hasValue = goal.value_mode !== 'none';
+  const rate = rawRate(c.converting_sessions, c.total_sessions);
+  // "No events at all" in the previous window: every stored pageview or custom event belongs
+  // to a session, so no qualifying session means no qualifying event.
+  const prevRate = p.total_sessions === 0 ? null : rawRate(p.converting_sessions, p.total_sessions);
+  const out: GoalStats = {
+    goal_id: goal.id,
+    start_date: w.range.start,
+    end_date: w.range.end,
+    timezone: w.range.timezone,
+    include_bots: opts.includeBots,
+    conversions: c.conversions,
+    converting_sessions: c.converting_sessions,
+    total_sessions: c.total_sessions,
+    conversion_rate: round(rate, 4),
+    prev_conversions: p.total_sessions === 0 ? null : p.conversions,
+    prev_conversion_rate: prevRate === null ? null : round(prevRate, 4),
+    trend_pct: trendPct(rate, prevRate),
+    currency: goal.currency,
+    total_value: hasValue ? Number(c.total_value ?? '0') : null,
+    average_value: hasValue && c.average_value !== null ? Number(c.average_value) : null,
+  };
+  if (opts.timeseries !== null) {
+    const hourly = opts.timeseries === 'hour';
+    if (hourly && w.days > MAX_HOURLY_DAYS) {
+      throw validationError(
+        `granularity=hour covers at most ${MAX_HOURLY_DAYS} days`,
+        'granularity',
+      );
+    }
+    const count = hourly ? Math.round((w.hi.getTime() - w.lo.getTime()) / 3_600_000) : w.days;
+    const rows = await statsRepository.goalTimeseries(
+      q,
+      { ...scope, goalId: goal.id },
+      hourly
+        ? { kind: 'hour', count }
+        : { kind: 'day', count, startDate: w.range.start, timezone: w.range.timezone },
+    );
+    out.timeseries = rows.map((r) => ({
+      period: hourly
+        ? localIso(new Date(w.lo.getTime() + r.i * 3_600_000), w.range.timezone)
+        : addDays(w.range.start, r.i),
+      conversions: r.conversions,
+      converting_sessions: r.converting_sessions,
+      total_sessions: r.total_sessions,
+      conversion_rate: round(rawRate(r.converting_sessions, r.total_sessions), 4),
+      total_value: hasValue ? Number(r.total_value ?? '0') : null,
+    }));
+  }
+  return out;
+}
+
+/** A converting session as both dialects show it. */
+export interface SessionView {
+  session_id: string;
+  user_id: string | null;
+  country: string | null;
+  browser: string | null;
+  operating_system: string | null;
+  device_type: string | null;
+  entry_page: string | null;
+  exit_page: string | null;
+  pageviews: number;
+  session_duration: number;
+  session_start: string;
+  session_end: string;
+  referrer: string | null;
+  channel: string | null;
+}
+
+export const toSessionView = (r: ConvertingSessionRow): SessionView => ({
+  session_id: r.session_id,
+  user_id: r.user_id,
+  country: r.country,
+  browser: r.browser,
+  operating_system: r.os,
+  device_type: r.device,
+  entry_page: r.entry_page,
+  exit_page: r.exit_page,
+  pageviews: r.pageviews,
+  session_duration: r.duration,
+  session_start: r.started_at.toISOString(),
+  session_end: r.ended_at.toISOString(),
+  referrer: r.referrer_domain,
+  channel: r.channel,
+});
+
+/** Opaque keyset cursor: the last row's end (microseconds) and id. */
+export const encodeCursor = (r: ConvertingSessionRow): string =>
+  Buffer.from(JSON.stringify([r.ended_key, r.session_id])).toString('base64url');
+
+export function decodeCursor(raw: string): { endedKey: string; sessionId: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(v) &&
+      v.length === 2 &&
+      typeof v[0] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v[0]) &&
+      typeof v[1] === 'string'
+    ) {
+      return { endedKey: v[0], sessionId: v[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw validationError('cursor is not one this API returned', 'cursor');
+}
