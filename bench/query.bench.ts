@@ -1,0 +1,219 @@
+/**
+ * `npm run bench:query`: statistics latency on a large dataset, against a baseline of
+ * straightforward SQL over raw events, in the same run.
+ *
+ * Loads BENCH_EVENTS events / BENCH_SESSIONS sessions / 50 goals for one website (90 days,
+ * generated in SQL with generate_series) into a separate database (`goalpost_bench`, created
+ * if missing), derives conversions and sessions with set-based SQL, then measures p50/p95 of:
+ * the Sparklytics stats (30 days, no filter; 30 days, country + utm_source), the Rybbit list
+ * with 50 goals, and the converting-sessions list, each through the real API app (inject).
+ * Baseline: the same figures by naive SQL over `events` (goal matching by path, sessions by
+ * DISTINCT session_id). Prints the ratio baseline / ours.
+ */
+import { Type } from '@sinclair/typebox';
+import pg from 'pg';
+import { buildApiApp } from '../api/app.js';
+import { loadConfig } from '../shared/config/load-config.js';
+import { migrate } from '../shared/db/migrate.js';
+import { createDb } from '../shared/db/pool.js';
+import { createLogger } from '../shared/logger.js';
+import { createRedis } from '../shared/redis/redis.js';
+import { RedisEnv } from '../shared/config/env.js';
+
+const config = loadConfig(
+  Type.Object({
+    ...RedisEnv,
+    BENCH_ADMIN_DATABASE_URL: Type.String({
+      default: 'postgres://postgres@127.0.0.1:25432/postgres',
+    }),
+    BENCH_DATABASE_URL: Type.String({
+      default: 'postgres://postgres@127.0.0.1:25432/goalpost_bench',
+    }),
+    BENCH_EVENTS: Type.Integer({ minimum: 1000, default: 10_000_000 }),
+    BENCH_SESSIONS: Type.Integer({ minimum: 100, default: 1_000_000 }),
+    BENCH_RUNS: Type.Integer({ minimum: 5, default: 40 }),
+  }),
+);
+const SITE = 'site_benchbench';
+const KEY = `spk_selfhosted_${'be'.repeat(16)}`;
+const log = (msg: string) => console.log(`[bench:query] ${msg}`);
+
+const admin = new pg.Client({ connectionString: config.BENCH_ADMIN_DATABASE_URL });
+await admin.connect();
+const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+  'goalpost_bench',
+]);
+if (exists.rowCount === 0) await admin.query('CREATE DATABASE goalpost_bench');
+await admin.end();
+
+const logger = createLogger('bench-query', 'warn');
+const db = createDb(
+  { url: config.BENCH_DATABASE_URL, max: 4, applicationName: 'bench-query' },
+  logger,
+);
+await migrate(db, logger);
+
+const E = config.BENCH_EVENTS;
+const S = config.BENCH_SESSIONS;
+const loaded = await db.query<{ n: number }>(
+  'bench.count',
+  'SELECT count(*)::int AS n FROM events WHERE website_id = $1',
+  [SITE],
+);
+if (loaded.rows[0]!.n !== E) {
+  log(`loading ${E} events / ${S} sessions / 50 goals (90 days)…`);
+  for (const t of ['conversions', 'events', 'sessions', 'goals', 'websites']) {
+    await db.query(
+      'bench.clear',
+      `DELETE FROM ${t} WHERE ${t === 'websites' ? 'id' : 'website_id'} = $1`,
+      [SITE],
+    );
+  }
+  await db.query(
+    'bench.site',
+    `INSERT INTO websites (id, name, domain, bot_policy) VALUES ($1, 'bench', 'b.example', 'balanced')`,
+    [SITE],
+  );
+  await db.query(
+    'bench.goals',
+    `INSERT INTO goals (id, website_id, name, goal_type, match_value, value_mode, fixed_value, definition_version)
+     SELECT 'goal_' || lpad(g::text, 21, '0'), $1, 'goal ' || g, 'pageview', '/p/' || g, 'fixed', 9.99, 1
+       FROM generate_series(1, 50) g`,
+    [SITE],
+  );
+  // Session k starts at a pseudo-random second of the 90 days; its events are 1–60 s apart.
+  const chunk = 1_000_000;
+  const t0 = Date.now();
+  for (let from = 0; from < E; from += chunk) {
+    const to = Math.min(E, from + chunk) - 1;
+    await db.query(
+      'bench.events',
+      `INSERT INTO events (event_id, event_time, received_at, website_id, session_id, visitor_id,
+         type, hostname, path, referrer_domain, channel, utm_source, browser, os, device, language,
+         country, is_bot)
+       SELECT md5(i::text)::uuid, t, t, $1, 's' || sk, 'v' || (sk / 3), 'pageview', 'b.example',
+              CASE WHEN i % 7 = 0 THEN '/p/' || (1 + (i / 7) % 50) ELSE '/page/' || (i % 40) END,
+              CASE WHEN sk % 4 = 0 THEN 'google.com' END, 'organic',
+              CASE WHEN sk % 5 = 0 THEN 'google' END, (ARRAY['Chrome','Safari','Firefox'])[1 + sk % 3],
+              'Windows', 'desktop', 'en-US', (ARRAY['US','DE','IN','GB'])[1 + sk % 4], sk % 20 = 0
+         FROM (SELECT i, i % $2 AS sk FROM generate_series($3::bigint, $4::bigint) i) x,
+              LATERAL (SELECT now() - interval '90 days'
+                        + ((hashint8(sk) & 2147483647) % (90 * 86400)) * interval '1 second'
+                        + (i / $2) * interval '45 seconds' AS t) tt`,
+      [SITE, S, from, to],
+    );
+    log(`events ${to + 1}/${E} (${Math.round((Date.now() - t0) / 1000)} s)`);
+  }
+  await db.query(
+    'bench.conversions',
+    `INSERT INTO conversions (goal_id, event_id, event_time, website_id, session_id, value, currency, is_bot, definition_version)
+     SELECT 'goal_' || lpad(substr(e.path, 4), 21, '0'), e.event_id, e.event_time, e.website_id, e.session_id, 9.99, 'USD', e.is_bot, 1
+       FROM events e WHERE e.website_id = $1 AND e.path LIKE '/p/%'`,
+    [SITE],
+  );
+  log('conversions loaded');
+  await db.query(
+    'bench.sessions',
+    `INSERT INTO sessions (website_id, session_id, visitor_id, started_at, ended_at, first_event_id,
+       entry_page, exit_page, pageviews, events, hostname, referrer_domain, channel, utm_source,
+       browser, os, device, language, country, is_bot)
+     SELECT website_id, session_id, min(visitor_id), min(event_time), max(event_time), min(event_id::text)::uuid,
+            min(path), max(path), count(*), 0, 'b.example', min(referrer_domain), 'organic', min(utm_source),
+            min(browser), 'Windows', 'desktop', 'en-US', min(country), bool_or(is_bot)
+       FROM events WHERE website_id = $1 GROUP BY website_id, session_id`,
+    [SITE],
+  );
+  log('sessions loaded; analyzing');
+  for (const t of ['events', 'conversions', 'sessions'])
+    await db.query('bench.analyze', `ANALYZE ${t}`);
+}
+
+const redis = createRedis(config.REDIS_URL, logger, { name: 'bench-query' });
+const app = await buildApiApp({ db, redis, logger, bootstrapApiKey: KEY });
+const goal = 'goal_' + '1'.padStart(21, '0');
+const end = new Date().toISOString().slice(0, 10);
+const start = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
+const range = `start_date=${start}&end_date=${end}`;
+
+async function measure(
+  name: string,
+  fn: () => Promise<void>,
+): Promise<{ p50: number; p95: number }> {
+  await fn(); // warm-up
+  const ms: number[] = [];
+  for (let i = 0; i < config.BENCH_RUNS; i++) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  const q = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!;
+  return { p50: q(0.5), p95: q(0.95) };
+}
+const inject = (url: string) => async () => {
+  const res = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${KEY}` } });
+  if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body}`);
+};
+const sql = (text: string, params: unknown[]) => async () => {
+  await db.query('bench.baseline', text, params);
+};
+const lo = `($2::date)::timestamp AT TIME ZONE 'UTC'`;
+const hi = `($3::date + 1)::timestamp AT TIME ZONE 'UTC'`;
+const baseStats = (extra: string) => `
+  SELECT (SELECT count(DISTINCT session_id) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot ${extra}) AS total,
+         (SELECT count(*) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot AND path = '/p/1' ${extra}) AS conv,
+         (SELECT count(DISTINCT session_id) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot AND path = '/p/1' ${extra}) AS convs`;
+const filt = `AND session_id IN (SELECT session_id FROM events f WHERE f.website_id = $1 AND f.event_time >= ${lo} - interval '1 day' AND f.event_time < ${hi} AND f.country = 'US' AND f.utm_source = 'google')`;
+
+const cases: Array<[string, () => Promise<void>, () => Promise<void>]> = [
+  [
+    'stats 30 days, no filter',
+    inject(`/api/websites/${SITE}/goals/${goal}/stats?${range}`),
+    sql(baseStats(''), [SITE, start, end]),
+  ],
+  [
+    'stats 30 days, country + utm_source',
+    inject(
+      `/api/websites/${SITE}/goals/${goal}/stats?${range}&filter_country=US&filter_utm_source=google`,
+    ),
+    sql(baseStats(filt), [SITE, start, end]),
+  ],
+  [
+    'Rybbit list, 50 goals, 30 days',
+    inject(`/api/goals/${SITE}?${range}&page_size=50`),
+    sql(
+      `SELECT path, count(DISTINCT session_id), (SELECT count(DISTINCT session_id) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot)
+           FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot AND path LIKE '/p/%' GROUP BY path`,
+      [SITE, start, end],
+    ),
+  ],
+  [
+    'sessions list, 30 days, 25 rows',
+    inject(`/api/goals/1/sessions/${SITE}?${range}`),
+    sql(
+      `SELECT session_id, min(event_time), max(event_time), count(*) FROM events WHERE website_id = $1 AND NOT is_bot AND session_id IN (
+           SELECT session_id FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND path = '/p/1')
+         GROUP BY session_id ORDER BY max(event_time) DESC LIMIT 25`,
+      [SITE, start, end],
+    ),
+  ],
+];
+// The Rybbit sessions route takes the numeric goal id: find goal 1's.
+const n = await db.query<{ numeric_id: number }>(
+  'bench.goal',
+  'SELECT numeric_id FROM goals WHERE id = $1',
+  [goal],
+);
+cases[3]![1] = inject(`/api/goals/${n.rows[0]!.numeric_id}/sessions/${SITE}?${range}`);
+
+log(`dataset: ${E} events, ${S} sessions, 50 goals; ${config.BENCH_RUNS} runs each`);
+for (const [name, ours, base] of cases) {
+  const a = await measure(name, ours);
+  const b = await measure(name, base);
+  log(
+    `${name}: ours p50 ${a.p50.toFixed(1)} ms p95 ${a.p95.toFixed(1)} ms | baseline p50 ${b.p50.toFixed(1)} ms p95 ${b.p95.toFixed(1)} ms | ratio (p95 baseline/ours) ${(b.p95 / a.p95).toFixed(2)}`,
+  );
+}
+await app.close();
+redis.disconnect();
+await db.end();
