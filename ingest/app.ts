@@ -8,6 +8,8 @@ import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis/redis.js';
 import { SessionStore } from '../shared/sessions/session-store.js';
 import { DailySalts } from '../shared/sessions/visitor-id.js';
+import type { ApiKeySource } from './api-key-lookup.js';
+import { installCors } from './cors.js';
 import type { IntakeDeps, IntakeLimits, WebsiteSource } from './intake.js';
 import { IngestMetrics } from './metrics.js';
 import { RateWindow } from './rate-window.js';
@@ -37,6 +39,11 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
 export interface IngestDeps {
   producer: BatchingProducer;
   websites: WebsiteSource;
+  /**
+   * Verifies Rybbit `api_key`s (ApiKeyLookup); default: none, so every body carrying a key is
+   * refused with 403.
+   */
+  apiKeys?: ApiKeySource;
   /** Sessions, event_id claims and daily salts live here; when it is down, collect answers 503. */
   redis: Redis;
   logger: Logger;
@@ -93,6 +100,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
   const intakeDeps: IntakeDeps = {
     producer: deps.producer,
     websites: deps.websites,
+    apiKeys: deps.apiKeys ?? null,
     sessions: new SessionStore(deps.redis, {
       keyPrefix: opts.redisKeyPrefix,
       pendingTtlMs: opts.produceTimeoutMs + 10_000,
@@ -105,6 +113,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     siteWindow: new RateWindow(),
     limits: opts,
   };
+  installCors(app);
   await app.register(collectRoutes, intakeDeps);
   await app.register(trackRoutes, intakeDeps);
   await app.register(scriptRoutes);

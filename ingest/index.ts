@@ -6,6 +6,7 @@ import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
+import { ApiKeyLookup } from './api-key-lookup.js';
 import { buildIngestApp } from './app.js';
 import { IngestConfigSchema } from './config.js';
 import { WebsiteLookup } from './website-lookup.js';
@@ -56,6 +57,7 @@ const producer = new BatchingProducer(kafkaProducer, {
 const app = await buildIngestApp({
   producer,
   websites: new WebsiteLookup(db),
+  apiKeys: new ApiKeyLookup(db),
   redis,
   geo,
   logger,

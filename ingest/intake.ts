@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
+import { canAccessWebsite, type Principal } from '../shared/auth/api-keys.js';
 import type { Website } from '../shared/db/website.repository.js';
 import { enrichEvent, requestFacts, type RawEvent } from '../shared/enrichment/enrich.js';
 import type { GeoLookup } from '../shared/enrichment/geo.js';
@@ -13,6 +14,7 @@ import type { BatchingProducer } from '../shared/kafka/batching-producer.js';
 import type { Logger } from '../shared/logger.js';
 import type { SessionRequest, SessionStore } from '../shared/sessions/session-store.js';
 import { cookielessVisitorId, type DailySalts } from '../shared/sessions/visitor-id.js';
+import type { ApiKeySource } from './api-key-lookup.js';
 import type { IngestMetrics } from './metrics.js';
 import { originAllowed } from './origin.js';
 import type { RateWindow } from './rate-window.js';
@@ -35,6 +37,13 @@ export interface RequestMeta {
   userAgent: string | undefined;
   acceptLanguage: string | undefined;
   origin: string | undefined;
+  /**
+   * A key from the body (Rybbit's `api_key`, public in page HTML): when present, it replaces the
+   * Origin check and must be an active `collect` key that may send for the website.
+   */
+  apiKey?: string | null;
+  /** Called once every event of the request passed the Origin (or key) check: CORS may grant. */
+  onOriginAccepted?: () => void;
 }
 
 export interface IntakeLimits {
@@ -52,6 +61,8 @@ export interface WebsiteSource {
 export interface IntakeDeps {
   producer: BatchingProducer;
   websites: WebsiteSource;
+  /** Verifies body api keys; null: every request carrying one is refused (403). */
+  apiKeys: ApiKeySource | null;
   sessions: SessionStore;
   salts: DailySalts;
   geo: GeoLookup;
@@ -88,11 +99,30 @@ export async function intake(
   }
 
   const sites = await resolveWebsites(deps.websites, items);
+  const apiKey = meta.apiKey?.trim() || null;
+  let principal: Principal | null = null;
   const perSite = new Map<string, number>();
   for (let i = 0; i < items.length; i++) {
     const site = sites[i];
     if (!site) throw unknownWebsite(items[i]!);
-    if (!originAllowed(meta.origin, site)) {
+    if (apiKey !== null) {
+      principal ??= await authenticateKey(deps.apiKeys, apiKey);
+      // Only a collect key naming this website: a key in page HTML is public, so a manage key
+      // or an all-websites key there would let anyone bypass every website's Origin check.
+      if (
+        !principal ||
+        principal.kind !== 'collect' ||
+        principal.websiteIds === null ||
+        !canAccessWebsite(principal, site.id)
+      ) {
+        throw new ClientError(
+          403,
+          'forbidden_api_key',
+          'this key may not send events for this website',
+          `${items[i]!.fieldPrefix}api_key`,
+        );
+      }
+    } else if (!originAllowed(meta.origin, site)) {
       throw new ClientError(
         403,
         'forbidden_origin',
@@ -102,6 +132,7 @@ export async function intake(
     }
     perSite.set(site.id, (perSite.get(site.id) ?? 0) + 1);
   }
+  meta.onOriginAccepted?.();
   for (const [siteId, n] of perSite) {
     if (deps.siteWindow.hit(siteId, n) > deps.limits.ratePerWebsitePerMinute) {
       throw new ClientError(429, 'rate_limited', 'too many events for this website', null);
@@ -216,6 +247,16 @@ export async function intake(
   deps.metrics.events.inc({ outcome: 'accepted', reason: '' }, messages.length);
   if (duplicates > 0) deps.metrics.events.inc({ outcome: 'duplicate', reason: '' }, duplicates);
   return { accepted: messages.length, duplicates };
+}
+
+/** The key's principal; null when it is unknown, revoked or malformed, or nothing can verify it. */
+async function authenticateKey(keys: ApiKeySource | null, key: string): Promise<Principal | null> {
+  if (keys === null) return null;
+  try {
+    return await keys.authenticate(key);
+  } catch (err) {
+    throw transient('database', err);
+  }
 }
 
 async function resolveWebsites(

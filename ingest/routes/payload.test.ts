@@ -82,4 +82,16 @@ describe('track payload parsing', () => {
       properties: { lcp: 1, cls: null, inp: null, fcp: null, ttfb: null },
     });
   });
+
+  it('takes the landing campaign the Goalpost tracker repeats, and refuses a non-string api_key', () => {
+    const raw = parseTrackBody(
+      { ...base, type: 'pageview', utm_source: 'google', utm_medium: 'cpc' },
+      NOW,
+    ).raw;
+    expect(raw.utm).toMatchObject({ source: 'google', medium: 'cpc' });
+    expect(fieldOf(() => parseTrackBody({ ...base, api_key: 42 }, NOW))).toMatchObject({
+      status: 400,
+      field: 'api_key',
+    });
+  });
 });

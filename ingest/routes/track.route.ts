@@ -45,6 +45,12 @@ export const RybbitEventSchema = Type.Object({
   inp: Vital(),
   fcp: Vital(),
   ttfb: Vital(),
+  // Goalpost's tracker (Rybbit face) repeats the landing campaign on later SPA pages.
+  utm_source: OptStr(2048),
+  utm_medium: OptStr(2048),
+  utm_campaign: OptStr(2048),
+  utm_term: OptStr(2048),
+  utm_content: OptStr(2048),
   event_id: Type.Optional(Type.String({ pattern: UUID })),
   timestamp: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Number()])),
 });
@@ -136,7 +142,13 @@ export function parseTrackBody(body: unknown, now = Date.now()): IncomingEvent {
       url: host === '' ? `${path}${query}` : `https://${host}${path}${query}`,
       referrer: e.referrer?.trim() || null,
       pageTitle: e.page_title ?? null,
-      utm: {},
+      utm: {
+        source: e.utm_source,
+        medium: e.utm_medium,
+        campaign: e.utm_campaign,
+        term: e.utm_term,
+        content: e.utm_content,
+      },
       screenWidth: screenWidthOf(e.screenWidth, null),
       language: e.language ?? null,
     },
@@ -146,7 +158,8 @@ export function parseTrackBody(body: unknown, now = Date.now()): IncomingEvent {
 /**
  * `POST /api/track`: the Rybbit payload. Answers 200 `{success: true}` only after Kafka
  * acknowledged the event; errors use Rybbit's shape `{success: false, error, details}` (the
- * app's error formatter), unknown site → 404.
+ * app's error formatter), unknown site → 404. An `api_key` replaces the Origin check only when
+ * it is an active `collect` key that may send for the site; any other key → 403.
  */
 export const trackRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, deps) => {
   app.post(
@@ -169,9 +182,11 @@ export const trackRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, de
     },
     async (req, reply) => {
       const item = parseTrackBody(req.body);
+      // Validated by parseTrackBody: a string, null or absent.
+      const apiKey = (req.body as { api_key?: string | null }).api_key ?? null;
       await intake(
         deps,
-        requestMeta(req),
+        requestMeta(req, apiKey),
         [item],
         () => new ClientError(404, 'unknown_website', 'Site not found', 'site_id'),
       );
