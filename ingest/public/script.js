@@ -1,4 +1,11 @@
 /*! Goalpost tracker: no dependencies, no cookies. Apache-2.0. */
+// One script, three faces, chosen by the path it is loaded from, so a site switches by changing
+// only the host of its existing tag:
+//   /script.js      Goalpost: data-website-id, posts Sparklytics bodies to <dir>/api/collect
+//   /s.js           Sparklytics: data-website-id, posts to <data-api-host or dir>/e
+//   /api/script.js  Rybbit: data-site-id, posts Rybbit bodies to <src before /script.js>/track
+// Every face defines window.goalpost, window.sparklytics and window.rybbit. Bodies are JSON sent
+// as text/plain (CORS-safelisted: a beacon needs no preflight; the collector parses it as JSON).
 (function (w, d) {
   'use strict';
   try {
@@ -7,18 +14,64 @@
     var attr = function (n) {
       return s.getAttribute('data-' + n);
     };
-    var site = attr('website-id') || attr('site-id');
+    var flag = function (n, dflt) {
+      var v = attr(n);
+      return v === null ? dflt : v !== 'false';
+    };
+    var list = function (n) {
+      try {
+        var v = JSON.parse(attr(n) || '[]');
+        return Array.isArray(v) ? v : [];
+      } catch (e) {
+        return [];
+      }
+    };
+    var src = s.src.replace(/[?#].*$/, '');
+    var dir = src.replace(/\/[^/]*$/, '');
+    var ryb = /\/api\/script\.js$/.test(src);
+    var spark = /\/s\.js$/.test(src);
+    var site = ryb ? attr('site-id') || attr('website-id') : attr('website-id') || attr('site-id');
     if (!site) return;
-    var api = (attr('api-host') || s.src.replace(/\/[^/]*(\?.*)?$/, '')).replace(/\/$/, '');
-    var endpoint = api + '/api/collect';
-    var hashMode = attr('hash') === 'true' || attr('exclude-hash') === 'false';
-    var auto = attr('auto-track') !== 'false';
+    var endpoint = ryb
+      ? dir + '/track'
+      : (attr('api-host') || dir).replace(/\/$/, '') + (spark ? '/e' : '/api/collect');
+    var apiKey = attr('api-key');
+    var exHash = attr('exclude-hash');
+    // Sparklytics tracks hash changes unless data-exclude-hash="true"; Goalpost only on request.
+    var hashMode =
+      !ryb && (attr('hash') === 'true' || (exHash === null ? spark : exHash === 'false'));
     var nav = w.navigator;
     // Do Not Track and Global Privacy Control are honoured unless the tag opts out.
     var privacy =
       attr('respect-dnt') !== 'false' &&
       (nav.doNotTrack === '1' || w.doNotTrack === '1' || nav.globalPrivacyControl === true);
     var disabled = privacy || attr('disabled') === 'true';
+    var trackQuery = flag('track-query', true);
+    var debounce = Number(attr('debounce') || (ryb ? 500 : 0)) || 0;
+    // Rybbit path patterns: `*` is one segment, `**` anything; a masked path is reported as
+    // its pattern, a skipped one sends no pageview.
+    var glob = function (p) {
+      try {
+        return new RegExp(
+          '^' +
+            String(p)
+              .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+              .replace(/\*\*/g, '\u0000')
+              .replace(/\*/g, '[^/]+')
+              .replace(/\u0000/g, '.*') +
+            '$',
+        );
+      } catch (e) {
+        return /$^/;
+      }
+    };
+    var skips = list('skip-patterns').map(glob);
+    var maskPats = list('mask-patterns');
+    var masks = maskPats.map(glob);
+    var find = function (res, path) {
+      for (var i = 0; i < res.length; i++) if (res[i].test(path)) return i;
+      return -1;
+    };
     var store = function (kind, key, value) {
       try {
         var st = w[kind];
@@ -47,6 +100,7 @@
       else utm = JSON.parse(store('sessionStorage', 'gp_utm') || '{}') || {};
     })();
     var uid = store('localStorage', 'gp_uid');
+    var referrer = d.referrer;
     var uuid = function () {
       try {
         return w.crypto.randomUUID();
@@ -54,16 +108,7 @@
         return undefined;
       }
     };
-    var send = function (payload) {
-      if (disabled) return;
-      payload.website_id = site;
-      payload.url = w.location.href;
-      payload.language = nav.language;
-      payload.event_id = uuid();
-      if (uid) payload.visitor_id = uid;
-      for (var k in utm) payload[k] = utm[k];
-      var body = JSON.stringify(payload);
-      // text/plain is CORS-safelisted: no preflight; the collector parses it as JSON.
+    var post = function (body) {
       try {
         if (nav.sendBeacon && nav.sendBeacon(endpoint, new Blob([body], { type: 'text/plain' })))
           return;
@@ -83,66 +128,223 @@
         /* never throw into the page */
       }
     };
-    var lastUrl = null;
-    var firstView = true;
-    var pageview = function () {
+    // kind: pageview | event | outbound | performance; props: an object or null.
+    var send = function (kind, name, props) {
+      if (disabled) return;
       var loc = w.location;
-      var url = loc.origin + loc.pathname + loc.search + (hashMode ? loc.hash : '');
-      if (url === lastUrl) return;
-      lastUrl = url;
-      var p = {
-        type: 'pageview',
-        screen_width: w.screen.width,
-        screen_height: w.screen.height,
-        page_title: d.title,
-      };
-      if (firstView && d.referrer) p.referrer = d.referrer;
-      firstView = false;
-      send(p);
-    };
-    var track = function (name, props) {
-      try {
-        if (typeof name !== 'string' || !name) return;
-        var p = { type: 'event', event_name: name.slice(0, 50) };
-        if (props && typeof props === 'object') p.event_data = props;
-        send(p);
-      } catch (e) {
-        /* never throw into the page */
+      var path = loc.pathname;
+      var m = find(masks, path);
+      if (m >= 0) path = String(maskPats[m]);
+      var query = trackQuery ? loc.search : '';
+      var scr = w.screen;
+      var p;
+      if (ryb) {
+        p = {
+          site_id: site,
+          hostname: loc.hostname,
+          pathname: path,
+          querystring: query,
+          screenWidth: scr.width,
+          screenHeight: scr.height,
+          language: nav.language,
+          page_title: d.title,
+          referrer: kind === 'pageview' ? referrer : '',
+          type: kind === 'event' ? 'custom_event' : kind,
+          event_name: kind === 'event' ? name.slice(0, 200) : '',
+        };
+        if (kind === 'performance') for (var v in props) p[v] = props[v];
+        else if (props) p.properties = JSON.stringify(props);
+        if (uid) p.user_id = uid;
+        if (apiKey) p.api_key = apiKey;
+      } else {
+        if (kind === 'performance') return; // the Sparklytics body has no web vitals
+        p = {
+          website_id: site,
+          type: kind === 'pageview' ? 'pageview' : 'event',
+          url: loc.origin + path + query + (hashMode ? loc.hash : ''),
+          language: nav.language,
+          screen: scr.width + 'x' + scr.height,
+          screen_width: scr.width,
+          screen_height: scr.height,
+          page_title: d.title,
+        };
+        if (kind !== 'pageview') p.event_name = (kind === 'outbound' ? kind : name).slice(0, 50);
+        if (props) p.event_data = props;
+        if (kind === 'pageview' && referrer) p.referrer = referrer;
+        if (uid) p.visitor_id = uid;
       }
+      // The landing referrer is sent once: later pages of the visit come from the site itself.
+      if (kind === 'pageview') referrer = '';
+      for (var k in utm) p[k] = utm[k];
+      p.event_id = uuid();
+      post(JSON.stringify(p));
     };
-    var identify = function (id) {
+    var safe = function (fn) {
+      return function (a, b, c) {
+        try {
+          return fn(a, b, c);
+        } catch (e) {
+          /* never throw into the page */
+        }
+      };
+    };
+    var lastUrl = null;
+    var depthSent = {};
+    var pageview = function (force) {
+      var loc = w.location;
+      var url = loc.pathname + (trackQuery ? loc.search : '') + (hashMode ? loc.hash : '');
+      if (url === lastUrl && !force) return;
+      lastUrl = url;
+      depthSent = {};
+      if (find(skips, loc.pathname) >= 0) return;
+      send('pageview', null, null);
+    };
+    var timer = null;
+    var spaView = function () {
+      if (!debounce) return pageview();
+      clearTimeout(timer);
+      timer = setTimeout(safe(pageview), debounce);
+    };
+    var obj = function (v) {
+      return v && typeof v === 'object' ? v : null;
+    };
+    var track = safe(function (name, props) {
+      if (typeof name === 'string' && name) send('event', name, obj(props));
+    });
+    var identify = safe(function (id) {
       uid = id ? String(id).slice(0, 200) : null;
       store('localStorage', 'gp_uid', uid);
+    });
+    var reset = function () {
+      identify(null);
     };
-    var api_ = {
-      track: track,
-      identify: identify,
-      reset: function () {
-        identify(null);
-      },
-      pageview: pageview,
-    };
-    w.goalpost = api_;
-    if (!w.sparklytics) w.sparklytics = api_;
-    if (!auto) return;
-    var wrap = function (name) {
-      var orig = w.history[name];
-      if (!orig) return;
-      w.history[name] = function () {
-        var r = orig.apply(this, arguments);
-        try {
-          pageview();
-        } catch (e) {
-          /* ignore */
-        }
-        return r;
+    var outbound = safe(function (url, text, target) {
+      send('outbound', null, { url: String(url), text: text || '', target: target || '_self' });
+    });
+    var view = safe(function () {
+      pageview(true);
+    });
+    w.goalpost = { track: track, identify: identify, reset: reset, pageview: view };
+    if (!w.sparklytics) w.sparklytics = { track: track, identify: identify, reset: reset };
+    if (!w.rybbit)
+      w.rybbit = {
+        pageview: view,
+        event: track,
+        trackOutbound: outbound,
+        identify: identify,
+        clearUserId: reset,
+        getUserId: function () {
+          return uid;
+        },
       };
+
+    var listen = function (target, type, fn) {
+      target.addEventListener(type, safe(fn), { capture: true, passive: true });
     };
-    wrap('pushState');
-    wrap('replaceState');
-    w.addEventListener('popstate', pageview);
-    if (hashMode) w.addEventListener('hashchange', pageview);
-    if (d.readyState === 'loading') d.addEventListener('DOMContentLoaded', pageview);
+    // Link clicks: Rybbit `outbound` (data-track-outbound, default on); Sparklytics
+    // `link_click` (data-track-links="true" for every link, "outbound" for external ones).
+    var links = spark ? attr('track-links') : null;
+    var outOn = ryb && flag('track-outbound', true);
+    if (outOn || links === 'true' || links === 'outbound') {
+      listen(d, 'click', function (e) {
+        var a = e.target && e.target.closest && e.target.closest('a[href]');
+        if (!a || !/^https?:/.test(a.href)) return;
+        var ext = a.host !== w.location.host;
+        var text = (a.innerText || a.textContent || '').trim().slice(0, 200);
+        if (outOn && ext) outbound(a.href, text, a.target || '_self');
+        if (links === 'true' || (links === 'outbound' && ext))
+          send('event', 'link_click', { url: a.href, text: text, outbound: ext });
+      });
+    }
+    var forms = spark && attr('track-forms') === 'true';
+    if (forms) {
+      listen(d, 'submit', function (e) {
+        var f = e.target;
+        send('event', 'form_submit', {
+          form_id: f.id || null,
+          form_name: f.getAttribute('name'),
+          action: f.action || null,
+        });
+      });
+    }
+    var depthAttr = spark ? attr('track-scroll-depth') : null;
+    if (depthAttr && depthAttr !== 'false') {
+      var marks = (depthAttr === 'true' ? '25,50,75,100' : depthAttr).split(',').map(Number);
+      listen(w, 'scroll', function () {
+        var el = d.documentElement;
+        var pct = ((w.scrollY + w.innerHeight) / Math.max(el.scrollHeight, 1)) * 100;
+        for (var i = 0; i < marks.length; i++) {
+          var t = marks[i];
+          if (t > 0 && pct >= t && !depthSent[t]) {
+            depthSent[t] = 1;
+            send('event', 'scroll_depth', { depth: t });
+          }
+        }
+      });
+    }
+    // Web vitals (Rybbit face, data-web-vitals="true"): one `performance` sample per page load,
+    // sent when the page is hidden. INP is approximated by the slowest interaction, CLS by the
+    // sum of unexpected shifts.
+    if (ryb && attr('web-vitals') === 'true' && w.PerformanceObserver) {
+      var vit = { lcp: null, cls: null, inp: null, fcp: null, ttfb: null };
+      var observe = function (type, fn) {
+        try {
+          new w.PerformanceObserver(function (l) {
+            l.getEntries().forEach(safe(fn));
+          }).observe({ type: type, buffered: true, durationThreshold: 40 });
+        } catch (e) {
+          /* unsupported entry type */
+        }
+      };
+      observe('largest-contentful-paint', function (e) {
+        vit.lcp = Math.round(e.startTime);
+      });
+      observe('paint', function (e) {
+        if (e.name === 'first-contentful-paint') vit.fcp = Math.round(e.startTime);
+      });
+      observe('layout-shift', function (e) {
+        if (!e.hadRecentInput) vit.cls = Math.round(((vit.cls || 0) + e.value) * 1e4) / 1e4;
+      });
+      observe('event', function (e) {
+        if (e.interactionId && e.duration > (vit.inp || 0)) vit.inp = Math.round(e.duration);
+      });
+      var vitalsSent = false;
+      var flush = function (e) {
+        if (vitalsSent || (e.type !== 'pagehide' && d.visibilityState !== 'hidden')) return;
+        vitalsSent = true;
+        var n = w.performance.getEntriesByType('navigation')[0];
+        if (n) vit.ttfb = Math.round(n.responseStart);
+        send('performance', null, vit);
+      };
+      listen(d, 'visibilitychange', flush);
+      listen(w, 'pagehide', flush);
+    }
+
+    // data-auto-track="false" (Goalpost) turns off automatic pageviews entirely;
+    // data-auto-track-pageview="false" (Rybbit) only the initial one.
+    if (!flag('auto-track', true)) return;
+    if (flag('track-spa', true)) {
+      var wrap = function (name) {
+        var orig = w.history[name];
+        if (!orig) return;
+        w.history[name] = function () {
+          var r = orig.apply(this, arguments);
+          safe(spaView)();
+          return r;
+        };
+      };
+      wrap('pushState');
+      wrap('replaceState');
+      listen(w, 'popstate', function () {
+        spaView();
+      });
+      if (hashMode)
+        listen(w, 'hashchange', function () {
+          spaView();
+        });
+    }
+    if (!flag('auto-track-pageview', true)) return;
+    if (d.readyState === 'loading') listen(d, 'DOMContentLoaded', view);
     else pageview();
   } catch (e) {
     /* never throw into the page */

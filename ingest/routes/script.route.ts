@@ -5,14 +5,23 @@ import type { FastifyPluginAsync } from 'fastify';
 const SCRIPT = readFileSync(new URL('../public/script.js', import.meta.url));
 const ETAG = `"${createHash('sha256').update(SCRIPT).digest('base64url').slice(0, 16)}"`;
 
-/** `GET /script.js`: the tracker, cacheable for an hour, revalidated by ETag. */
+/**
+ * The one tracker, under Goalpost's path and the paths of the trackers it replaces, so a site
+ * switches by changing only the host: `/s.js` (Sparklytics' tag) and `/api/script.js`
+ * (Rybbit's tag). The script picks its face (attributes, payload, endpoint) from its own path.
+ */
+export const SCRIPT_PATHS = ['/script.js', '/s.js', '/api/script.js'] as const;
+
+/** The tracker, cacheable for an hour, revalidated by ETag. */
 export const scriptRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/script.js', { schema: { summary: 'The Goalpost tracker script' } }, (req, reply) => {
-    void reply
-      .header('cache-control', 'public, max-age=3600, stale-while-revalidate=86400')
-      .header('etag', ETAG)
-      .header('access-control-allow-origin', '*');
-    if (req.headers['if-none-match'] === ETAG) return reply.status(304).send();
-    return reply.type('application/javascript; charset=utf-8').send(SCRIPT);
-  });
+  for (const url of SCRIPT_PATHS) {
+    app.get(url, { schema: { summary: 'The Goalpost tracker script' } }, (req, reply) => {
+      void reply
+        .header('cache-control', 'public, max-age=3600, stale-while-revalidate=86400')
+        .header('etag', ETAG)
+        .header('access-control-allow-origin', '*');
+      if (req.headers['if-none-match'] === ETAG) return reply.status(304).send();
+      return reply.type('application/javascript; charset=utf-8').send(SCRIPT);
+    });
+  }
 };

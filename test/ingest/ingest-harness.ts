@@ -1,4 +1,5 @@
 import type { Consumer, Producer } from 'kafkajs';
+import { ApiKeyLookup } from '../../ingest/api-key-lookup.js';
 import { buildIngestApp, type IngestOptions } from '../../ingest/app.js';
 import { WebsiteLookup } from '../../ingest/website-lookup.js';
 import type { GeoLookup } from '../../shared/enrichment/geo.js';
@@ -49,6 +50,7 @@ export async function openIngestHarness(
   });
   const apps: HttpApp[] = [];
   const websites = new WebsiteLookup(deps.db);
+  const apiKeys = new ApiKeyLookup(deps.db);
   const build: IngestHarness['build'] = async (over = {}) => {
     const app = await buildIngestApp({
       producer:
@@ -60,6 +62,7 @@ export async function openIngestHarness(
           timeoutMs: 5000,
         }),
       websites,
+      apiKeys,
       redis: over.redis ?? deps.redis,
       logger: deps.logger,
       isReady: () => true,
