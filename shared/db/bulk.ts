@@ -1,3 +1,4 @@
+import type { QueryResult, QueryResultRow } from 'pg';
 import type { Queryable } from './pool.js';
 
 /** A column of a bulk insert: its name and the PostgreSQL type of its array parameter. */
@@ -6,17 +7,16 @@ export type BulkColumn<R> = readonly [name: keyof R & string, pgType: string];
 /**
  * Inserts many rows in one statement: one array parameter per column, zipped back into rows
  * by `unnest`, so N rows cost one round trip and a fixed-size statement (no 65k-parameter
- * limit, plan cached per table). `suffix` carries the ON CONFLICT clause.
+ * limit, plan cached per table). `suffix` carries the ON CONFLICT (and RETURNING) clauses.
  */
-export async function bulkInsert<R extends object>(
+function unnestInsert<R extends object, T extends QueryResultRow>(
   q: Queryable,
   tag: string,
   table: string,
   columns: ReadonlyArray<BulkColumn<R>>,
   rows: readonly R[],
   suffix: string,
-): Promise<number> {
-  if (rows.length === 0) return 0;
+): Promise<QueryResult<T>> {
   const params = columns.map(([name, type]) =>
     rows.map((r) => {
       const v = (r as Record<string, unknown>)[name];
@@ -26,10 +26,35 @@ export async function bulkInsert<R extends object>(
   );
   const names = columns.map(([n]) => n).join(', ');
   const unnest = columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
-  const res = await q.query(
+  return q.query<T>(
     tag,
     `INSERT INTO ${table} (${names}) SELECT * FROM unnest(${unnest}) ${suffix}`,
     params,
   );
-  return res.rowCount ?? 0;
+}
+
+/** Bulk insert; resolves to the number of rows inserted. */
+export async function bulkInsert<R extends object>(
+  q: Queryable,
+  tag: string,
+  table: string,
+  columns: ReadonlyArray<BulkColumn<R>>,
+  rows: readonly R[],
+  suffix: string,
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  return (await unnestInsert(q, tag, table, columns, rows, suffix)).rowCount ?? 0;
+}
+
+/** Bulk insert whose `suffix` ends in RETURNING; resolves to the rows it returned. */
+export async function bulkInsertReturning<R extends object, T extends QueryResultRow>(
+  q: Queryable,
+  tag: string,
+  table: string,
+  columns: ReadonlyArray<BulkColumn<R>>,
+  rows: readonly R[],
+  suffix: string,
+): Promise<T[]> {
+  if (rows.length === 0) return [];
+  return (await unnestInsert<R, T>(q, tag, table, columns, rows, suffix)).rows;
 }

@@ -1,4 +1,4 @@
-import { bulkInsert, type BulkColumn } from './bulk.js';
+import { bulkInsert, bulkInsertReturning, type BulkColumn } from './bulk.js';
 import type { Queryable } from './pool.js';
 
 export interface ConversionRow {
@@ -47,15 +47,14 @@ export const conversionRepository = {
    * absent), so that only new conversions are published to the live feed.
    */
   async insertReturningKeys(q: Queryable, rows: readonly ConversionRow[]): Promise<Set<string>> {
-    if (rows.length === 0) return new Set();
-    const params = COLUMNS.map(([name]) => rows.map((r) => r[name]));
-    const unnest = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
-    const { rows: inserted } = await q.query<{ k: string }>(
+    const inserted = await bulkInsertReturning<ConversionRow, { k: string }>(
+      q,
       'conversion.insert_returning_keys',
-      `INSERT INTO conversions (${CONVERSION_COLUMNS.join(', ')}) SELECT * FROM unnest(${unnest})
-       ON CONFLICT (goal_id, event_id, event_time) DO NOTHING
+      'conversions',
+      COLUMNS,
+      rows,
+      `ON CONFLICT (goal_id, event_id, event_time) DO NOTHING
        RETURNING goal_id || '|' || event_id::text AS k`,
-      params,
     );
     return new Set(inserted.map((r) => r.k));
   },

@@ -1,5 +1,5 @@
 import type { EventMessage } from '../events/event-message.js';
-import { bulkInsert, type BulkColumn } from './bulk.js';
+import { bulkInsert, bulkInsertReturning, type BulkColumn } from './bulk.js';
 import type { Queryable } from './pool.js';
 
 export type EventRow = Omit<EventMessage, 'v'>;
@@ -42,16 +42,6 @@ const COLUMNS: ReadonlyArray<BulkColumn<EventRow>> = [
 /** The event columns in insert order (also the column list of the benchmark's COPY baseline). */
 export const EVENT_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
 
-function columnArrays(rows: readonly EventRow[]): unknown[] {
-  return COLUMNS.map(([name, type]) =>
-    rows.map((r) => {
-      const v = r[name];
-      if (v === undefined) return null;
-      return type === 'jsonb' && v !== null ? JSON.stringify(v) : v;
-    }),
-  );
-}
-
 export const eventRepository = {
   /** Inserts events; a replayed (event_id, event_time) is ignored. Returns rows inserted. */
   insertMany(q: Queryable, rows: readonly EventRow[]): Promise<number> {
@@ -64,14 +54,13 @@ export const eventRepository = {
    * new rows only, in the same transaction. One statement, one array parameter per column.
    */
   async insertReturningIds(q: Queryable, rows: readonly EventRow[]): Promise<Set<string>> {
-    if (rows.length === 0) return new Set();
-    const names = COLUMNS.map(([n]) => n).join(', ');
-    const unnest = COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
-    const { rows: inserted } = await q.query<{ event_id: string }>(
+    const inserted = await bulkInsertReturning<EventRow, { event_id: string }>(
+      q,
       'event.insert_returning_ids',
-      `INSERT INTO events (${names}) SELECT * FROM unnest(${unnest})
-       ON CONFLICT DO NOTHING RETURNING event_id`,
-      columnArrays(rows),
+      'events',
+      COLUMNS,
+      rows,
+      'ON CONFLICT DO NOTHING RETURNING event_id',
     );
     return new Set(inserted.map((r) => r.event_id));
   },
