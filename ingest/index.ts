@@ -9,6 +9,7 @@ import { createRedis } from '../shared/redis/redis.js';
 import { ApiKeyLookup } from './api-key-lookup.js';
 import { buildIngestApp } from './app.js';
 import { IngestConfigSchema } from './config.js';
+import { keyPartitioner } from './key-partitioner.js';
 import { WebsiteLookup } from './website-lookup.js';
 
 const config = loadConfigOrExit('ingest', IngestConfigSchema);
@@ -42,7 +43,12 @@ await ensureTopics(admin, [
 ]);
 await admin.disconnect();
 
-const kafkaProducer = kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+// Same partitions as kafkajs's default, without its BigInt murmur2 (see key-partitioner.ts).
+const kafkaProducer = kafka.producer({
+  allowAutoTopicCreation: false,
+  idempotent: false,
+  createPartitioner: keyPartitioner,
+});
 let connected = false;
 kafkaProducer.on(kafkaProducer.events.CONNECT, () => (connected = true));
 kafkaProducer.on(kafkaProducer.events.DISCONNECT, () => (connected = false));
