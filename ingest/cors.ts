@@ -56,15 +56,16 @@ export function installCors(app: HttpApp): void {
       },
     );
   }
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (req.method !== 'POST') return payload;
+  // Callback style: this runs on every collect request and never waits for anything.
+  app.addHook('onSend', (req, reply, payload, done) => {
     const url = req.routeOptions.url;
-    if (url !== '/api/collect' && url !== '/e' && url !== '/api/track') return payload;
-    void reply.header('vary', 'Origin');
-    const origin = req.headers.origin;
-    if (origin !== undefined && granted.has(req) && HTTP_ORIGIN.test(origin)) {
-      setGrant(reply, origin);
+    if (req.method === 'POST' && (url === '/api/collect' || url === '/e' || url === '/api/track')) {
+      void reply.header('vary', 'Origin');
+      const origin = req.headers.origin;
+      if (origin !== undefined && granted.has(req) && HTTP_ORIGIN.test(origin)) {
+        setGrant(reply, origin);
+      }
     }
-    return payload;
+    done(null, payload);
   });
 }
