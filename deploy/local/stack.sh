@@ -15,7 +15,7 @@ up() {
   bash "$HERE/kafka.sh" up >"$STACK_DIR/logs/kafka.url" 2>"$STACK_DIR/logs/kafka.up.log" &
   local kafka=$!
   # Stream both logs while waiting so progress stays visible.
-  tail -q -n +1 -F "$STACK_DIR/logs/pg.up.log" "$STACK_DIR/logs/kafka.up.log" 2>/dev/null >&2 &
+  tail -q -n +1 -F "$STACK_DIR/logs/pg.up.log" "$STACK_DIR/logs/kafka.up.log" >&2 2>/dev/null &
   local tailer=$!
   local rc=0
   bash "$HERE/redis.sh" up >"$STACK_DIR/logs/redis.url" || rc=1
