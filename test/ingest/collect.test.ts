@@ -8,6 +8,7 @@ import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
 import { createRedis } from '../../shared/redis/redis.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { openIngestHarness, type IngestHarness } from './ingest-harness.js';
+import { sparklyticsBodies } from './tracker-fixtures.js';
 
 const CHROME_UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
@@ -127,37 +128,9 @@ describe('ingest collect routes', () => {
   });
 
   it('accepts the exact bodies of the Sparklytics script (issue 7 fixtures)', async () => {
-    const bodies = [
-      {
-        website_id: site.id,
-        type: 'pageview',
-        url: 'http://localhost:4000/spark?utm_source=google',
-        language: 'en-US',
-        screen: '1280x720',
-        screen_width: 1280,
-        screen_height: 720,
-        utm_source: 'google',
-      },
-      {
-        website_id: site.id,
-        type: 'event',
-        url: 'http://localhost:4000/spark?utm_source=google',
-        event_name: 'purchase',
-        event_data: { amount: 49.99 },
-        language: 'en-US',
-      },
-      {
-        website_id: site.id,
-        type: 'pageview',
-        url: 'http://localhost:4000/spark/next',
-        language: 'en-US',
-        screen: '1280x720',
-        screen_width: 1280,
-        screen_height: 720,
-        utm_source: 'google',
-        visitor_id: 'user-42',
-      },
-    ];
+    // With identify(), the script adds visitor_id to what it sends next.
+    const bodies = sparklyticsBodies(site.id);
+    bodies[2]!.visitor_id = 'user-42';
     const ids: string[] = [];
     for (const b of bodies) {
       const id = randomUUID();

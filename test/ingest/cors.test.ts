@@ -7,6 +7,7 @@ import { websiteRepository, type Website } from '../../shared/db/website.reposit
 import { newWebsiteId } from '../../shared/ids.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { openIngestHarness, type IngestHarness } from './ingest-harness.js';
+import { sparklyticsBodies } from './tracker-fixtures.js';
 
 /** The page origin of the issue's captures: another port than the collector. */
 const PAGE_ORIGIN = 'http://localhost:4000';
@@ -129,36 +130,7 @@ describe('ingest CORS and drop-in tracker paths', () => {
   };
 
   it('replays the Sparklytics s.js bodies with their preflights: exact CORS headers, 202, stored', async () => {
-    const bodies = [
-      {
-        website_id: site.id,
-        type: 'pageview',
-        url: 'http://localhost:4000/spark?utm_source=google',
-        language: 'en-US',
-        screen: '1280x720',
-        screen_width: 1280,
-        screen_height: 720,
-        utm_source: 'google',
-      },
-      {
-        website_id: site.id,
-        type: 'event',
-        url: 'http://localhost:4000/spark?utm_source=google',
-        event_name: 'purchase',
-        event_data: { amount: 49.99 },
-        language: 'en-US',
-      },
-      {
-        website_id: site.id,
-        type: 'pageview',
-        url: 'http://localhost:4000/spark/next',
-        language: 'en-US',
-        screen: '1280x720',
-        screen_width: 1280,
-        screen_height: 720,
-        utm_source: 'google',
-      },
-    ];
+    const bodies = sparklyticsBodies(site.id);
     for (const [i, body] of bodies.entries()) {
       // The script posts to /e; its SDKs and the docs use /api/collect: both answer alike.
       const res = await crossOrigin(i === 1 ? '/api/collect' : '/e', body);
