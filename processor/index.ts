@@ -10,6 +10,7 @@ import { startBackfillWorker } from './backfill.worker.js';
 import { ProcessorConfigSchema } from './config.js';
 import { runEventsConsumer } from './events.consumer.js';
 import { startRetention } from './retention.worker.js';
+import { Partitioners } from 'kafkajs';
 
 const config = loadConfigOrExit('processor', ProcessorConfigSchema);
 const logger = createLogger('processor', config.LOG_LEVEL);
@@ -49,7 +50,11 @@ const consumer = kafka.consumer({
   maxBytes: 8 * config.PROCESSOR_FETCH_MAX_BYTES_PER_PARTITION,
   heartbeatInterval: Math.min(3_000, Math.floor(config.KAFKA_SESSION_TIMEOUT_MS / 3)),
 });
-const producer = kafka.producer({ allowAutoTopicCreation: false });
+const producer = kafka.producer({
+  // kafkajs's current default partitioner, chosen explicitly (silences its v2 notice).
+  createPartitioner: Partitioners.DefaultPartitioner,
+  allowAutoTopicCreation: false,
+});
 await Promise.all([consumer.connect(), producer.connect()]);
 
 const backfill = startBackfillWorker({

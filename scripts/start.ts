@@ -31,8 +31,11 @@ await db.end();
 
 const services = ['ingest', 'processor', 'api'] as const;
 const children: ChildProcess[] = services.map((name) => {
+  // Each service gets its own process group: Ctrl-C reaches only this supervisor, which
+  // sends one SIGTERM to each service (a second signal would make a service force-exit).
   const child = spawn(process.execPath, ['--import', 'tsx', `${name}/index.ts`], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const prefix = `${name.padEnd(9)}| `;
   for (const stream of [child.stdout, child.stderr]) {
