@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { buildApiApp } from '../../api/app.js';
 import { buildIngestApp } from '../../ingest/app.js';
 import { WebsiteLookup } from '../../ingest/website-lookup.js';
-import { runEventsConsumer } from '../../processor/events.consumer.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
@@ -18,7 +16,7 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
-import { uniqueSuffix } from '../helpers/test-env.js';
+import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 
 /**
  * The walking skeleton, end to end over real sockets and the real stack:
@@ -29,9 +27,8 @@ describe('walking skeleton: pageview goal from ingest to stats', () => {
   let deps: TestDeps;
   let topic: string;
   let dlqTopic: string;
-  let consumer: Consumer;
+  let processor: TestProcessor | undefined;
   let kafkaProducer: Producer;
-  let dlqProducer: Producer;
   let ingest: HttpApp;
   let api: HttpApp;
   let ingestUrl: string;
@@ -65,21 +62,8 @@ describe('walking skeleton: pageview goal from ingest to stats', () => {
     });
 
     kafkaProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
-    dlqProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
-    consumer = deps.kafka.consumer({ groupId: `test-skeleton-${uniqueSuffix()}` });
-    await Promise.all([kafkaProducer.connect(), dlqProducer.connect(), consumer.connect()]);
-
-    await runEventsConsumer({
-      consumer,
-      producer: dlqProducer,
-      db: deps.db,
-      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 200),
-      logger: deps.logger,
-      topic,
-      dlqTopic,
-      subBatchSize: 500,
-      partitionsConcurrently: 2,
-    });
+    await kafkaProducer.connect();
+    processor = await startTestProcessor(deps, { name: 'skeleton', topic, dlqTopic });
 
     const producer = new BatchingProducer(kafkaProducer, {
       topic,
@@ -107,9 +91,8 @@ describe('walking skeleton: pageview goal from ingest to stats', () => {
   afterAll(async () => {
     await ingest?.close();
     await api?.close();
-    await consumer?.disconnect();
+    await processor?.stop();
     await kafkaProducer?.disconnect();
-    await dlqProducer?.disconnect();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
     await deps.db.query('test.cleanup', 'DELETE FROM websites WHERE id = $1', [websiteId]);
     await deps.close();

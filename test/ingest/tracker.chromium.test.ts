@@ -1,16 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyLookup } from '../../ingest/api-key-lookup.js';
 import { buildIngestApp } from '../../ingest/app.js';
 import { WebsiteLookup } from '../../ingest/website-lookup.js';
-import { runEventsConsumer } from '../../processor/events.consumer.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
 import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
@@ -22,6 +20,7 @@ import {
   type TestDeps,
 } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
+import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 
 /** Flags that keep Chromium quiet on a closed network (no background fetches). */
 const CHROMIUM_ARGS = [
@@ -78,9 +77,8 @@ describe('tracker script in Chromium, end to end into the database', () => {
   let deps: TestDeps;
   let topic: string;
   let dlqTopic: string;
-  let consumer: Consumer;
+  let processor: TestProcessor | undefined;
   let kafkaProducer: Producer;
-  let dlqProducer: Producer;
   let ingest: HttpApp;
   let pageServer: Server;
   let browser: Browser;
@@ -122,20 +120,8 @@ describe('tracker script in Chromium, end to end into the database', () => {
       website_ids: [ryb.id],
     });
     kafkaProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
-    dlqProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
-    consumer = deps.kafka.consumer({ groupId: `test-tracker-${uniqueSuffix()}` });
-    await Promise.all([kafkaProducer.connect(), dlqProducer.connect(), consumer.connect()]);
-    await runEventsConsumer({
-      consumer,
-      producer: dlqProducer,
-      db: deps.db,
-      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 200),
-      logger: deps.logger,
-      topic,
-      dlqTopic,
-      subBatchSize: 500,
-      partitionsConcurrently: 2,
-    });
+    await kafkaProducer.connect();
+    processor = await startTestProcessor(deps, { name: 'tracker', topic, dlqTopic });
     ingest = await buildIngestApp({
       producer: new BatchingProducer(kafkaProducer, {
         topic,
@@ -223,9 +209,8 @@ describe('tracker script in Chromium, end to end into the database', () => {
     await browser?.close();
     await new Promise((r) => pageServer?.close(r));
     await ingest?.close();
-    await consumer?.disconnect();
+    await processor?.stop();
     await kafkaProducer?.disconnect();
-    await dlqProducer?.disconnect();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
     const sites = [websiteId, spark?.id, ryb?.id];
     await deps.db.query('test.cleanup', 'DELETE FROM events WHERE website_id = ANY($1)', [sites]);
