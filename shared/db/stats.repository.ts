@@ -91,6 +91,53 @@ function scopedSessionsSql(scope: SessionScope, params: unknown[], columns: stri
        AND ${filterSql}`;
 }
 
+/** An instant on a 15-minute boundary (UTC), or ±infinity: a bucket bound of session_start_counts. */
+function onBucketBoundary(t: Instant): boolean {
+  if (t === 'infinity' || t === '-infinity') return true;
+  const ms = (t instanceof Date ? t : new Date(t)).getTime();
+  return Number.isFinite(ms) && ms % 900_000 === 0;
+}
+
+/**
+ * Whether the qualifying sessions of `scope` can be counted from `session_start_counts`
+ * (migration 006) instead of scanning `sessions`: no filters (the rollup keeps only the bot
+ * flag) and every bound on a bucket boundary (always true for local midnights and hours in
+ * today's time zones; anything else takes the scan, which gives the same numbers).
+ */
+const countable = (scope: SessionScope, ...bounds: Instant[]): boolean =>
+  scope.filters.length === 0 && bounds.every(onBucketBoundary);
+
+/**
+ * Scalar SQL: sessions of website `w` overlapping [lo, hi) (bots included when `bots`), as
+ * the sessions that started in [lo, hi), summed from the 15-minute buckets, plus the sessions
+ * still open at `lo`. Those are found by two index probes: sessions that started in the day
+ * before `lo` (covering index), and sessions longer than a day (partial index, rare).
+ * Arguments are SQL expressions (parameter references).
+ */
+function sessionCountSql(w: string, lo: string, hi: string, bots: string): string {
+  const open = (cond: string) => `(SELECT count(*) FROM sessions o
+       WHERE o.website_id = ${w} AND ${cond} AND o.ended_at >= ${lo}::timestamptz
+         AND (${bots}::boolean OR NOT o.is_bot))`;
+  return `((SELECT coalesce(sum(k.sessions), 0) FROM session_start_counts k
+      WHERE k.website_id = ${w} AND k.bucket >= ${lo}::timestamptz AND k.bucket < ${hi}::timestamptz
+        AND (${bots}::boolean OR NOT k.is_bot))
+    + ${open(`o.started_at < ${lo}::timestamptz AND o.started_at >= ${lo}::timestamptz - interval '1 day'`)}
+    + ${open(`o.duration > 86400 AND o.started_at < ${lo}::timestamptz - interval '1 day'`)})::int`;
+}
+
+/**
+ * The conversions of goal `goal` in [lo, hi) whose session qualifies by the bot setting alone
+ * (the counterpart of joining them to the scanned sessions when there are no filters): one
+ * primary-key probe of `sessions` per conversion.
+ */
+function unfilteredConversionsSql(goals: string, lo: string, hi: string, bots: string): string {
+  return `SELECT c.goal_id, c.event_time, c.session_id, c.value FROM conversions c
+     WHERE c.goal_id = ANY(${goals}) AND c.website_id = $1
+       AND c.event_time >= ${lo}::timestamptz AND c.event_time < ${hi}::timestamptz
+       AND EXISTS (SELECT 1 FROM sessions s WHERE s.website_id = c.website_id
+                      AND s.session_id = c.session_id AND (${bots}::boolean OR NOT s.is_bot))`;
+}
+
 const PERIOD_COLUMNS = [
   'total_sessions',
   'conversions',
@@ -124,34 +171,47 @@ export const statsRepository = {
     q: Queryable,
     scope: SessionScope & { goalId: string; prevLo: Instant },
   ): Promise<GoalStatsResult> {
-    const params: unknown[] = [];
-    const s = scopedSessionsSql(
-      { ...scope, lo: scope.prevLo },
-      params,
-      's.session_id, s.started_at, s.ended_at',
-    );
-    params.push(scope.goalId, scope.lo, scope.prevLo, scope.hi);
-    const [goal, lo, plo, hi] = [1, 2, 3, 4].map((k) => `$${params.length - 4 + k}`);
-    const period = (cond: string, sCond: string, p: string) => `
-      (SELECT count(*) FROM s WHERE ${sCond})::int AS ${p}total_sessions,
+    const period = (cond: string, totalSessions: string, p: string) => `
+      ${totalSessions} AS ${p}total_sessions,
       count(*) FILTER (WHERE ${cond})::int AS ${p}conversions,
       count(DISTINCT c.session_id) FILTER (WHERE ${cond})::int AS ${p}converting_sessions,
       (sum(c.value) FILTER (WHERE ${cond}))::text AS ${p}total_value,
       count(c.value) FILTER (WHERE ${cond})::int AS ${p}valued,
       round(sum(c.value) FILTER (WHERE ${cond}) / NULLIF(count(c.value) FILTER (WHERE ${cond}), 0), 20)::text
         AS ${p}average_value`;
-    const { rows } = await q.query<Record<string, string | number | null>>(
-      'stats.goal_stats',
-      `WITH s AS MATERIALIZED (${s}),
+    let text: string;
+    const params: unknown[] = [];
+    if (countable(scope, scope.prevLo, scope.lo, scope.hi)) {
+      params.push(scope.websiteId, scope.lo, scope.prevLo, scope.hi, scope.includeBots, [
+        scope.goalId,
+      ]);
+      text = `WITH c AS (${unfilteredConversionsSql('$6::text[]', '$3', '$4', '$5')})
+       SELECT ${period('c.event_time >= $2::timestamptz', sessionCountSql('$1', '$2', '$4', '$5'), '')},
+              ${period('c.event_time < $2::timestamptz', sessionCountSql('$1', '$3', '$2', '$5'), 'p_')}
+         FROM c`;
+    } else {
+      const s = scopedSessionsSql(
+        { ...scope, lo: scope.prevLo },
+        params,
+        's.session_id, s.started_at, s.ended_at',
+      );
+      params.push(scope.goalId, scope.lo, scope.prevLo, scope.hi);
+      const [goal, lo, plo, hi] = [1, 2, 3, 4].map((k) => `$${params.length - 4 + k}`);
+      const count = (cond: string) => `(SELECT count(*) FROM s WHERE ${cond})::int`;
+      text = `WITH s AS MATERIALIZED (${s}),
        c AS (
          SELECT c.event_time, c.session_id, c.value
            FROM conversions c JOIN s ON s.session_id = c.session_id
           WHERE c.goal_id = ${goal} AND c.website_id = $1
             AND c.event_time >= ${plo}::timestamptz AND c.event_time < ${hi}::timestamptz
        )
-       SELECT ${period(`c.event_time >= ${lo}::timestamptz`, `s.ended_at >= ${lo}::timestamptz`, '')},
-              ${period(`c.event_time < ${lo}::timestamptz`, `s.started_at < ${lo}::timestamptz`, 'p_')}
-         FROM c`,
+       SELECT ${period(`c.event_time >= ${lo}::timestamptz`, count(`s.ended_at >= ${lo}::timestamptz`), '')},
+              ${period(`c.event_time < ${lo}::timestamptz`, count(`s.started_at < ${lo}::timestamptz`), 'p_')}
+         FROM c`;
+    }
+    const { rows } = await q.query<Record<string, string | number | null>>(
+      'stats.goal_stats',
+      text,
       params,
     );
     const r = rows[0]!;
@@ -221,12 +281,20 @@ export const statsRepository = {
     scope: SessionScope & { goalIds: readonly string[] },
   ): Promise<{ total_sessions: number; goals: Map<string, GoalListMetricsRow> }> {
     const params: unknown[] = [];
-    const s = scopedSessionsSql(scope, params, 's.session_id');
-    params.push(scope.goalIds);
-    const goals = `$${params.length}`;
-    const { rows } = await q.query<GoalListMetricsRow & { total_sessions: number }>(
-      'stats.goal_list_metrics',
-      `WITH s AS MATERIALIZED (${s})
+    let text: string;
+    if (countable(scope, scope.lo, scope.hi)) {
+      params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, scope.goalIds);
+      text = `WITH c AS (${unfilteredConversionsSql('$5::text[]', '$2', '$3', '$4')})
+       SELECT g.goal_id, ${sessionCountSql('$1', '$2', '$3', '$4')} AS total_sessions,
+              count(DISTINCT c.session_id)::int AS converting_sessions,
+              count(c.session_id)::int AS conversions
+         FROM unnest($5::text[]) AS g(goal_id) LEFT JOIN c ON c.goal_id = g.goal_id
+        GROUP BY g.goal_id`;
+    } else {
+      const s = scopedSessionsSql(scope, params, 's.session_id');
+      params.push(scope.goalIds);
+      const goals = `$${params.length}`;
+      text = `WITH s AS MATERIALIZED (${s})
        SELECT g.goal_id, (SELECT count(*) FROM s)::int AS total_sessions,
               count(DISTINCT c.session_id)::int AS converting_sessions,
               count(c.session_id)::int AS conversions
@@ -234,7 +302,11 @@ export const statsRepository = {
          LEFT JOIN (conversions c JOIN s ON s.session_id = c.session_id)
            ON c.goal_id = g.goal_id AND c.website_id = $1
           AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz
-        GROUP BY g.goal_id`,
+        GROUP BY g.goal_id`;
+    }
+    const { rows } = await q.query<GoalListMetricsRow & { total_sessions: number }>(
+      'stats.goal_list_metrics',
+      text,
       params,
     );
     let total = rows[0]?.total_sessions;

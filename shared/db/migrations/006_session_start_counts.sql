@@ -1,0 +1,123 @@
+-- Session starts per website, 15-minute bucket and bot flag, so that the statistics count
+-- "sessions overlapping [lo, hi)" without scanning `sessions`
+-- (shared/db/stats.repository.ts):
+--
+--   overlapping(lo, hi) = #{started_at in [lo, hi)} + #{started_at < lo AND ended_at >= lo}
+--
+-- The first term is a sum over at most 96 buckets a day read from this table (exact whenever
+-- lo and hi fall on 15-minute boundaries, which every local midnight and hour of today's time
+-- zones does); the second, the sessions still open at lo, is a short index probe of
+-- `sessions`.
+--
+-- The table is maintained by statement-level triggers on `sessions` reading the transition
+-- tables, so every writer (processor, backfill, retention, tests) keeps it exact with one
+-- aggregated statement per statement on `sessions`, and a replayed batch that changes no
+-- session row changes nothing here either.
+--
+-- Concurrency: the processor writes from several connections at once, and the current bucket
+-- of a busy website is touched by every one of them. `shard` (the writer's backend pid mod 8)
+-- gives each connection its own row, so concurrent transactions do not queue on one row lock
+-- until commit; readers sum over the shards. Rows are written in key order, so two writers
+-- that do share a shard cannot deadlock on them.
+CREATE TABLE session_start_counts (
+  website_id text        NOT NULL,
+  bucket     timestamptz NOT NULL,
+  is_bot     boolean     NOT NULL,
+  shard      smallint    NOT NULL,
+  sessions   bigint      NOT NULL,
+  PRIMARY KEY (website_id, bucket, is_bot, shard)
+);
+
+-- The 15-minute bucket of an instant (UTC-aligned; every current UTC offset is a multiple of
+-- 15 minutes, so local midnights are bucket boundaries).
+CREATE FUNCTION session_bucket(t timestamptz) RETURNS timestamptz
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  RETURN date_bin('15 minutes', t, timestamptz '2000-01-01 00:00:00+00');
+
+CREATE FUNCTION session_start_counts_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO session_start_counts AS c (website_id, bucket, is_bot, shard, sessions)
+  SELECT website_id, session_bucket(started_at), is_bot, pg_backend_pid() % 8, count(*)
+    FROM new_rows
+   GROUP BY 1, 2, 3
+   ORDER BY 1, 2, 3
+  ON CONFLICT (website_id, bucket, is_bot, shard)
+  DO UPDATE SET sessions = c.sessions + EXCLUDED.sessions;
+  RETURN NULL;
+END $$;
+
+-- An update moves a session between buckets only when its start moves (an earlier event
+-- arrived late) or its bot flag changes; all other updates contribute nothing.
+CREATE FUNCTION session_start_counts_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO session_start_counts AS c (website_id, bucket, is_bot, shard, sessions)
+  SELECT website_id, bucket, is_bot, pg_backend_pid() % 8, sum(d)
+    FROM (SELECT o.website_id, session_bucket(o.started_at) AS bucket, o.is_bot, -1 AS d
+            FROM old_rows o JOIN new_rows n USING (website_id, session_id)
+           WHERE session_bucket(o.started_at) <> session_bucket(n.started_at) OR o.is_bot <> n.is_bot
+          UNION ALL
+          SELECT n.website_id, session_bucket(n.started_at), n.is_bot, 1
+            FROM old_rows o JOIN new_rows n USING (website_id, session_id)
+           WHERE session_bucket(o.started_at) <> session_bucket(n.started_at) OR o.is_bot <> n.is_bot) x
+   GROUP BY 1, 2, 3
+  HAVING sum(d) <> 0
+   ORDER BY 1, 2, 3
+  ON CONFLICT (website_id, bucket, is_bot, shard)
+  DO UPDATE SET sessions = c.sessions + EXCLUDED.sessions;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION session_start_counts_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO session_start_counts AS c (website_id, bucket, is_bot, shard, sessions)
+  SELECT website_id, session_bucket(started_at), is_bot, pg_backend_pid() % 8, -count(*)
+    FROM old_rows
+   GROUP BY 1, 2, 3
+   ORDER BY 1, 2, 3
+  ON CONFLICT (website_id, bucket, is_bot, shard)
+  DO UPDATE SET sessions = c.sessions + EXCLUDED.sessions;
+  -- Buckets whose sessions are all gone (retention) no longer need their rows. A shard row
+  -- alone may be negative (a session counted in by one connection and out by another):
+  -- only the sum over the shards is meaningful.
+  DELETE FROM session_start_counts c
+   USING (SELECT k.website_id, k.bucket, k.is_bot
+            FROM session_start_counts k
+            JOIN (SELECT DISTINCT website_id, session_bucket(started_at) AS bucket, is_bot
+                    FROM old_rows) g USING (website_id, bucket, is_bot)
+           GROUP BY 1, 2, 3
+          HAVING sum(k.sessions) = 0) z
+   WHERE c.website_id = z.website_id AND c.bucket = z.bucket AND c.is_bot = z.is_bot;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION session_start_counts_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  TRUNCATE session_start_counts;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER session_start_counts_insert AFTER INSERT ON sessions
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+  EXECUTE FUNCTION session_start_counts_on_insert();
+CREATE TRIGGER session_start_counts_update AFTER UPDATE ON sessions
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
+  EXECUTE FUNCTION session_start_counts_on_update();
+CREATE TRIGGER session_start_counts_delete AFTER DELETE ON sessions
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+  EXECUTE FUNCTION session_start_counts_on_delete();
+CREATE TRIGGER session_start_counts_truncate AFTER TRUNCATE ON sessions
+  FOR EACH STATEMENT EXECUTE FUNCTION session_start_counts_on_truncate();
+
+-- Existing sessions (an upgrade).
+INSERT INTO session_start_counts (website_id, bucket, is_bot, shard, sessions)
+SELECT website_id, session_bucket(started_at), is_bot, 0, count(*)
+  FROM sessions GROUP BY 1, 2, 3;
+
+-- The sessions open at an instant lo: those that started in the day before lo are found by a
+-- range scan of this covering index (it replaces the plain started_at index of 004, which
+-- served the same scans); the rare sessions longer than a day by the partial index below.
+CREATE INDEX sessions_website_started_cover_idx
+  ON sessions (website_id, started_at) INCLUDE (ended_at, is_bot);
+DROP INDEX IF EXISTS sessions_website_started_idx;
+CREATE INDEX sessions_long_idx
+  ON sessions (website_id, started_at) INCLUDE (ended_at, is_bot) WHERE duration > 86400;
