@@ -18,3 +18,12 @@ export const ApiConfigSchema = Type.Object({
   API_REDIS_HANDOFF_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2_000 }),
 });
 export type ApiConfig = Static<typeof ApiConfigSchema>;
+
+/**
+ * Settings of the API's database connections, which run the statistics: short analytical
+ * queries over tens or hundreds of thousands of rows. JIT compilation costs more (tens of ms)
+ * than it saves at that size, and hash aggregates of a goal list need more than the default
+ * 4 MB of work memory to stay off disk. Per connection, so the server's defaults stay as the
+ * operator set them for everything else.
+ */
+export const API_DB_SETTINGS = { jit: 'off', work_mem: '64MB' } as const;

@@ -5,14 +5,19 @@ import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { buildApiApp } from './app.js';
-import { ApiConfigSchema } from './config.js';
+import { API_DB_SETTINGS, ApiConfigSchema } from './config.js';
 import { createBackfillQueue } from './goals/backfill-queue.js';
 import { requeuePendingBackfills } from './goals/goal.service.js';
 
 const config = loadConfigOrExit('api', ApiConfigSchema);
 const logger = createLogger('api', config.LOG_LEVEL);
 const db = createDb(
-  { url: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'goalpost-api' },
+  {
+    url: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    applicationName: 'goalpost-api',
+    settings: API_DB_SETTINGS,
+  },
   logger,
 );
 const redis = createRedis(config.REDIS_URL, logger, { name: 'api' });

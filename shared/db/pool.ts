@@ -46,13 +46,23 @@ function tagged(runner: pg.Pool | pg.PoolClient, logger: Logger): Queryable {
  * is named in logs and timed; SQL is always parameterized.
  */
 export function createDb(
-  opts: { url: string; max: number; applicationName: string },
+  opts: {
+    url: string;
+    max: number;
+    applicationName: string;
+    /** Server settings for every connection of this pool (sent at connect, no round trip). */
+    settings?: Readonly<Record<string, string>>;
+  },
   logger: Logger,
 ): Db {
+  const options = Object.entries(opts.settings ?? {})
+    .map(([k, v]) => `-c ${k}=${v}`)
+    .join(' ');
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.max,
     application_name: opts.applicationName,
+    ...(options === '' ? {} : { options }),
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
