@@ -130,9 +130,10 @@ function sessionCountSql(w: string, lo: string, hi: string, bots: string): strin
  * sessions unless `bots` (the counterpart of joining conversions to the scanned sessions when
  * there are no filters). A conversion in [lo, hi) belongs to a session overlapping [lo, hi),
  * so the bot sessions to exclude are read once from the small partial index of migration 008
- * and looked up in a hash (`NOT IN` over the CTE is a hashed subplan, one per chunk), instead
- * of probing `sessions` once per conversion. (`NOT EXISTS` let the planner pick a merge
- * anti-join that sorted every conversion by session id: 3x slower for a goal list.) (A conversion whose
+ * and looked up in one hash (`NOT IN` over the CTE is a hashed subplan; `OFFSET 0` keeps it
+ * above the chunks' Append, else it is rebuilt for every chunk), instead of probing
+ * `sessions` once per conversion. (`NOT EXISTS` let the planner pick a merge anti-join that
+ * sorted every conversion by session id: 3x slower for a goal list.) (A conversion whose
  * session row is gone, which only retention can cause, counts here and not in the filtered
  * path; retention removes both by the same cutoff.) Arguments are SQL expressions.
  */
@@ -142,10 +143,12 @@ function unfilteredConversionsCtes(goals: string, lo: string, hi: string, bots: 
         WHERE NOT ${bots}::boolean AND b.website_id = $1 AND b.is_bot
           AND b.ended_at >= ${lo}::timestamptz AND b.started_at < ${hi}::timestamptz),
      c AS (
-       SELECT c.goal_id, c.event_time, c.session_id, c.value FROM conversions c
-        WHERE c.goal_id = ANY(${goals}) AND c.website_id = $1
-          AND c.event_time >= ${lo}::timestamptz AND c.event_time < ${hi}::timestamptz
-          AND c.session_id NOT IN (SELECT bots.session_id FROM bots))`;
+       SELECT * FROM (
+         SELECT c.goal_id, c.event_time, c.session_id, c.value FROM conversions c
+          WHERE c.goal_id = ANY(${goals}) AND c.website_id = $1
+            AND c.event_time >= ${lo}::timestamptz AND c.event_time < ${hi}::timestamptz
+         OFFSET 0) c
+        WHERE c.session_id NOT IN (SELECT bots.session_id FROM bots))`;
 }
 
 const PERIOD_COLUMNS = [
