@@ -158,6 +158,33 @@ describe('session_start_counts', () => {
     expect(left.rows[0]!.rows).toBe(2); // g's (bucket, human) before the flip, (bucket, bot) before the move
   });
 
+  it('stays exact under concurrent writers moving sessions across shared buckets', async () => {
+    // Four connections, each with its own sessions (as processor partitions own visitors), all
+    // in the same buckets: every statement inserts new sessions and moves earlier ones, in
+    // transactions of several statements, all at once.
+    const writers = Array.from({ length: 4 }, (_, w) =>
+      deps.db.tx(async (q) => {
+        for (let k = 0; k < 10; k++) {
+          const ids = [`w${w}-${k}`, `w${w}-${k}-b`];
+          await q.query(
+            'test.sessions_upsert',
+            `INSERT INTO sessions (website_id, session_id, visitor_id, started_at, ended_at, first_event_id, is_bot)
+             SELECT $1, id, 'v', $3::timestamptz - make_interval(mins => $4 * 7), $3, gen_random_uuid(), $4 % 3 = 0
+               FROM unnest($2::text[]) AS id
+             ON CONFLICT (website_id, session_id) DO UPDATE SET
+               started_at = LEAST(sessions.started_at, EXCLUDED.started_at),
+               is_bot = sessions.is_bot OR EXCLUDED.is_bot`,
+            [site, k === 0 ? ids : [...ids, `w${w}-${k - 1}`], at(500), k],
+          );
+        }
+      }),
+    );
+    await Promise.all(writers);
+    const { rollup, sessions } = await rollupVsSessions();
+    expect(sessions.length).toBeGreaterThan(5);
+    expect(rollup).toEqual(sessions);
+  });
+
   it('takes the scan when a bound is not on a 15-minute boundary, with the same meaning', async () => {
     const id = randomUUID().slice(0, 8);
     await upsert([[`x${id}`, 100, 107, false]]);

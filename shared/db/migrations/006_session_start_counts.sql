@@ -15,10 +15,12 @@
 -- session row changes nothing here either.
 --
 -- Concurrency: the processor writes from several connections at once, and the current bucket
--- of a busy website is touched by every one of them. `shard` (the writer's backend pid mod 8)
+-- of a busy website is touched by every one of them. `shard` (the writer's backend pid mod 64)
 -- gives each connection its own row, so concurrent transactions do not queue on one row lock
--- until commit; readers sum over the shards. Rows are written in key order, so two writers
--- that do share a shard cannot deadlock on them.
+-- until commit; readers sum over the shards. Two connections whose pids share a shard take
+-- that shard's transaction-level advisory lock first: an INSERT … ON CONFLICT fires the insert
+-- and the update trigger one after the other, each writing its rows in key order, and two
+-- such statements could otherwise lock the same rows in opposite orders and deadlock.
 CREATE TABLE session_start_counts (
   website_id text        NOT NULL,
   bucket     timestamptz NOT NULL,
@@ -34,10 +36,16 @@ CREATE FUNCTION session_bucket(t timestamptz) RETURNS timestamptz
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   RETURN date_bin('15 minutes', t, timestamptz '2000-01-01 00:00:00+00');
 
+-- Serialises the writers that share this connection's shard (see above), until commit.
+CREATE FUNCTION session_start_counts_lock() RETURNS void LANGUAGE sql AS $$
+  SELECT pg_advisory_xact_lock(20260006, pg_backend_pid() % 64)
+$$;
+
 CREATE FUNCTION session_start_counts_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM session_start_counts_lock();
   INSERT INTO session_start_counts AS c (website_id, bucket, is_bot, shard, sessions)
-  SELECT website_id, session_bucket(started_at), is_bot, pg_backend_pid() % 8, count(*)
+  SELECT website_id, session_bucket(started_at), is_bot, pg_backend_pid() % 64, count(*)
     FROM new_rows
    GROUP BY 1, 2, 3
    ORDER BY 1, 2, 3
@@ -50,8 +58,9 @@ END $$;
 -- arrived late) or its bot flag changes; all other updates contribute nothing.
 CREATE FUNCTION session_start_counts_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM session_start_counts_lock();
   INSERT INTO session_start_counts AS c (website_id, bucket, is_bot, shard, sessions)
-  SELECT website_id, bucket, is_bot, pg_backend_pid() % 8, sum(d)
+  SELECT website_id, bucket, is_bot, pg_backend_pid() % 64, sum(d)
     FROM (SELECT o.website_id, session_bucket(o.started_at) AS bucket, o.is_bot, -1 AS d
             FROM old_rows o JOIN new_rows n USING (website_id, session_id)
            WHERE session_bucket(o.started_at) <> session_bucket(n.started_at) OR o.is_bot <> n.is_bot
@@ -69,8 +78,9 @@ END $$;
 
 CREATE FUNCTION session_start_counts_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM session_start_counts_lock();
   INSERT INTO session_start_counts AS c (website_id, bucket, is_bot, shard, sessions)
-  SELECT website_id, session_bucket(started_at), is_bot, pg_backend_pid() % 8, -count(*)
+  SELECT website_id, session_bucket(started_at), is_bot, pg_backend_pid() % 64, -count(*)
     FROM old_rows
    GROUP BY 1, 2, 3
    ORDER BY 1, 2, 3
