@@ -195,6 +195,18 @@ const cases: Array<[string, () => Promise<void>, () => Promise<void>, number | n
     50,
   ],
   [
+    'stats 30 days, daily timeseries',
+    inject(`/api/websites/${SITE}/goals/${goal}/stats?${range}&include=timeseries`),
+    sql(
+      `SELECT d, count(DISTINCT session_id), count(*) FILTER (WHERE path = '/p/1')
+         FROM (SELECT date_trunc('day', event_time) AS d, session_id, path FROM events
+                WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot) x
+        GROUP BY d`,
+      [SITE, start, end],
+    ),
+    null,
+  ],
+  [
     'Rybbit list, 50 goals, 30 days',
     inject(`/api/goals/${SITE}?${range}&page_size=50`),
     sql(
@@ -222,7 +234,9 @@ const n = await db.query<{ numeric_id: number }>(
   'SELECT numeric_id FROM goals WHERE id = $1',
   [goal],
 );
-cases[3]![1] = inject(`/api/goals/${n.rows[0]!.numeric_id}/sessions/${SITE}?${range}`);
+cases.find(([name]) => name.startsWith('sessions list'))![1] = inject(
+  `/api/goals/${n.rows[0]!.numeric_id}/sessions/${SITE}?${range}`,
+);
 
 log(`dataset: ${E} events, ${S} sessions, 50 goals; ${config.BENCH_RUNS} runs each`);
 for (const [name, ours, base, target] of cases) {

@@ -91,7 +91,7 @@ function scopedSessionsSql(scope: SessionScope, params: unknown[], columns: stri
        AND ${filterSql}`;
 }
 
-/** An instant on a 15-minute boundary (UTC), or ±infinity: a bucket bound of session_start_counts. */
+/** An instant on a 15-minute boundary (UTC), or ±infinity: a bucket bound of session_counts. */
 function onBucketBoundary(t: Instant): boolean {
   if (t === 'infinity' || t === '-infinity') return true;
   const ms = (t instanceof Date ? t : new Date(t)).getTime();
@@ -99,7 +99,7 @@ function onBucketBoundary(t: Instant): boolean {
 }
 
 /**
- * Whether the qualifying sessions of `scope` can be counted from `session_start_counts`
+ * Whether the qualifying sessions of `scope` can be counted from `session_counts`
  * (migration 006) instead of scanning `sessions`: no filters (the rollup keeps only the bot
  * flag) and every bound on a bucket boundary (always true for local midnights and hours in
  * today's time zones; anything else takes the scan, which gives the same numbers).
@@ -108,21 +108,28 @@ const countable = (scope: SessionScope, ...bounds: Instant[]): boolean =>
   scope.filters.length === 0 && bounds.every(onBucketBoundary);
 
 /**
- * Scalar SQL: sessions of website `w` overlapping [lo, hi) (bots included when `bots`), as
- * the sessions that started in [lo, hi), summed from the 15-minute buckets, plus the sessions
- * still open at `lo`. Those are found by two index probes: sessions that started in the day
- * before `lo` (covering index), and sessions longer than a day (partial index, rare).
- * Arguments are SQL expressions (parameter references).
+ * Scalar SQL: the sessions of website `w` open at `lo` (started before it, not ended before
+ * it; bots included when `bots`), by two index probes: sessions that started in the day before
+ * `lo` (covering index), and sessions longer than a day (partial index, rare). Arguments are
+ * SQL expressions (parameter references).
  */
-function sessionCountSql(w: string, lo: string, hi: string, bots: string): string {
+function openAtSql(w: string, lo: string, bots: string): string {
   const open = (cond: string) => `(SELECT count(*) FROM sessions o
        WHERE o.website_id = ${w} AND ${cond} AND o.ended_at >= ${lo}::timestamptz
          AND (${bots}::boolean OR NOT o.is_bot))`;
-  return `((SELECT coalesce(sum(k.sessions), 0) FROM session_start_counts k
+  return `(${open(`o.started_at < ${lo}::timestamptz AND o.started_at >= ${lo}::timestamptz - interval '1 day'`)}
+    + ${open(`o.duration > 86400 AND o.started_at < ${lo}::timestamptz - interval '1 day'`)})`;
+}
+
+/**
+ * Scalar SQL: sessions of website `w` overlapping [lo, hi), as the sessions that started in
+ * [lo, hi), summed from the 15-minute buckets of `session_counts`, plus those open at `lo`.
+ */
+function sessionCountSql(w: string, lo: string, hi: string, bots: string): string {
+  return `((SELECT coalesce(sum(k.starts), 0) FROM session_counts k
       WHERE k.website_id = ${w} AND k.bucket >= ${lo}::timestamptz AND k.bucket < ${hi}::timestamptz
         AND (${bots}::boolean OR NOT k.is_bot))
-    + ${open(`o.started_at < ${lo}::timestamptz AND o.started_at >= ${lo}::timestamptz - interval '1 day'`)}
-    + ${open(`o.duration > 86400 AND o.started_at < ${lo}::timestamptz - interval '1 day'`)})::int`;
+    + ${openAtSql(w, lo, bots)})::int`;
 }
 
 /**
@@ -244,10 +251,24 @@ export const statsRepository = {
     scope: SessionScope & { goalId: string },
     buckets: Buckets,
   ): Promise<TimeseriesRow[]> {
+    const fast = countable(scope, scope.lo, scope.hi);
     const params: unknown[] = [];
-    const s = scopedSessionsSql(scope, params, 's.session_id, s.started_at, s.ended_at');
-    params.push(scope.goalId, buckets.count);
-    const goal = `$${params.length - 1}`;
+    let sessionsCte: string;
+    if (fast) {
+      params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, [scope.goalId]);
+      sessionsCte = unfilteredConversionsCtes('$5::text[]', '$2', '$3', '$4');
+    } else {
+      const s = scopedSessionsSql(scope, params, 's.session_id, s.started_at, s.ended_at');
+      params.push(scope.goalId);
+      sessionsCte = `s AS MATERIALIZED (${s}),
+       c AS (
+         SELECT c.event_time, c.session_id, c.value
+           FROM conversions c JOIN s ON s.session_id = c.session_id
+          WHERE c.goal_id = $${params.length} AND c.website_id = $1
+            AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz
+       )`;
+    }
+    params.push(buckets.count);
     const n = `$${params.length}`;
     let idx: (t: string) => string;
     if (buckets.kind === 'day') {
@@ -257,23 +278,38 @@ export const statsRepository = {
     } else {
       idx = (t) => `floor(extract(epoch FROM ${t} - $2::timestamptz) / 3600)::int`;
     }
-    const { rows } = await q.query<TimeseriesRow>(
-      'stats.goal_timeseries',
-      `WITH s AS MATERIALIZED (${s}),
+    // Sessions per bucket. From the rollup: a bucket's sessions are those that start in it
+    // plus those open at its start, and open(b) = open(lo) + starts − ends over [lo, b). From
+    // the scan: a session counts in every bucket its span overlaps.
+    const sb = fast
+      ? `k AS (
+         SELECT ${idx('k.bucket')} AS i, sum(k.starts) AS st, sum(k.ends) AS en
+           FROM session_counts k
+          WHERE k.website_id = $1 AND k.bucket >= $2::timestamptz AND k.bucket < $3::timestamptz
+            AND ($4::boolean OR NOT k.is_bot)
+          GROUP BY 1
+       ),
        sb AS (
+         SELECT g.i, (coalesce(k.st, 0) + ${openAtSql('$1', '$2', '$4')}
+                 + coalesce(sum(coalesce(k.st, 0) - coalesce(k.en, 0))
+                     OVER (ORDER BY g.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))::int AS n
+           FROM generate_series(0, ${n}::int - 1) AS g(i) LEFT JOIN k ON k.i = g.i
+       )`
+      : `sb AS (
          SELECT i, count(*)::int AS n
            FROM s, generate_series(greatest(${idx('s.started_at')}, 0),
                                    least(${idx('s.ended_at')}, ${n}::int - 1)) AS i
           GROUP BY i
-       ),
+       )`;
+    const { rows } = await q.query<TimeseriesRow>(
+      'stats.goal_timeseries',
+      `WITH ${sessionsCte},
+       ${sb},
        cb AS (
          SELECT ${idx('c.event_time')} AS i, count(*)::int AS conversions,
                 count(DISTINCT c.session_id)::int AS converting_sessions,
                 sum(c.value)::text AS total_value
-           FROM conversions c JOIN s ON s.session_id = c.session_id
-          WHERE c.goal_id = ${goal} AND c.website_id = $1
-            AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz
-          GROUP BY 1
+           FROM c GROUP BY 1
        )
        SELECT g.i, COALESCE(sb.n, 0) AS total_sessions, COALESCE(cb.conversions, 0) AS conversions,
               COALESCE(cb.converting_sessions, 0) AS converting_sessions, cb.total_value

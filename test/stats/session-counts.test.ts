@@ -1,13 +1,14 @@
 /**
- * The session_start_counts rollup (migration 006) against the `sessions` table it summarises,
- * on the real database: every kind of write to `sessions` (insert, upsert that moves a
- * session's start or flips its bot flag, delete) keeps it exact, and the statistics' counting
- * of "sessions overlapping [lo, hi)" from it equals the scan of `sessions` for windows that
- * cut through sessions, including sessions longer than a day and bots.
+ * The session_counts rollup (migration 006) against the `sessions` table it summarises, on
+ * the real database: every kind of write to `sessions` (insert, upsert that moves a session's
+ * start or end or flips its bot flag, delete) keeps it exact, and the statistics' counting of
+ * "sessions overlapping [lo, hi)" from it, totals and per-bucket timeseries, equals the scan of
+ * `sessions` for windows that cut through sessions, including sessions longer than a day and
+ * bots.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { statsRepository, type Instant } from '../../shared/db/stats.repository.js';
+import { statsRepository, type Buckets, type Instant } from '../../shared/db/stats.repository.js';
 import type { SessionFilter } from '../../shared/stats/session-filters.js';
 import { openTestDeps } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
@@ -47,13 +48,19 @@ async function upsert(rows: Array<[id: string, start: number, end: number, bot: 
 async function rollupVsSessions() {
   const q = (sql: string) =>
     deps.db
-      .query<{ bucket: Date; is_bot: boolean; n: number }>('test.rollup', sql, [site])
-      .then((r) => r.rows.map((x) => `${x.bucket.toISOString()} ${x.is_bot} ${x.n}`));
+      .query<{ bucket: Date; is_bot: boolean; st: number; en: number }>('test.rollup', sql, [site])
+      .then((r) => r.rows.map((x) => `${x.bucket.toISOString()} ${x.is_bot} ${x.st} ${x.en}`));
   return {
-    rollup: await q(`SELECT bucket, is_bot, sum(sessions)::int AS n FROM session_start_counts
-                      WHERE website_id = $1 GROUP BY 1, 2 HAVING sum(sessions) <> 0 ORDER BY 1, 2`),
-    sessions: await q(`SELECT session_bucket(started_at) AS bucket, is_bot, count(*)::int AS n
-                         FROM sessions WHERE website_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`),
+    rollup: await q(`SELECT bucket, is_bot, sum(starts)::int AS st, sum(ends)::int AS en
+                       FROM session_counts WHERE website_id = $1 GROUP BY 1, 2
+                     HAVING sum(starts) <> 0 OR sum(ends) <> 0 ORDER BY 1, 2`),
+    sessions: await q(`SELECT bucket, is_bot, sum(st)::int AS st, sum(en)::int AS en
+                         FROM (SELECT session_bucket(started_at) AS bucket, is_bot, 1 AS st, 0 AS en
+                                 FROM sessions WHERE website_id = $1
+                               UNION ALL
+                               SELECT session_bucket(ended_at), is_bot, 0, 1
+                                 FROM sessions WHERE website_id = $1) x
+                        GROUP BY 1, 2 ORDER BY 1, 2`),
   };
 }
 
@@ -85,6 +92,29 @@ const WINDOWS: Array<[Instant, Instant]> = [
   [at(30), 'infinity'],
 ];
 
+/** Per-bucket session counts of a timeseries over [lo, lo + count buckets). */
+async function seriesSessions(
+  lo: string,
+  buckets: Buckets,
+  includeBots: boolean,
+  filters = SCAN,
+): Promise<number[]> {
+  const hours = buckets.kind === 'hour' ? buckets.count : buckets.count * 24;
+  const rows = await statsRepository.goalTimeseries(
+    deps.db,
+    {
+      websiteId: site,
+      lo,
+      hi: new Date(Date.parse(lo) + hours * 3_600_000).toISOString(),
+      includeBots,
+      filters,
+      goalId: 'goal_none',
+    },
+    buckets,
+  );
+  return rows.map((r) => r.total_sessions);
+}
+
 async function expectCountsAgree() {
   const { rollup, sessions } = await rollupVsSessions();
   expect(rollup).toEqual(sessions);
@@ -95,9 +125,29 @@ async function expectCountsAgree() {
       expect({ lo, hi, bots, n: fast }).toEqual({ lo, hi, bots, n: scan });
     }
   }
+  // Timeseries: hour buckets around the sessions, and UTC days from three days before.
+  const series: Array<[string, Buckets]> = [
+    [at(-120), { kind: 'hour', count: 30 }],
+    [at(-15), { kind: 'hour', count: 3 }],
+    [
+      at(-3 * 24 * 60),
+      { kind: 'day', count: 6, startDate: at(-3 * 24 * 60).slice(0, 10), timezone: 'UTC' },
+    ],
+  ];
+  for (const [lo, buckets] of series) {
+    for (const bots of [true, false]) {
+      const fast = await seriesSessions(lo, buckets, bots, []);
+      expect(fast.some((n) => n > 0)).toBe(true);
+      expect({ lo, bots, fast }).toEqual({
+        lo,
+        bots,
+        fast: await seriesSessions(lo, buckets, bots),
+      });
+    }
+  }
 }
 
-describe('session_start_counts', () => {
+describe('session_counts', () => {
   it('counts overlapping sessions like the scan of sessions, through inserts, moves and deletes', async () => {
     await upsert([
       ['a', 0, 10, false], // starts on a window bound
@@ -115,7 +165,8 @@ describe('session_start_counts', () => {
     expect(await totalSessions(at(0), at(60), true, [])).toBe(5);
 
     // In one statement: a late, earlier event moves b's start into the previous bucket, g
-    // turns into a bot, a new session arrives, and a is extended without its start moving.
+    // turns into a bot and ends later, a new session arrives, and a is extended within its
+    // end bucket.
     await upsert([
       ['b', 3, 15, false],
       ['g', 24 * 60 + 1, 24 * 60 + 5, true],
@@ -142,20 +193,25 @@ describe('session_start_counts', () => {
     await expectCountsAgree();
 
     // Deleting every session sweeps the rows of the buckets it emptied. Rows emptied earlier by
-    // moves stay behind at zero (the update trigger, on the processor's hot path, does not
+    // moves may stay behind at zero (the update trigger, on the processor's hot path, does not
     // sweep); nothing non-zero remains.
+    const groups = `SELECT bucket, is_bot FROM session_counts WHERE website_id = $1 GROUP BY 1, 2`;
+    const before = await deps.db.query<{ bucket: Date }>('test.rollup_groups', groups, [site]);
+    const swept = await rollupVsSessions();
     await deps.db.query('test.sessions_delete', 'DELETE FROM sessions WHERE website_id = $1', [
       site,
     ]);
-    const left = await deps.db.query<{ rows: number; nonzero: number }>(
+    const left = await deps.db.query<{ groups: number; nonzero: number }>(
       'test.rollup_left',
-      `SELECT count(*)::int AS rows, count(*) FILTER (WHERE n <> 0)::int AS nonzero
-         FROM (SELECT bucket, is_bot, sum(sessions) AS n FROM session_start_counts
+      `SELECT count(*)::int AS groups,
+              count(*) FILTER (WHERE st <> 0 OR en <> 0)::int AS nonzero
+         FROM (SELECT bucket, is_bot, sum(starts) AS st, sum(ends) AS en FROM session_counts
                 WHERE website_id = $1 GROUP BY 1, 2) x`,
       [site],
     );
     expect(left.rows[0]!.nonzero).toBe(0);
-    expect(left.rows[0]!.rows).toBe(2); // g's (bucket, human) before the flip, (bucket, bot) before the move
+    // The groups the deleted sessions occupied are gone; only earlier, emptied ones remain.
+    expect(left.rows[0]!.groups).toBe(before.rows.length - swept.sessions.length);
   });
 
   it('stays exact under concurrent writers moving sessions across shared buckets', async () => {
