@@ -13,6 +13,7 @@ import { installCors } from './cors.js';
 import type { IntakeDeps, IntakeLimits, WebsiteSource } from './intake.js';
 import { IngestMetrics } from './metrics.js';
 import { RateWindow } from './rate-window.js';
+import { SessionBatcher } from './session-batcher.js';
 import { collectRoutes } from './routes/collect.route.js';
 import { scriptRoutes } from './routes/script.route.js';
 import { rybbitErrorFormatter, trackRoutes } from './routes/track.route.js';
@@ -80,7 +81,9 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
   // Callback-style hooks on the per-request path: an async hook costs a promise and a
   // microtask hop per request, and these never wait for anything.
   app.addHook('onResponse', (req, reply, done) => {
-    metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', status: reply.statusCode });
+    const route = req.routeOptions.url ?? 'unknown';
+    metrics.requests.inc({ route, status: reply.statusCode });
+    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
     done();
   });
   app.addHook('onError', async (req, _reply, err) => {
@@ -100,14 +103,16 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
+  const sessions = new SessionStore(deps.redis, {
+    keyPrefix: opts.redisKeyPrefix,
+    pendingTtlMs: opts.produceTimeoutMs + 10_000,
+  });
   const intakeDeps: IntakeDeps = {
     producer: deps.producer,
     websites: deps.websites,
     apiKeys: deps.apiKeys ?? null,
-    sessions: new SessionStore(deps.redis, {
-      keyPrefix: opts.redisKeyPrefix,
-      pendingTtlMs: opts.produceTimeoutMs + 10_000,
-    }),
+    sessions,
+    sessionBatcher: new SessionBatcher(sessions),
     salts: new DailySalts(deps.redis, `${opts.redisKeyPrefix}salt:`),
     geo: deps.geo ?? GeoLookup.disabled(),
     metrics,

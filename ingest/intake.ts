@@ -18,6 +18,7 @@ import type { ApiKeySource } from './api-key-lookup.js';
 import type { IngestMetrics } from './metrics.js';
 import { originAllowed } from './origin.js';
 import type { RateWindow } from './rate-window.js';
+import type { AssignedSessions, SessionBatcher } from './session-batcher.js';
 
 /** One validated event of either payload format, before website resolution and enrichment. */
 export interface IncomingEvent {
@@ -63,7 +64,10 @@ export interface IntakeDeps {
   websites: WebsiteSource;
   /** Verifies body api keys; null: every request carrying one is refused (403). */
   apiKeys: ApiKeySource | null;
+  /** Claim keys, `markDone` and `release` of event_id claims. */
   sessions: SessionStore;
+  /** Session assignment (and event_id claims), merged across concurrent requests. */
+  sessionBatcher: SessionBatcher;
   salts: DailySalts;
   geo: GeoLookup;
   metrics: IngestMetrics;
@@ -182,13 +186,13 @@ export async function intake(
     });
   }
 
-  const token = randomUUID();
-  let results;
+  let assigned: AssignedSessions;
   try {
-    results = await deps.sessions.assign(requests, token);
+    assigned = await deps.sessionBatcher.assign(requests);
   } catch (err) {
     throw transient('redis', err);
   }
+  const { results, token } = assigned;
   const claimed: string[] = [];
   for (let i = 0; i < requests.length; i++) {
     const r = requests[i]!;
@@ -217,7 +221,7 @@ export async function intake(
     const ev: EventMessage = {
       v: EVENT_SCHEMA_VERSION,
       event_id: r.eventId ?? randomUUID(),
-      event_time: new Date(r.eventTimeMs).toISOString(),
+      event_time: r.eventTimeMs === receivedMs ? receivedAt : new Date(r.eventTimeMs).toISOString(),
       received_at: receivedAt,
       website_id: site.id,
       session_id: res.sessionId,
