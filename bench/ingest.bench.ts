@@ -5,11 +5,15 @@
  *       enrichment with the GeoIP database, Redis session script, Kafka acks=all);
  *   (c) batches of 50 events;
  *   (d) a fixed 2,000 req/s of (b), for the latency target.
- * Servers run as child processes (ingest is the real `ingest/index.ts`), autocannon runs here.
+ * Servers run as child processes (ingest is the real `ingest/index.ts`, compiled to one
+ * JavaScript file as production should run it; BENCH_INGEST_COMPILED=false runs it under tsx),
+ * autocannon runs here. BENCH_CLIENT_IPS > 0 sends each request from one of that many public
+ * addresses (X-Forwarded-For, ingest trusting loopback as its proxy), so GeoIP lookups and
+ * their caches work as under real traffic instead of answering 127.0.0.1 from memory.
  * Prints req/s, events/s, p50/p99, the ingest process's RSS (current and peak) and b/a.
  * BENCH_PROFILE=1 also writes a CPU profile of ingest and prints where its time goes.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +28,7 @@ import { createHttpApp } from '../shared/http/http-app.js';
 import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
+import { bundleIngest, INGEST_NODE_FLAGS } from '../scripts/ingest-build.js';
 
 const BenchConfigSchema = Type.Object({
   ...DatabaseEnv,
@@ -32,10 +37,15 @@ const BenchConfigSchema = Type.Object({
   BENCH_DURATION_S: Type.Integer({ minimum: 3, maximum: 120, default: 15 }),
   BENCH_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
   BENCH_PROFILE: Type.Boolean({ default: false }),
-  /** Run ingest as one esbuild bundle on plain node instead of under tsx (to compare RSS). */
-  BENCH_INGEST_COMPILED: Type.Boolean({ default: false }),
-  /** Extra node flags for the ingest process only, e.g. `--max-semi-space-size=8`. */
-  BENCH_INGEST_NODE_FLAGS: Type.String({ default: '' }),
+  /**
+   * Run ingest as `npm start` does: one esbuild bundle on plain node (scripts/ingest-build.ts);
+   * false runs `ingest/index.ts` under tsx (about 45 MB more RSS).
+   */
+  BENCH_INGEST_COMPILED: Type.Boolean({ default: true }),
+  /** Node flags for the ingest process: by default those `npm start` uses; '' = V8's defaults. */
+  BENCH_INGEST_NODE_FLAGS: Type.String({ default: INGEST_NODE_FLAGS.join(' ') }),
+  /** Distinct client addresses (X-Forwarded-For) for (b)–(d); 0: every request from loopback. */
+  BENCH_CLIENT_IPS: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
 });
 const ROOT = join(import.meta.dirname, '..');
 const PROFILE_DIR = join(tmpdir(), 'goalpost-ingest-profile');
@@ -82,7 +92,9 @@ async function main(): Promise<void> {
       [
         ...(config.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
         ...config.BENCH_INGEST_NODE_FLAGS.split(' ').filter((f) => f !== ''),
-        config.BENCH_INGEST_COMPILED ? bundleIngest() : join(ROOT, 'ingest/index.ts'),
+        config.BENCH_INGEST_COMPILED
+          ? bundleIngest(ROOT, '.bench-build')
+          : join(ROOT, 'ingest/index.ts'),
       ],
       {
         INGEST_PORT: String(port),
@@ -91,6 +103,7 @@ async function main(): Promise<void> {
         INGEST_RATE_LIMIT_IP_PER_MINUTE: '1000000000',
         INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE: '1000000000',
         INGEST_BOT_RATE_HEURISTIC: 'false',
+        ...(config.BENCH_CLIENT_IPS > 0 ? { INGEST_TRUSTED_PROXIES: '127.0.0.1' } : {}),
       },
     );
     children.push(ingest);
@@ -106,11 +119,21 @@ async function main(): Promise<void> {
       redis: pidFrom('.stack/redis/redis.pid'),
     };
     const b = await withCpu(log, pids, () =>
-      load(log, 'b', { url: `${url}/api/collect`, requests: [varying(site.id, 1)] }, config),
+      load(
+        log,
+        'b',
+        { url: `${url}/api/collect`, requests: [varying(site.id, 1, config.BENCH_CLIENT_IPS)] },
+        config,
+      ),
     );
     log(`(c) batches of 50: ${config.BENCH_DURATION_S}s`);
     const c = await withCpu(log, pids, () =>
-      load(log, 'c', { url: `${url}/api/collect`, requests: [varying(site.id, 50)] }, config),
+      load(
+        log,
+        'c',
+        { url: `${url}/api/collect`, requests: [varying(site.id, 50, config.BENCH_CLIENT_IPS)] },
+        config,
+      ),
     );
     log(`(d) fixed 2,000 req/s single events: ${config.BENCH_DURATION_S}s`);
     const metricsBefore = await scrape(url); // also resets prom-client's event-loop histogram
@@ -118,7 +141,11 @@ async function main(): Promise<void> {
       load(
         log,
         'd',
-        { url: `${url}/api/collect`, requests: [varying(site.id, 1)], overallRate: 2000 },
+        {
+          url: `${url}/api/collect`,
+          requests: [varying(site.id, 1, config.BENCH_CLIENT_IPS)],
+          overallRate: 2000,
+        },
         config,
       ),
     );
@@ -182,9 +209,14 @@ function single(siteId: string, i: number) {
   });
 }
 
-/** A request whose body changes each time: many visitors, so sessions are spread over keys. */
-function varying(siteId: string, n: number) {
+/**
+ * A request whose body changes each time: many visitors, so sessions are spread over keys.
+ * With `clientIps` > 0, each request also names one of that many public client addresses.
+ */
+function varying(siteId: string, n: number, clientIps = 0) {
   let i = 0;
+  let r = 0;
+  const ips = publicAddresses(clientIps);
   return {
     method: 'POST',
     path: '/api/collect',
@@ -195,11 +227,35 @@ function varying(siteId: string, n: number) {
       return {
         ...req,
         method: 'POST',
-        headers: HEADERS,
+        headers:
+          ips.length > 0 ? { ...HEADERS, 'x-forwarded-for': ips[r++ % ips.length]! } : HEADERS,
         body: n === 1 ? events[0] : `[${events.join(',')}]`,
       };
     },
   };
+}
+
+/** `n` distinct pseudo-random IPv4 addresses in 1.0.0.0–223.255.255.255 (one in 8 IPv6). */
+function publicAddresses(n: number): string[] {
+  let x = 0x9e3779b9;
+  const next = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+  const out = new Set<string>();
+  while (out.size < n) {
+    const v = next();
+    if ((v & 7) === 0) {
+      out.add(
+        `2a0${(v >>> 3) % 10}:${(next() & 0xffff).toString(16)}:${(next() & 0xffff).toString(16)}::1`,
+      );
+    } else {
+      out.add(`${1 + ((v >>> 24) % 223)}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${next() & 255}`);
+    }
+  }
+  return [...out];
 }
 
 function load(
@@ -235,31 +291,9 @@ function load(
   });
 }
 
-/**
- * ingest/index.ts as one ESM file (dependencies stay in node_modules), so it runs on plain node:
- * tsx's loader thread and compiler cost about 45 MB of RSS. Written one level below ingest/ so
- * that package imports and ingest's own `import.meta.url`-relative files still resolve; removed
- * when the run ends.
- */
+// The bench builds into its own directory, removed when the run ends, so it never replaces
+// the bundle of a running `npm start`.
 const BUNDLE_DIR = join(ROOT, 'ingest/.bench-build');
-function bundleIngest(): string {
-  const out = join(BUNDLE_DIR, 'index.mjs');
-  execFileSync(
-    join(ROOT, 'node_modules/.bin/esbuild'),
-    [
-      join(ROOT, 'ingest/index.ts'),
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--target=node20',
-      '--packages=external',
-      `--outfile=${out}`,
-      '--log-level=warning',
-    ],
-    { cwd: ROOT, stdio: 'inherit' },
-  );
-  return out;
-}
 
 function spawnNode(args: string[], env: Record<string, string>): ChildProcess {
   const compiled = args.some((a) => a.endsWith('.mjs'));
@@ -364,12 +398,17 @@ async function scrape(url: string): Promise<Map<string, number>> {
 function diagnose(before: Map<string, number>, after: Map<string, number>) {
   const p = 'goalpost_ingest_';
   const delta = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
-  const buckets = [...after.keys()]
-    .filter((k) => k.startsWith(`${p}produce_seconds_bucket{`) && k.includes('result="ok"'))
-    .map((k) => ({ le: Number(/le="([^"]+)"/.exec(k)![1]), n: delta(k) }))
-    .sort((x, y) => x.le - y.le);
-  const count = buckets.at(-1)?.n ?? 0;
-  const q = (f: number) => `≤${(buckets.find((b) => b.n >= f * count)?.le ?? Infinity) * 1000} ms`;
+  /** Quantiles of a histogram's increase over the phase (bucket upper bounds). */
+  const quantiles = (metric: string, labelFilter: string) => {
+    const buckets = [...after.keys()]
+      .filter((k) => k.startsWith(`${p}${metric}_bucket{`) && k.includes(labelFilter))
+      .map((k) => ({ le: Number(/le="([^"]+)"/.exec(k)![1]), n: delta(k) }))
+      .sort((x, y) => x.le - y.le);
+    const count = buckets.at(-1)?.n ?? 0;
+    const q = (f: number) =>
+      `≤${(buckets.find((b) => b.n >= f * count)?.le ?? Infinity) * 1000} ms`;
+    return `p50 ${q(0.5)}, p99 ${q(0.99)} (${count} requests)`;
+  };
   const gc = ['minor', 'major', 'incremental']
     .map((kind) => {
       const n = delta(`${p}nodejs_gc_duration_seconds_count{kind="${kind}"}`);
@@ -382,7 +421,8 @@ function diagnose(before: Map<string, number>, after: Map<string, number>) {
   const mb = (k: string) => Math.round((after.get(`${p}${k}`) ?? 0) / 1048576);
   return {
     latency:
-      `produce p50 ${q(0.5)}, p99 ${q(0.99)} (${count} requests); GC ${gc}; ` +
+      `inside ingest ${quantiles('request_seconds', 'route="/api/collect"')}, of which ` +
+      `produce ${quantiles('produce_seconds', 'result="ok"')}; GC ${gc}; ` +
       `event-loop delay p50 ${lag('p50')} / p99 ${lag('p99')} / max ${lag('max')} ms`,
     memory:
       `heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, ` +
@@ -392,7 +432,11 @@ function diagnose(before: Map<string, number>, after: Map<string, number>) {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** Self time by function from the ingest CPU profile, top 25. */
+/**
+ * Where ingest's CPU time went, from its CPU profile (all of (b)–(d)): self time by component
+ * (npm package, our folders, Node internals, GC) and by function, top 25. Idle time is left out
+ * of the shares.
+ */
 function printProfile(): void {
   const file = readdirSync(PROFILE_DIR).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return;
@@ -403,18 +447,38 @@ function printProfile(): void {
       callFrame: { functionName: string; url: string; lineNumber: number };
     }>;
   };
-  const total = prof.nodes.reduce((s, n) => s + n.hitCount, 0);
-  const by = new Map<string, number>();
-  for (const n of prof.nodes) {
+  const busy = prof.nodes.filter((n) => n.callFrame.functionName !== '(idle)');
+  const total = busy.reduce((s, n) => s + n.hitCount, 0);
+  const byFn = new Map<string, number>();
+  const byPart = new Map<string, number>();
+  for (const n of busy) {
     const f = n.callFrame;
     const where = f.url.replace(/^.*node_modules\//, '').replace(`file://${ROOT}/`, '');
     const key = `${f.functionName || '(anonymous)'} ${where}:${f.lineNumber + 1}`;
-    by.set(key, (by.get(key) ?? 0) + n.hitCount);
+    byFn.set(key, (byFn.get(key) ?? 0) + n.hitCount);
+    const part = componentOf(f.url, f.functionName);
+    byPart.set(part, (byPart.get(part) ?? 0) + n.hitCount);
   }
-  process.stdout.write(`\ningest CPU profile (${file}), self time:\n`);
-  for (const [k, v] of [...by].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
-    process.stdout.write(`  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}\n`);
+  const pct = (v: number) => `${((100 * v) / total).toFixed(1).padStart(5)}%`;
+  process.stdout.write(`\ningest CPU profile (${file}), self time of busy time, by component:\n`);
+  for (const [k, v] of [...byPart].sort((x, y) => y[1] - x[1]).slice(0, 16)) {
+    process.stdout.write(`  ${pct(v)}  ${k}\n`);
   }
+  process.stdout.write('by function:\n');
+  for (const [k, v] of [...byFn].sort((x, y) => y[1] - x[1]).slice(0, 25)) {
+    process.stdout.write(`  ${pct(v)}  ${k}\n`);
+  }
+}
+
+/** A profile frame's component: the npm package, our top-level folder, or a Node/V8 part. */
+function componentOf(url: string, fn: string): string {
+  if (url === '') return fn.startsWith('(') ? fn : '(native)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1]!;
+  if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?([^/]+).*$/, 'node:$2');
+  if (url.includes('.bench-build/')) return 'ingest+shared (our code, bundled)';
+  const ours = /\/(ingest|shared)\//.exec(url);
+  return ours ? `${ours[1]}/ (our code)` : url;
 }
 
 // ---- child mode: the bare baseline server ------------------------------------------------
