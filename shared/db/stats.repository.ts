@@ -133,29 +133,28 @@ function sessionCountSql(w: string, lo: string, hi: string, bots: string): strin
 }
 
 /**
- * CTEs `bots` and `c`: the conversions of the goals `goals` in [lo, hi), without those of bot
- * sessions unless `bots` (the counterpart of joining conversions to the scanned sessions when
- * there are no filters). A conversion in [lo, hi) belongs to a session overlapping [lo, hi),
- * so the bot sessions to exclude are read once from the small partial index of migration 008
- * and looked up in one hash (`NOT IN` over the CTE is a hashed subplan; `OFFSET 0` keeps it
- * above the chunks' Append, else it is rebuilt for every chunk), instead of probing
- * `sessions` once per conversion. (`NOT EXISTS` let the planner pick a merge anti-join that
- * sorted every conversion by session id: 3x slower for a goal list.) (A conversion whose
+ * CTE `c`: the conversions of the goals `goals` in [lo, hi), without those of bot sessions
+ * unless `bots` (the counterpart of joining conversions to the scanned sessions when there are
+ * no filters). A conversion in [lo, hi) belongs to a session overlapping [lo, hi), so the bot
+ * sessions to exclude are read from the small partial index of migration 008 into one hash
+ * (`NOT IN` is a hashed subplan; `OFFSET 0` keeps it above the chunks' Append, else it is
+ * rebuilt for every chunk), instead of probing `sessions` once per conversion. (`NOT EXISTS`
+ * let the planner pick a merge anti-join that sorted every conversion by session id: 3x
+ * slower for a goal list; a MATERIALIZED CTE in between cost ~10 ms more.) A conversion whose
  * session row is gone, which only retention can cause, counts here and not in the filtered
- * path; retention removes both by the same cutoff.) Arguments are SQL expressions.
+ * path; retention removes both by the same cutoff. Arguments are SQL expressions.
  */
-function unfilteredConversionsCtes(goals: string, lo: string, hi: string, bots: string): string {
-  return `bots AS MATERIALIZED (
-       SELECT b.session_id FROM sessions b
-        WHERE NOT ${bots}::boolean AND b.website_id = $1 AND b.is_bot
-          AND b.ended_at >= ${lo}::timestamptz AND b.started_at < ${hi}::timestamptz),
-     c AS (
+function unfilteredConversionsCte(goals: string, lo: string, hi: string, bots: string): string {
+  return `c AS (
        SELECT * FROM (
          SELECT c.goal_id, c.event_time, c.session_id, c.value FROM conversions c
           WHERE c.goal_id = ANY(${goals}) AND c.website_id = $1
             AND c.event_time >= ${lo}::timestamptz AND c.event_time < ${hi}::timestamptz
          OFFSET 0) c
-        WHERE c.session_id NOT IN (SELECT bots.session_id FROM bots))`;
+        WHERE c.session_id NOT IN (
+          SELECT b.session_id FROM sessions b
+           WHERE NOT ${bots}::boolean AND b.website_id = $1 AND b.is_bot
+             AND b.ended_at >= ${lo}::timestamptz AND b.started_at < ${hi}::timestamptz))`;
 }
 
 const PERIOD_COLUMNS = [
@@ -205,7 +204,7 @@ export const statsRepository = {
       params.push(scope.websiteId, scope.lo, scope.prevLo, scope.hi, scope.includeBots, [
         scope.goalId,
       ]);
-      text = `WITH ${unfilteredConversionsCtes('$6::text[]', '$3', '$4', '$5')}
+      text = `WITH ${unfilteredConversionsCte('$6::text[]', '$3', '$4', '$5')}
        SELECT ${period('c.event_time >= $2::timestamptz', sessionCountSql('$1', '$2', '$4', '$5'), '')},
               ${period('c.event_time < $2::timestamptz', sessionCountSql('$1', '$3', '$2', '$5'), 'p_')}
          FROM c`;
@@ -256,7 +255,7 @@ export const statsRepository = {
     let sessionsCte: string;
     if (fast) {
       params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, [scope.goalId]);
-      sessionsCte = unfilteredConversionsCtes('$5::text[]', '$2', '$3', '$4');
+      sessionsCte = unfilteredConversionsCte('$5::text[]', '$2', '$3', '$4');
     } else {
       const s = scopedSessionsSql(scope, params, 's.session_id, s.started_at, s.ended_at');
       params.push(scope.goalId);
@@ -335,7 +334,7 @@ export const statsRepository = {
       params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, scope.goalIds);
       // Conversions per (goal, session) first, then per goal: two hash aggregates instead of
       // count(DISTINCT), which sorts every conversion of the page's goals.
-      text = `WITH ${unfilteredConversionsCtes('$5::text[]', '$2', '$3', '$4')},
+      text = `WITH ${unfilteredConversionsCte('$5::text[]', '$2', '$3', '$4')},
        per AS (SELECT c.goal_id, c.session_id, count(*) AS n FROM c GROUP BY 1, 2)
        SELECT g.goal_id, ${sessionCountSql('$1', '$2', '$3', '$4')} AS total_sessions,
               count(per.session_id)::int AS converting_sessions,
@@ -394,7 +393,7 @@ export const statsRepository = {
       // definition), then one primary-key probe per converting session: no scan of every
       // session of the window.
       params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, [scope.goalId]);
-      source = `WITH ${unfilteredConversionsCtes('$5::text[]', '$2', '$3', '$4')}
+      source = `WITH ${unfilteredConversionsCte('$5::text[]', '$2', '$3', '$4')}
         SELECT ${cols} FROM sessions s
          WHERE s.website_id = $1 AND s.session_id IN (SELECT c.session_id FROM c)`;
     } else {
