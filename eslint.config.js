@@ -26,7 +26,17 @@ const restrictService = (self) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.stack/**', 'coverage/**', 'ingest/public/**'] },
+  {
+    // ingest/.build and .bench-build: the bundles npm start and the ingest bench write.
+    ignores: [
+      'node_modules/**',
+      '.stack/**',
+      'coverage/**',
+      'ingest/public/**',
+      'ingest/.build/**',
+      'ingest/.bench-build/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
