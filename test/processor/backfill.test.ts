@@ -206,4 +206,46 @@ describe('processor: backfill worker', () => {
     expect(outcome).toBe('superseded');
     expect(await backfillRepository.status(deps.db, goalId)).toEqual(statusBefore);
   });
+
+  it('a definition change while a job runs stops it at its next page; the new job finishes', async () => {
+    const w = websites[1]!;
+    const goalId = after.get(w)!.checkout; // at version 1, backfilled
+    const total = data.events.filter((e) => e.website_id === w).length;
+    let pages = 0;
+    const outcome = await runBackfill(
+      { db: deps.db, logger: deps.logger, pageSize: 200, settleMs: 0, tailMarginMs: 0 },
+      { website_id: w, goal_id: goalId, definition_version: 1 },
+      Date.now(),
+      async () => {
+        // After the first page, as the API would on an update: version bumped, status queued.
+        if (++pages !== 1) return;
+        await deps.db.query(
+          'test.bump_goal',
+          `UPDATE goals SET definition_version = 2,
+                  backfill = jsonb_set(backfill, '{state}', '"queued"') || '{"definition_version": 2}'
+            WHERE id = $1`,
+          [goalId],
+        );
+      },
+    );
+    expect(outcome).toBe('superseded');
+    expect(pages).toBe(1); // the second page's version check failed: it wrote nothing
+    const queued = await backfillRepository.status(deps.db, goalId);
+    expect(queued).toMatchObject({ state: 'queued', definition_version: 2 });
+    expect(queued!.events_scanned).toBeLessThan(total);
+
+    const next = await runBackfill(
+      { db: deps.db, logger: deps.logger, pageSize: 700, settleMs: 0, tailMarginMs: 0 },
+      { website_id: w, goal_id: goalId, definition_version: 2 },
+      Date.now(),
+    );
+    expect(next).toBe('done');
+    expect(await backfillRepository.status(deps.db, goalId)).toMatchObject({
+      state: 'done',
+      progress: 1,
+      definition_version: 2,
+    });
+    const actual = (await actualByGoal(deps.db, [goalId])).get(goalId)!;
+    expect(actual).toEqual(data.oracle.get(w)!.checkout);
+  });
 });
