@@ -15,7 +15,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -28,6 +27,7 @@ import { createHttpApp } from '../shared/http/http-app.js';
 import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
+import { freePort } from './free-port.js';
 import { bundleIngest, INGEST_NODE_FLAGS } from '../scripts/ingest-build.js';
 
 const BenchConfigSchema = Type.Object({
@@ -321,17 +321,6 @@ async function waitHttp(url: string, method: string, timeoutMs = 30_000): Promis
     if (Date.now() > deadline) throw new Error(`${url} did not come up`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 function rssMb(pid: number): { rss: number; peak: number } {

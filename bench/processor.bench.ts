@@ -15,7 +15,6 @@ import { Type } from '@sinclair/typebox';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
@@ -30,6 +29,7 @@ import { encodeEvent, type EventMessage } from '../shared/events/event-message.j
 import { newGoalId, newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
+import { freePort } from './free-port.js';
 import { createRedis } from '../shared/redis/redis.js';
 
 const config = loadConfig(
@@ -431,16 +431,6 @@ if (pgSamples > 0) {
 for (const l of profileLines) out(`profile: ${l}`);
 
 // --- freshness: ingest's 202 → conversion readable, at a steady rate ---------------------------
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 const ingestPort = await freePort();
 const ingest = spawn(process.execPath, ['--import', 'tsx', 'ingest/index.ts'], {
   env: {
