@@ -1,5 +1,7 @@
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { Logger } from '../logger.js';
+// Side effect: stops kafkajs' idle 1 ms timer loop on every connection (see the module).
+import './request-queue-fix.js';
 
 /** Builds the one kafkajs client of a process, logging through pino. */
 export function createKafka(opts: { brokers: string; clientId: string }, logger: Logger): Kafka {
