@@ -34,7 +34,7 @@ export default tseslint.config(
       'coverage/**',
       'ingest/public/**',
       'ingest/.build/**',
-      'ingest/.bench-build/**',
+      'ingest/.bench-build*/**',
     ],
   },
   js.configs.recommended,

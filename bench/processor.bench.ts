@@ -14,7 +14,8 @@
 import { Type } from '@sinclair/typebox';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
@@ -30,6 +31,7 @@ import { newGoalId, newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { freePort } from './free-port.js';
+import { bundleIngest, INGEST_NODE_FLAGS } from '../scripts/ingest-build.js';
 import { createRedis } from '../shared/redis/redis.js';
 
 const config = loadConfig(
@@ -432,7 +434,9 @@ for (const l of profileLines) out(`profile: ${l}`);
 
 // --- freshness: ingest's 202 → conversion readable, at a steady rate ---------------------------
 const ingestPort = await freePort();
-const ingest = spawn(process.execPath, ['--import', 'tsx', 'ingest/index.ts'], {
+// Ingest runs as `npm start` runs it (scripts/ingest-build.ts), from its own build folder.
+const ingestBundle = bundleIngest(process.cwd(), '.bench-build-processor');
+const ingest = spawn(process.execPath, [...INGEST_NODE_FLAGS, ingestBundle], {
   env: {
     DATABASE_URL: config.DATABASE_URL,
     REDIS_URL: config.REDIS_URL,
@@ -689,6 +693,7 @@ await Promise.all([
   new Promise((r) => ingest.once('exit', r)),
   new Promise((r) => child.once('exit', r)),
 ]);
+rmSync(dirname(ingestBundle), { recursive: true, force: true });
 await producer.disconnect();
 await deleteRows();
 await db.query('bench.cleanup', 'DELETE FROM websites WHERE id = ANY($1)', [websites]);
