@@ -26,6 +26,8 @@ export type ApiConfig = Static<typeof ApiConfigSchema>;
  * 4 MB of work memory to stay off disk. random_page_cost 1.1 (SSD / cached data, not the
  * spinning-disk default of 4) lets the planner probe sessions by primary key for a goal's
  * converting sessions instead of reading all of them. Per connection, so the server's defaults
- * stay as the operator set them for everything else.
+ * stay as the operator set them for everything else. They travel as the startup `options`
+ * parameter: behind PgBouncer, list `options` in its `ignore_startup_parameters` and set them
+ * with `ALTER ROLE … SET` instead.
  */
 export const API_DB_SETTINGS = { jit: 'off', work_mem: '64MB', random_page_cost: '1.1' } as const;
