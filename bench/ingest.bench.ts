@@ -27,7 +27,7 @@ import { createHttpApp } from '../shared/http/http-app.js';
 import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
-import { freePort } from './free-port.js';
+import { cpuSeconds, freePort } from './bench-util.js';
 import { bundleIngest, INGEST_NODE_FLAGS } from '../scripts/ingest-build.js';
 
 const BenchConfigSchema = Type.Object({
@@ -327,17 +327,6 @@ function rssMb(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, in clock ticks
-  } catch {
-    return 0;
-  }
 }
 
 function pidFrom(file: string): number | null {

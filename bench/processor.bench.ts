@@ -30,7 +30,7 @@ import { encodeEvent, type EventMessage } from '../shared/events/event-message.j
 import { newGoalId, newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
-import { freePort } from './free-port.js';
+import { cpuSeconds, freePort } from './bench-util.js';
 import { bundleIngest, INGEST_NODE_FLAGS } from '../scripts/ingest-build.js';
 import { createRedis } from '../shared/redis/redis.js';
 
@@ -284,16 +284,6 @@ const rssTimer = setInterval(() => {
   }
 }, 250);
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number | null | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(parts[11]) + Number(parts[12])) / 100; // utime + stime, in clock ticks
-  } catch {
-    return 0;
-  }
-}
 /** Busy CPU seconds of the whole machine so far (all but idle and iowait), from /proc/stat. */
 function machineBusySeconds(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
