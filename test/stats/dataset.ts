@@ -205,7 +205,7 @@ export function generate(site: SiteSpec): EventMessage[] {
 // ---------------------------------------------------------------------------------------------
 
 /** Wall-clock fields of `t` in `tz`, via Intl.DateTimeFormat parts. */
-function wall(t: number, tz: string) {
+export function wall(t: number, tz: string) {
   const parts = new Intl.DateTimeFormat('en-US', {
     timeZone: tz,
     hourCycle: 'h23',

@@ -27,6 +27,7 @@ import {
   type GoalSpec,
   type Session,
   type SiteSpec,
+  wall,
 } from './dataset.js';
 
 /**
@@ -322,28 +323,13 @@ describe('goal statistics match an independent oracle', () => {
 
   /** `2026-03-08T03:00:00-04:00` for an instant, computed from Intl parts. */
   const isoWithOffset = (t: number, tz: string) => {
-    const f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    }).formatToParts(new Date(t));
-    const p = (k: string) => f.find((x) => x.type === k)!.value;
-    const wallMs = Date.UTC(
-      +p('year'),
-      +p('month') - 1,
-      +p('day'),
-      +p('hour'),
-      +p('minute'),
-      +p('second'),
+    const w = wall(t, tz);
+    const off = Math.round(
+      (Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - Math.floor(t / 1000) * 1000) / 60_000,
     );
-    const off = Math.round((wallMs - Math.floor(t / 1000) * 1000) / 60_000);
+    const two = (n: number) => String(n).padStart(2, '0');
     const a = Math.abs(off);
-    return `${p('year')}-${p('month')}-${p('day')}T${p('hour')}:${p('minute')}:${p('second')}${off < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+    return `${w.y}-${two(w.mo)}-${two(w.d)}T${two(w.h)}:${two(w.mi)}:${two(w.s)}${off < 0 ? '-' : '+'}${two(Math.floor(a / 60))}:${two(a % 60)}`;
   };
 
   it('timeseries by day and by hour (23-hour DST day in New York), zero-filled', async () => {
