@@ -47,18 +47,35 @@ CREATE FUNCTION session_counts_lock() RETURNS void LANGUAGE sql AS $$
   SELECT pg_advisory_xact_lock(20260006, pg_backend_pid() % 64)
 $$;
 
-CREATE FUNCTION session_counts_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Inserted sessions count in (+1), deleted ones out (-1): one function for both triggers,
+-- which name their transition table `changed_rows`.
+CREATE FUNCTION session_counts_on_insert_or_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  sign constant integer := CASE TG_OP WHEN 'DELETE' THEN -1 ELSE 1 END;
 BEGIN
   PERFORM session_counts_lock();
   INSERT INTO session_counts AS c (website_id, bucket, is_bot, shard, starts, ends)
-  SELECT website_id, bucket, is_bot, pg_backend_pid() % 64, sum(st), sum(en)
-    FROM (SELECT website_id, session_bucket(started_at) AS bucket, is_bot, 1 AS st, 0 AS en FROM new_rows
+  SELECT website_id, bucket, is_bot, pg_backend_pid() % 64, sign * sum(st), sign * sum(en)
+    FROM (SELECT website_id, session_bucket(started_at) AS bucket, is_bot, 1 AS st, 0 AS en FROM changed_rows
           UNION ALL
-          SELECT website_id, session_bucket(ended_at), is_bot, 0, 1 FROM new_rows) x
+          SELECT website_id, session_bucket(ended_at), is_bot, 0, 1 FROM changed_rows) x
    GROUP BY 1, 2, 3
    ORDER BY 1, 2, 3
   ON CONFLICT (website_id, bucket, is_bot, shard)
   DO UPDATE SET starts = c.starts + EXCLUDED.starts, ends = c.ends + EXCLUDED.ends;
+  IF TG_OP = 'DELETE' THEN
+    -- Buckets whose sessions are all gone (retention) no longer need their rows.
+    DELETE FROM session_counts c
+     USING (SELECT k.website_id, k.bucket, k.is_bot
+              FROM session_counts k
+              JOIN (SELECT website_id, session_bucket(started_at) AS bucket, is_bot FROM changed_rows
+                    UNION
+                    SELECT website_id, session_bucket(ended_at), is_bot FROM changed_rows) g
+                USING (website_id, bucket, is_bot)
+             GROUP BY 1, 2, 3
+            HAVING sum(k.starts) = 0 AND sum(k.ends) = 0) z
+     WHERE c.website_id = z.website_id AND c.bucket = z.bucket AND c.is_bot = z.is_bot;
+  END IF;
   RETURN NULL;
 END $$;
 
@@ -85,32 +102,6 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION session_counts_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM session_counts_lock();
-  INSERT INTO session_counts AS c (website_id, bucket, is_bot, shard, starts, ends)
-  SELECT website_id, bucket, is_bot, pg_backend_pid() % 64, -sum(st), -sum(en)
-    FROM (SELECT website_id, session_bucket(started_at) AS bucket, is_bot, 1 AS st, 0 AS en FROM old_rows
-          UNION ALL
-          SELECT website_id, session_bucket(ended_at), is_bot, 0, 1 FROM old_rows) x
-   GROUP BY 1, 2, 3
-   ORDER BY 1, 2, 3
-  ON CONFLICT (website_id, bucket, is_bot, shard)
-  DO UPDATE SET starts = c.starts + EXCLUDED.starts, ends = c.ends + EXCLUDED.ends;
-  -- Buckets whose sessions are all gone (retention) no longer need their rows.
-  DELETE FROM session_counts c
-   USING (SELECT k.website_id, k.bucket, k.is_bot
-            FROM session_counts k
-            JOIN (SELECT website_id, session_bucket(started_at) AS bucket, is_bot FROM old_rows
-                  UNION
-                  SELECT website_id, session_bucket(ended_at), is_bot FROM old_rows) g
-              USING (website_id, bucket, is_bot)
-           GROUP BY 1, 2, 3
-          HAVING sum(k.starts) = 0 AND sum(k.ends) = 0) z
-   WHERE c.website_id = z.website_id AND c.bucket = z.bucket AND c.is_bot = z.is_bot;
-  RETURN NULL;
-END $$;
-
 CREATE FUNCTION session_counts_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   TRUNCATE session_counts;
@@ -118,14 +109,14 @@ BEGIN
 END $$;
 
 CREATE TRIGGER session_counts_insert AFTER INSERT ON sessions
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-  EXECUTE FUNCTION session_counts_on_insert();
+  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+  EXECUTE FUNCTION session_counts_on_insert_or_delete();
 CREATE TRIGGER session_counts_update AFTER UPDATE ON sessions
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
   EXECUTE FUNCTION session_counts_on_update();
 CREATE TRIGGER session_counts_delete AFTER DELETE ON sessions
-  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-  EXECUTE FUNCTION session_counts_on_delete();
+  REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT
+  EXECUTE FUNCTION session_counts_on_insert_or_delete();
 CREATE TRIGGER session_counts_truncate AFTER TRUNCATE ON sessions
   FOR EACH STATEMENT EXECUTE FUNCTION session_counts_on_truncate();
 
