@@ -8,10 +8,10 @@ import {
   rybbitErrorDialect,
 } from '../shared/http/error-handler.js';
 import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
-import { typeBoxValidatorCompiler } from '../shared/http/validator.js';
+import { typeBoxValidatorCompiler } from './http/validator.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis/redis.js';
-import type { BackfillQueue } from './goals/backfill-queue.js';
+import type { BackfillQueue } from './goals/backfill.queue.js';
 import { GoalService } from './goals/goal.service.js';
 import { rybbitGoalRoutes } from './routes/rybbit-goals.route.js';
 import { liveRoutes } from './routes/live.route.js';

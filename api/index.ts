@@ -6,7 +6,7 @@ import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { buildApiApp } from './app.js';
 import { API_DB_SETTINGS, ApiConfigSchema } from './config.js';
-import { createBackfillQueue } from './goals/backfill-queue.js';
+import { createBackfillQueue } from './goals/backfill.queue.js';
 import { requeuePendingBackfills } from './goals/goal.service.js';
 
 const config = loadConfigOrExit('api', ApiConfigSchema);

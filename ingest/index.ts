@@ -1,16 +1,16 @@
 import { loadConfigOrExit } from '../shared/config/load-config.js';
 import { createDb } from '../shared/db/pool.js';
-import { defaultGeoDatabasePaths, GeoLookup } from '../shared/enrichment/geo.js';
-import { BatchingProducer } from '../shared/kafka/batching-producer.js';
+import { defaultGeoDatabasePaths, GeoLookup } from './enrichment/geo.js';
+import { BatchingProducer } from './kafka/batching.producer.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
-import { ApiKeyLookup } from './api-key-lookup.js';
+import { ApiKeyLookup } from './lookups/api-key.lookup.js';
 import { buildIngestApp } from './app.js';
 import { IngestConfigSchema } from './config.js';
-import { keyPartitioner } from './key-partitioner.js';
-import { WebsiteLookup } from './website-lookup.js';
+import { keyPartitioner } from './kafka/key.partitioner.js';
+import { WebsiteLookup } from './lookups/website.lookup.js';
 
 const config = loadConfigOrExit('ingest', IngestConfigSchema);
 const logger = createLogger('ingest', config.LOG_LEVEL);

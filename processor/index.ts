@@ -1,15 +1,15 @@
 import { loadConfigOrExit } from '../shared/config/load-config.js';
 import { migrate } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
-import { GoalCache } from '../shared/goals/goal-cache.js';
+import { GoalCache } from './goals/goal.cache.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
-import { startBackfillWorker } from './backfill.worker.js';
+import { startBackfillWorker } from './jobs/backfill.worker.js';
 import { ProcessorConfigSchema } from './config.js';
-import { runEventsConsumer } from './events.consumer.js';
-import { startRetention } from './retention.worker.js';
+import { runEventsConsumer } from './consumer/events.consumer.js';
+import { startRetention } from './jobs/retention.worker.js';
 import { Partitioners } from 'kafkajs';
 
 const config = loadConfigOrExit('processor', ProcessorConfigSchema);

@@ -8,11 +8,11 @@ import {
 } from '../../shared/db/goal.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
 import { ClientError, notFound } from '../../shared/errors/errors.js';
-import { invalidateGoalCache } from '../../shared/goals/goal-cache.js';
+import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
 import { newGoalId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
-import { enqueueBackfill, type BackfillQueue } from './backfill-queue.js';
+import { enqueueBackfill, type BackfillQueue } from './backfill.queue.js';
 import { definitionChanged, firstFreeName, type GoalFields } from './goal-input.js';
 
 export interface GoalServiceDeps {

@@ -2,11 +2,11 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { FastifyRequest } from 'fastify';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import { notFound, TransientError, unauthorized } from '../../shared/errors/errors.js';
-import { ErrorBodySchema } from '../../shared/http/schemas.js';
+import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { liveStreamKey, recentCounts, type LiveConversion } from '../../shared/live/live-feed.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
-import { requirePrincipal, requireWebsite, type AuthDeps } from '../auth.js';
+import { requirePrincipal, requireWebsite, type AuthDeps } from '../http/auth.js';
 import { createLiveToken, verifyLiveToken } from '../stats/live-token.js';
 
 export interface LiveDeps extends AuthDeps {

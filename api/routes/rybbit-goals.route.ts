@@ -1,11 +1,11 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { notFound } from '../../shared/errors/errors.js';
-import { RybbitErrorBodySchema } from '../../shared/http/schemas.js';
+import { RybbitErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { GOAL_ID_RE } from '../../shared/ids.js';
-import { installAuth, websiteOf, type AuthDeps } from '../auth.js';
+import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { resolveRybbitGoal, rybbitDefaultName } from '../goals/goal-input.js';
 import type { GoalRef, GoalService } from '../goals/goal.service.js';
-import { PropertyValueSchema } from '../goals/goal-views.js';
+import { PropertyValueSchema } from '../goals/goal.schemas.js';
 
 const GoalBody = Type.Object(
   {

@@ -3,17 +3,12 @@ import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
 import { statsRepository, type SessionScope } from '../../shared/db/stats.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
 import { notFound, validationError } from '../../shared/errors/errors.js';
-import { RybbitErrorBodySchema } from '../../shared/http/schemas.js';
+import { RybbitErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { GOAL_ID_RE } from '../../shared/ids.js';
-import { resolveDayRange } from '../../shared/stats/date-range.js';
-import {
-  parseRybbitFilters,
-  rawRate,
-  resolveIncludeBots,
-  round,
-} from '../../shared/stats/stats-params.js';
-import { installAuth, websiteOf, type AuthDeps } from '../auth.js';
-import { RybbitGoalSchema, toRybbitGoal } from '../goals/goal-views.js';
+import { resolveDayRange } from '../stats/date-range.js';
+import { parseRybbitFilters, rawRate, resolveIncludeBots, round } from '../stats/stats-params.js';
+import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
+import { RybbitGoalSchema, toRybbitGoal } from '../goals/goal.schemas.js';
 import { resolveWindow, toSessionView } from '../stats/stats.service.js';
 import type { Db } from '../../shared/db/pool.js';
 

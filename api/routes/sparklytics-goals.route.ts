@@ -2,16 +2,16 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { TLiteral, TUnion } from '@sinclair/typebox';
 import { MATCH_OPERATORS, VALUE_MODES } from '../../shared/goals/goal-definition.js';
 import { notFound } from '../../shared/errors/errors.js';
-import { ErrorBodySchema } from '../../shared/http/schemas.js';
+import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { GOAL_ID_RE } from '../../shared/ids.js';
-import { installAuth, websiteOf, type AuthDeps } from '../auth.js';
+import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { resolveSparklyticsGoal } from '../goals/goal-input.js';
 import type { GoalService } from '../goals/goal.service.js';
 import {
   PropertyFilterSchema,
   SparklyticsGoalSchema,
   toSparklyticsGoal,
-} from '../goals/goal-views.js';
+} from '../goals/goal.schemas.js';
 
 const literals = <T extends readonly string[]>(values: T) =>
   Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<Array<TLiteral<T[number]>>>;

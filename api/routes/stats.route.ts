@@ -3,16 +3,16 @@ import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
 import { statsRepository } from '../../shared/db/stats.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
 import { notFound, validationError } from '../../shared/errors/errors.js';
-import { ErrorBodySchema } from '../../shared/http/schemas.js';
+import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { GOAL_ID_RE } from '../../shared/ids.js';
-import { resolveDayRange } from '../../shared/stats/date-range.js';
+import { resolveDayRange } from '../stats/date-range.js';
 import {
   resolveIncludeBots,
   SPARKLYTICS_FILTERS,
   sparklyticsFilters,
   type SparklyticsFilterParam,
-} from '../../shared/stats/stats-params.js';
-import { installAuth, websiteOf, type AuthDeps } from '../auth.js';
+} from '../stats/stats-params.js';
+import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import {
   decodeCursor,
   encodeCursor,

@@ -2,15 +2,15 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Static } from '@sinclair/typebox';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import { forbidden, notFound, validationError } from '../../shared/errors/errors.js';
-import { invalidateGoalCache } from '../../shared/goals/goal-cache.js';
-import { ErrorBodySchema } from '../../shared/http/schemas.js';
+import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
+import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
-import { isValidTimeZone } from '../../shared/stats/date-range.js';
-import { installAuth, principalOf, websiteOf, type AuthDeps } from '../auth.js';
+import { isValidTimeZone } from '../stats/date-range.js';
+import { installAuth, principalOf, websiteOf, type AuthDeps } from '../http/auth.js';
 import { codePoints, NAME_MAX } from '../goals/goal-input.js';
-import { isoSeconds } from '../goals/goal-views.js';
+import { isoSeconds } from '../goals/goal.schemas.js';
 
 const BotPolicy = Type.Union([
   Type.Literal('off'),

@@ -6,9 +6,9 @@ import {
   type SessionScope,
 } from '../../shared/db/stats.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
-import { addDays, daysBetween, type DayRange } from '../../shared/stats/date-range.js';
-import type { SessionFilter } from '../../shared/stats/session-filters.js';
-import { localIso, rawRate, round, trendPct } from '../../shared/stats/stats-params.js';
+import { addDays, daysBetween, type DayRange } from './date-range.js';
+import type { SessionFilter } from '../../shared/db/session-filters.sql.js';
+import { localIso, rawRate, round, trendPct } from './stats-params.js';
 
 /** A range resolved to instants: [lo, hi) and the previous period [prevLo, lo). */
 export interface Window {

@@ -1,14 +1,14 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
-import { intake, type IncomingEvent, type IntakeDeps } from '../intake.js';
-import { requestMeta } from '../request-meta.js';
+import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
+import { requestMeta } from '../http/request-meta.js';
 import {
   compileCheck,
   isPlainObject,
   jsonBytes,
   parseTimestamp,
   screenWidthOf,
-} from './payload.js';
+} from './payload.parse.js';
 
 export const MAX_BATCH = 50;
 const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';

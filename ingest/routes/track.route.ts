@@ -1,9 +1,9 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
-import type { RawEvent } from '../../shared/enrichment/enrich.js';
-import { intake, type IncomingEvent, type IntakeDeps } from '../intake.js';
-import { requestMeta } from '../request-meta.js';
-import { compileCheck, isPlainObject, parseTimestamp, screenWidthOf } from './payload.js';
+import type { RawEvent } from '../enrichment/enrich.js';
+import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
+import { requestMeta } from '../http/request-meta.js';
+import { compileCheck, isPlainObject, parseTimestamp, screenWidthOf } from './payload.parse.js';
 
 const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const OptStr = (max: number) =>

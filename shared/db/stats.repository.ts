@@ -1,4 +1,4 @@
-import { sessionFilterSql, type SessionFilter } from '../stats/session-filters.js';
+import { sessionFilterSql, type SessionFilter } from './session-filters.sql.js';
 import type { Queryable } from './pool.js';
 
 /**

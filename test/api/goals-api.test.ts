@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toRybbitGoal } from '../../api/goals/goal-views.js';
+import { toRybbitGoal } from '../../api/goals/goal.schemas.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
+import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { JOBS, backfillJobId } from '../../shared/jobs/queues.js';
 import { waitFor } from '../helpers/deps.js';
 import { bearer, openApiFixture, type ApiFixture } from './api-fixture.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goalRepository } from '../../shared/db/goal.repository.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
+import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { createRedis } from '../../shared/redis/redis.js';
 import { bearer, openApiFixture, type ApiFixture } from './api-fixture.js';
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIngestApp } from '../../ingest/app.js';
-import { WebsiteLookup } from '../../ingest/website-lookup.js';
+import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
-import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
+import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import { openTestDeps, type TestDeps } from '../helpers/deps.js';
 
 /**

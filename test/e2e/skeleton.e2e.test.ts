@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { buildApiApp } from '../../api/app.js';
 import { buildIngestApp } from '../../ingest/app.js';
-import { WebsiteLookup } from '../../ingest/website-lookup.js';
+import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
-import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
-import { addDays, todayIn } from '../../shared/stats/date-range.js';
+import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
+import { addDays, todayIn } from '../../api/stats/date-range.js';
 import {
   createTestTopic,
   deleteTestTopics,

@@ -1,5 +1,5 @@
-import { runEventsConsumer } from '../../processor/events.consumer.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
+import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
+import { GoalCache } from '../../processor/goals/goal.cache.js';
 import type { TestDeps } from './deps.js';
 import { uniqueSuffix } from './test-env.js';
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
-import { defaultGeoDatabasePaths, GeoLookup } from '../../shared/enrichment/geo.js';
+import { defaultGeoDatabasePaths, GeoLookup } from '../../ingest/enrichment/geo.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
-import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
+import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import { createRedis } from '../../shared/redis/redis.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { openIngestHarness, type IngestHarness } from './ingest-harness.js';

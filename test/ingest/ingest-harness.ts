@@ -1,11 +1,11 @@
 import type { Consumer, Producer } from 'kafkajs';
-import { ApiKeyLookup } from '../../ingest/api-key-lookup.js';
+import { ApiKeyLookup } from '../../ingest/lookups/api-key.lookup.js';
 import { buildIngestApp, type IngestOptions } from '../../ingest/app.js';
-import { WebsiteLookup } from '../../ingest/website-lookup.js';
-import type { GeoLookup } from '../../shared/enrichment/geo.js';
+import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
+import type { GeoLookup } from '../../ingest/enrichment/geo.js';
 import { decodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
-import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
+import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { createTestTopic, deleteTestTopics, type TestDeps } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';

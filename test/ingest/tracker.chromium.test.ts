@@ -3,15 +3,15 @@ import type { AddressInfo } from 'node:net';
 import type { Producer } from 'kafkajs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyLookup } from '../../ingest/api-key-lookup.js';
+import { ApiKeyLookup } from '../../ingest/lookups/api-key.lookup.js';
 import { buildIngestApp } from '../../ingest/app.js';
-import { WebsiteLookup } from '../../ingest/website-lookup.js';
+import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
 import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
-import { BatchingProducer } from '../../shared/kafka/batching-producer.js';
+import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import {
   createTestTopic,
   deleteTestTopics,

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, type Worker } from 'bullmq';
 import type { Consumer, Producer } from 'kafkajs';
-import { runBackfill, startBackfillWorker } from '../../processor/backfill.worker.js';
-import { runEventsConsumer } from '../../processor/events.consumer.js';
+import { runBackfill, startBackfillWorker } from '../../processor/jobs/backfill.worker.js';
+import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
 import { backfillRepository } from '../../shared/db/backfill.repository.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
-import { GoalCache, invalidateGoalCache } from '../../shared/goals/goal-cache.js';
+import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
+import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { JOBS, QUEUES, backfillJobId } from '../../shared/jobs/queues.js';
 import { createRedis, type Redis } from '../../shared/redis/redis.js';
 import {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Consumer, Producer } from 'kafkajs';
-import { runEventsConsumer } from '../../processor/events.consumer.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
+import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
+import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { encodeEvent } from '../../shared/events/event-message.js';
 import {
   cleanupSites,
@@ -72,7 +72,7 @@ describe('processor: dead letters', () => {
   });
 
   const cli = (...args: string[]) =>
-    run(process.execPath, ['--import', 'tsx', 'shared/cli/main.ts', 'dlq', ...args], {
+    run(process.execPath, ['--import', 'tsx', 'processor/cli/main.ts', 'dlq', ...args], {
       cwd: new URL('../../', import.meta.url).pathname,
       env: {
         KAFKA_BROKERS: testConfig.KAFKA_BROKERS,

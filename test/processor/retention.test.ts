@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, type Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { startRetention, type RetentionResult } from '../../processor/retention.worker.js';
+import { startRetention, type RetentionResult } from '../../processor/jobs/retention.worker.js';
 import { conversionRepository } from '../../shared/db/conversion.repository.js';
 import { eventRepository } from '../../shared/db/event.repository.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
 import { createRedis, type Redis } from '../../shared/redis/redis.js';
-import { buildSessionDeltas } from '../../processor/sessions.js';
+import { buildSessionDeltas } from '../../processor/consumer/session-deltas.js';
 import { cleanupSites, createSites, generate } from './pipeline.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { testConfig, uniqueSuffix } from '../helpers/test-env.js';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Consumer, Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { runEventsConsumer } from '../../processor/events.consumer.js';
+import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
+import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { liveStreamKey, recentCounts, type LiveConversion } from '../../shared/live/live-feed.js';
 import {
   cleanupSites,

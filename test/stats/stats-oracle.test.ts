@@ -1,11 +1,11 @@
 import type { Consumer, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
-import { runEventsConsumer } from '../../processor/events.consumer.js';
+import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
-import { GoalCache } from '../../shared/goals/goal-cache.js';
+import { GoalCache } from '../../processor/goals/goal.cache.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import {

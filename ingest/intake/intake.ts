@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import type { Message } from 'kafkajs';
+import { canAccessWebsite, type Principal } from '../../shared/auth/api-keys.js';
+import type { Website } from '../../shared/db/website.repository.js';
+import { enrichEvent, requestFacts, type RawEvent } from '../enrichment/enrich.js';
+import type { GeoLookup } from '../enrichment/geo.js';
+import { ClientError, TransientError } from '../../shared/errors/errors.js';
+import {
+  encodeEvent,
+  EVENT_SCHEMA_VERSION,
+  type EventMessage,
+} from '../../shared/events/event-message.js';
+import type { BatchingProducer } from '../kafka/batching.producer.js';
+import type { Logger } from '../../shared/logger.js';
+import type { SessionRequest, SessionStore } from '../sessions/session.store.js';
+import { cookielessVisitorId, type DailySalts } from '../sessions/visitor-id.js';
+import type { ApiKeySource } from '../lookups/api-key.lookup.js';
+import type { IngestMetrics } from '../http/metrics.js';
+import { originAllowed } from './origin.js';
+import type { RateWindow } from './rate-window.js';
+import type { AssignedSessions, SessionBatcher } from '../sessions/session.batcher.js';
+
+/** One validated event of either payload format, before website resolution and enrichment. */
+export interface IncomingEvent {
+  websiteRef: string | number;
+  raw: RawEvent;
+  /** `visitor_id` (Sparklytics) or `user_id` (Rybbit): the client's own id, or null. */
+  clientId: string | null;
+  eventId: string | null;
+  /** Client timestamp (already range-checked), or null for "now". */
+  timestampMs: number | null;
+  /** Where this event sits in the body, for error fields: `[3].` or ``. */
+  fieldPrefix: string;
+}
+
+export interface RequestMeta {
+  ip: string;
+  userAgent: string | undefined;
+  acceptLanguage: string | undefined;
+  origin: string | undefined;
+  /**
+   * A key from the body (Rybbit's `api_key`, public in page HTML): when present, it replaces the
+   * Origin check and must be an active `collect` key that may send for the website.
+   */
+  apiKey?: string | null;
+  /** Called once every event of the request passed the Origin (or key) check: CORS may grant. */
+  onOriginAccepted?: () => void;
+}
+
+export interface IntakeLimits {
+  ratePerIpPerMinute: number;
+  ratePerWebsitePerMinute: number;
+  botRateHeuristic: boolean;
+  botRateThresholdPerMinute: number;
+}
+
+/** Resolves a website reference (`site_…` or numeric id), from a cache (see WebsiteLookup). */
+export interface WebsiteSource {
+  get(ref: string | number): Promise<Website | null>;
+}
+
+export interface IntakeDeps {
+  producer: BatchingProducer;
+  websites: WebsiteSource;
+  /** Verifies body api keys; null: every request carrying one is refused (403). */
+  apiKeys: ApiKeySource | null;
+  /** Claim keys, `markDone` and `release` of event_id claims. */
+  sessions: SessionStore;
+  /** Session assignment (and event_id claims), merged across concurrent requests. */
+  sessionBatcher: SessionBatcher;
+  salts: DailySalts;
+  geo: GeoLookup;
+  metrics: IngestMetrics;
+  logger: Logger;
+  ipWindow: RateWindow;
+  siteWindow: RateWindow;
+  limits: IntakeLimits;
+}
+
+export interface IntakeResult {
+  accepted: number;
+  duplicates: number;
+}
+
+const transient = (what: string, err: unknown) =>
+  err instanceof TransientError ? err : new TransientError(`${what} unavailable`, { cause: err });
+
+/**
+ * The one path every collect route takes after validating its payload: limits, website and
+ * origin checks, enrichment, identity, session assignment and event_id claims (Redis), then the
+ * produce. It resolves only after Kafka acknowledged every event that had to be produced;
+ * nothing reaches Kafka unless every event of the request passed every check.
+ */
+export async function intake(
+  deps: IntakeDeps,
+  meta: RequestMeta,
+  items: readonly IncomingEvent[],
+  unknownWebsite: (item: IncomingEvent) => ClientError,
+): Promise<IntakeResult> {
+  const ipCount = deps.ipWindow.hit(meta.ip, items.length);
+  if (ipCount > deps.limits.ratePerIpPerMinute) {
+    throw new ClientError(429, 'rate_limited', 'too many events from this address', null);
+  }
+
+  const sites = await resolveWebsites(deps.websites, items);
+  const apiKey = meta.apiKey?.trim() || null;
+  let principal: Principal | null = null;
+  const perSite = new Map<string, number>();
+  for (let i = 0; i < items.length; i++) {
+    const site = sites[i];
+    if (!site) throw unknownWebsite(items[i]!);
+    if (apiKey !== null) {
+      principal ??= await authenticateKey(deps.apiKeys, apiKey);
+      // Only a collect key naming this website: a key in page HTML is public, so a manage key
+      // or an all-websites key there would let anyone bypass every website's Origin check.
+      if (
+        !principal ||
+        principal.kind !== 'collect' ||
+        principal.websiteIds === null ||
+        !canAccessWebsite(principal, site.id)
+      ) {
+        throw new ClientError(
+          403,
+          'forbidden_api_key',
+          'this key may not send events for this website',
+          `${items[i]!.fieldPrefix}api_key`,
+        );
+      }
+    } else if (!originAllowed(meta.origin, site)) {
+      throw new ClientError(
+        403,
+        'forbidden_origin',
+        'this origin may not send events for this website',
+        `${items[i]!.fieldPrefix}website_id`,
+      );
+    }
+    perSite.set(site.id, (perSite.get(site.id) ?? 0) + 1);
+  }
+  meta.onOriginAccepted?.();
+  for (const [siteId, n] of perSite) {
+    if (deps.siteWindow.hit(siteId, n) > deps.limits.ratePerWebsitePerMinute) {
+      throw new ClientError(429, 'rate_limited', 'too many events for this website', null);
+    }
+  }
+
+  const receivedMs = Date.now();
+  const receivedAt = new Date(receivedMs).toISOString();
+  const facts = requestFacts(
+    {
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      acceptLanguage: meta.acceptLanguage,
+      recentEventsFromIp: deps.limits.botRateHeuristic ? ipCount : null,
+      rateThreshold: deps.limits.botRateThresholdPerMinute,
+    },
+    deps.geo,
+  );
+
+  let salt: Buffer | null = null;
+  if (items.some((it) => it.clientId === null)) {
+    try {
+      salt = await deps.salts.get(receivedMs);
+    } catch (err) {
+      throw transient('redis', err);
+    }
+  }
+
+  const requests: SessionRequest[] = [];
+  const seen = new Set<string>();
+  const inRequestDuplicate: boolean[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    const site = sites[i]!;
+    const identity =
+      it.clientId ?? cookielessVisitorId(salt!, site.id, meta.ip, meta.userAgent ?? '');
+    const eventId = it.eventId?.toLowerCase() ?? null;
+    // The same event_id twice in one body: the second is a duplicate of the first.
+    const dupKey = eventId === null ? null : `${site.id}:${eventId}`;
+    inRequestDuplicate.push(dupKey !== null && seen.has(dupKey));
+    if (dupKey !== null) seen.add(dupKey);
+    requests.push({
+      websiteId: site.id,
+      identity,
+      eventTimeMs: it.timestampMs ?? receivedMs,
+      eventId: inRequestDuplicate[i] ? null : eventId,
+    });
+  }
+
+  let assigned: AssignedSessions;
+  try {
+    assigned = await deps.sessionBatcher.assign(requests);
+  } catch (err) {
+    throw transient('redis', err);
+  }
+  const { results, token } = assigned;
+  const claimed: string[] = [];
+  for (let i = 0; i < requests.length; i++) {
+    const r = requests[i]!;
+    if (results[i]!.status === 'ok' && r.eventId !== null) {
+      claimed.push(deps.sessions.claimKey(r.websiteId, r.eventId));
+    }
+  }
+  if (results.some((r) => r.status === 'pending')) {
+    // Another request is producing one of these events right now; we cannot know yet whether
+    // it will succeed, so this request is retried rather than acknowledged.
+    await deps.sessions.release(claimed, token).catch(() => undefined);
+    throw new TransientError('an event of this request is being accepted by another request');
+  }
+
+  const messages: Message[] = [];
+  let duplicates = 0;
+  for (let i = 0; i < items.length; i++) {
+    const res = results[i]!;
+    if (res.status !== 'ok' || inRequestDuplicate[i]) {
+      duplicates++;
+      continue;
+    }
+    const it = items[i]!;
+    const site = sites[i]!;
+    const r = requests[i]!;
+    const ev: EventMessage = {
+      v: EVENT_SCHEMA_VERSION,
+      event_id: r.eventId ?? randomUUID(),
+      event_time: r.eventTimeMs === receivedMs ? receivedAt : new Date(r.eventTimeMs).toISOString(),
+      received_at: receivedAt,
+      website_id: site.id,
+      session_id: res.sessionId,
+      visitor_id: r.identity,
+      user_id: it.clientId,
+      ...enrichEvent(it.raw, facts, site),
+    };
+    messages.push({ key: `${site.id}:${r.identity}`, value: encodeEvent(ev) });
+  }
+
+  if (messages.length > 0) {
+    const end = deps.metrics.produceSeconds.startTimer();
+    try {
+      await deps.producer.send(messages);
+      end({ result: 'ok' });
+    } catch (err) {
+      end({ result: 'failed' });
+      await deps.sessions.release(claimed, token).catch(() => undefined);
+      throw transient('kafka', err);
+    }
+  }
+  // The events are in Kafka: the answer is a success even if Redis fails now (the pending
+  // markers then expire, and a retry would be produced again).
+  await deps.sessions.markDone(claimed).catch((err: unknown) => {
+    deps.logger.warn({ err: (err as Error).message }, 'ingest_claim_done_failed');
+  });
+  deps.metrics.events.inc({ outcome: 'accepted', reason: '' }, messages.length);
+  if (duplicates > 0) deps.metrics.events.inc({ outcome: 'duplicate', reason: '' }, duplicates);
+  return { accepted: messages.length, duplicates };
+}
+
+/** The key's principal; null when it is unknown, revoked or malformed, or nothing can verify it. */
+async function authenticateKey(keys: ApiKeySource | null, key: string): Promise<Principal | null> {
+  if (keys === null) return null;
+  try {
+    return await keys.authenticate(key);
+  } catch (err) {
+    throw transient('database', err);
+  }
+}
+
+async function resolveWebsites(
+  lookup: WebsiteSource,
+  items: readonly IncomingEvent[],
+): Promise<Array<Website | null>> {
+  try {
+    if (items.length === 1) return [await lookup.get(items[0]!.websiteRef)];
+    const distinct = [...new Set(items.map((it) => String(it.websiteRef)))];
+    const found = await Promise.all(distinct.map((ref) => lookup.get(ref)));
+    const byRef = new Map(distinct.map((ref, i) => [ref, found[i]!]));
+    return items.map((it) => byRef.get(String(it.websiteRef)) ?? null);
+  } catch (err) {
+    throw transient('database', err);
+  }
+}

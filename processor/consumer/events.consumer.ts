@@ -1,0 +1,300 @@
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
+import { eventRepository, type EventRow } from '../../shared/db/event.repository.js';
+import type { Db } from '../../shared/db/pool.js';
+import { sessionRepository } from '../../shared/db/session.repository.js';
+import { PermanentError } from '../../shared/errors/errors.js';
+import { decodeEvent } from '../../shared/events/event-message.js';
+import type { GoalCache } from '../goals/goal.cache.js';
+import { publishConversions, type LiveConversion } from '../../shared/live/live-feed.js';
+import type { Logger } from '../../shared/logger.js';
+import { matchEvent } from '../../shared/matching/goal-matcher.js';
+import type { Redis } from '../../shared/redis/redis.js';
+import { conversionRow, isPermanentDbError } from './conversions.js';
+import { buildSessionDeltas } from './session-deltas.js';
+
+export interface EventsConsumerDeps {
+  consumer: Consumer;
+  /** Used for dead letters only. */
+  producer: Producer;
+  db: Db;
+  goals: GoalCache;
+  /** Live feed publication (after commit, best effort); omitted → no live feed. */
+  live?: Redis;
+  logger: Logger;
+  topic: string;
+  dlqTopic: string;
+  subBatchSize: number;
+  partitionsConcurrently: number;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+interface Item {
+  message: KafkaMessage;
+  row: EventRow;
+}
+
+interface Written {
+  conversions: ConversionRow[];
+  byEvent: Map<string, EventRow>;
+}
+
+/**
+ * The processor loop. Invariant: an offset is committed only after the database transaction
+ * holding its message committed, so a crash replays uncommitted work only. Replays are
+ * harmless: events are unique on (event_id, event_time), and sessions and conversions are
+ * derived in the same transaction from the events that INSERT actually inserted, so an
+ * already-stored event contributes nothing twice. Transient failures are retried in place
+ * (heartbeating), never skipped. Poison messages go to the dead-letter topic before their
+ * offset commits: undecodable ones at once, and a row the database rejects permanently (a
+ * data exception such as a NUL character in jsonb) is isolated by bisecting its sub-batch,
+ * so one bad row never blocks a partition and never drops its neighbours.
+ */
+export async function runEventsConsumer(deps: EventsConsumerDeps): Promise<void> {
+  const { consumer } = deps;
+  await consumer.subscribe({ topic: deps.topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: deps.partitionsConcurrently,
+    eachBatch: (payload) => processBatch(deps, payload),
+  });
+}
+
+async function processBatch(deps: EventsConsumerDeps, payload: EachBatchPayload): Promise<void> {
+  const { batch } = payload;
+  const { messages } = batch;
+  for (let i = 0; i < messages.length; i += deps.subBatchSize) {
+    if (!payload.isRunning() || payload.isStale()) return;
+    const chunk = messages.slice(i, i + deps.subBatchSize);
+    const written = await withRetry(deps.logger, payload, () =>
+      processChunk(deps, batch.topic, batch.partition, chunk),
+    );
+    const last = chunk[chunk.length - 1]!.offset;
+    payload.resolveOffset(last);
+    await deps.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+    ]);
+    await payload.heartbeat();
+    await publishLive(deps, written);
+  }
+}
+
+async function processChunk(
+  deps: EventsConsumerDeps,
+  topic: string,
+  partition: number,
+  chunk: KafkaMessage[],
+): Promise<Written> {
+  const items: Item[] = [];
+  const dead: Array<{ message: KafkaMessage; error: PermanentError }> = [];
+  for (const m of chunk) {
+    try {
+      const { v: _v, ...row } = decodeEvent(m.value);
+      // PostgreSQL prints uuids in lowercase; the returned ids are matched against these.
+      row.event_id = row.event_id.toLowerCase();
+      items.push({ message: m, row });
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      dead.push({ message: m, error: err });
+    }
+  }
+  if (dead.length > 0) await sendToDeadLetters(deps, topic, partition, dead);
+  const written: Written = { conversions: [], byEvent: new Map() };
+  if (items.length > 0) await writeIsolatingRejects(deps, topic, partition, items, written);
+  return written;
+}
+
+/**
+ * Writes `items` in one transaction; when the database rejects the data itself (not a
+ * transient failure), splits the set in halves and writes each, down to the single message,
+ * which is dead-lettered. Every part commits in its own transaction before the offset is
+ * committed, so a crash in the middle replays harmlessly.
+ */
+async function writeIsolatingRejects(
+  deps: EventsConsumerDeps,
+  topic: string,
+  partition: number,
+  items: Item[],
+  out: Written,
+): Promise<void> {
+  try {
+    const w = await writeItems(deps, items);
+    out.conversions.push(...w.conversions);
+    for (const [k, v] of w.byEvent) out.byEvent.set(k, v);
+  } catch (err) {
+    if (!isPermanentDbError(err)) throw err;
+    if (items.length === 1) {
+      const code = (err as { code: string }).code;
+      const error = new PermanentError(
+        `database rejected the row (${code}): ${(err as Error).message}`,
+        'db_rejected',
+        { cause: err },
+      );
+      await sendToDeadLetters(deps, topic, partition, [{ message: items[0]!.message, error }]);
+      return;
+    }
+    const mid = items.length >> 1;
+    await writeIsolatingRejects(deps, topic, partition, items.slice(0, mid), out);
+    await writeIsolatingRejects(deps, topic, partition, items.slice(mid), out);
+  }
+}
+
+/**
+ * Where one write's time went, in milliseconds: matching (before the transaction), each
+ * statement, and the whole transaction (BEGIN and COMMIT included). Logged at debug level as
+ * `sub_batch_written`; the processor benchmark sums these lines into its profile.
+ */
+interface WriteTimings {
+  match_ms: number;
+  events_ms: number;
+  sessions_ms: number;
+  conversions_ms: number;
+  tx_ms: number;
+}
+
+async function writeItems(deps: EventsConsumerDeps, items: Item[]): Promise<Written> {
+  const t: WriteTimings = {
+    match_ms: 0,
+    events_ms: 0,
+    sessions_ms: 0,
+    conversions_ms: 0,
+    tx_ms: 0,
+  };
+  let lapAt = performance.now();
+  const lap = () => {
+    const at = performance.now();
+    const ms = at - lapAt;
+    lapAt = at;
+    return ms;
+  };
+  // A message delivered twice in one sub-batch (producer retry) is one event. Ids are unique
+  // per event at ingest, so the id alone identifies the row that INSERT reports back.
+  const seen = new Set<string>();
+  const rows = items
+    .map((i) => i.row)
+    .filter((r) => !seen.has(r.event_id) && !!seen.add(r.event_id));
+  const goalsBySite = await deps.goals.getMany(rows.map((e) => e.website_id));
+  // Matching is pure CPU: done before the transaction opens, kept only for inserted events.
+  const candidates: ConversionRow[] = [];
+  for (const ev of rows) {
+    const goals = goalsBySite.get(ev.website_id);
+    if (!goals || goals.length === 0) continue;
+    for (const { goal, value } of matchEvent(goals, ev)) {
+      candidates.push(conversionRow(goal, value, ev));
+    }
+  }
+  t.match_ms = lap();
+  let sessions = 0;
+  const written = await deps.db.tx(async (q): Promise<Written> => {
+    t.tx_ms = lap(); // connection checkout and BEGIN
+    const inserted = await eventRepository.insertReturningIds(q, rows);
+    t.events_ms = lap();
+    if (inserted.size === 0) return { conversions: [], byEvent: new Map() };
+    const fresh =
+      inserted.size === rows.length ? rows : rows.filter((r) => inserted.has(r.event_id));
+    const deltas = buildSessionDeltas(fresh);
+    sessions = deltas.length;
+    await sessionRepository.upsertDeltas(q, deltas);
+    t.sessions_ms = lap();
+    const conversions =
+      inserted.size === rows.length
+        ? candidates
+        : candidates.filter((c) => inserted.has(c.event_id));
+    const keys = await conversionRepository.insertReturningKeys(q, conversions);
+    t.conversions_ms = lap();
+    const byEvent = new Map(fresh.map((r) => [r.event_id, r]));
+    return {
+      conversions: conversions.filter((c) => keys.has(`${c.goal_id}|${c.event_id}`)),
+      byEvent,
+    };
+  });
+  t.tx_ms += t.events_ms + t.sessions_ms + t.conversions_ms + lap();
+  if (deps.logger.isLevelEnabled('debug')) {
+    deps.logger.debug(
+      { rows: rows.length, conversions: candidates.length, sessions, ...t },
+      'sub_batch_written',
+    );
+  }
+  return written;
+}
+
+/** After the commit: at most once, never blocks or fails the partition. */
+async function publishLive(deps: EventsConsumerDeps, written: Written): Promise<void> {
+  if (!deps.live || written.conversions.length === 0) return;
+  const entries: Array<LiveConversion & { website_id: string }> = written.conversions.map((c) => {
+    const ev = written.byEvent.get(c.event_id);
+    return {
+      website_id: c.website_id,
+      goal_id: c.goal_id,
+      event_id: c.event_id,
+      value: c.value,
+      currency: c.currency,
+      time: c.event_time,
+      country: ev?.country ?? null,
+      page: ev?.path ?? null,
+    };
+  });
+  try {
+    await publishConversions(deps.live, entries);
+  } catch (err) {
+    deps.logger.warn(
+      { err: (err as Error).message, conversions: entries.length },
+      'live_publish_failed',
+    );
+  }
+}
+
+async function sendToDeadLetters(
+  deps: EventsConsumerDeps,
+  topic: string,
+  partition: number,
+  dead: Array<{ message: KafkaMessage; error: PermanentError }>,
+): Promise<void> {
+  await deps.producer.send({
+    topic: deps.dlqTopic,
+    acks: -1,
+    messages: dead.map(({ message, error }) => ({
+      key: message.key,
+      value: message.value,
+      headers: {
+        ...message.headers,
+        'x-goalpost-dlq-reason': error.reason,
+        'x-goalpost-dlq-error': error.message.slice(0, 500),
+        'x-goalpost-source-topic': topic,
+        'x-goalpost-source-partition': String(partition),
+        'x-goalpost-source-offset': message.offset,
+        'x-goalpost-dlq-at': new Date().toISOString(),
+      },
+    })),
+  });
+  for (const { message, error } of dead) {
+    deps.logger.warn(
+      { topic, partition, offset: message.offset, reason: error.reason, err: error.message },
+      'message_dead_lettered',
+    );
+  }
+}
+
+/**
+ * Retries `fn` with exponential backoff while the consumer is running, heartbeating so the
+ * group does not evict us during a database or Redis outage. Nothing is committed meanwhile.
+ */
+async function withRetry<T>(
+  logger: Logger,
+  payload: Pick<EachBatchPayload, 'heartbeat' | 'isRunning' | 'isStale'>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!payload.isRunning() || payload.isStale()) throw err;
+      const delay = Math.min(100 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
+      logger.warn({ err: (err as Error).message, attempt, delay }, 'batch_failed_retrying');
+      await new Promise((r) => setTimeout(r, delay));
+      await payload.heartbeat().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import type { EventRow } from '../../shared/db/event.repository.js';
+import { buildSessionDeltas, timeKey } from './session-deltas.js';
+
+const base: EventRow = {
+  event_id: '00000000-0000-4000-8000-000000000000',
+  event_time: '2026-01-01T00:00:00Z',
+  received_at: '2026-01-01T00:00:00Z',
+  website_id: 'site_aaaaaaaaaa',
+  session_id: 's1',
+  visitor_id: 'v1',
+  user_id: null,
+  type: 'pageview',
+  event_name: null,
+  hostname: 'a.example',
+  path: '/',
+  querystring: null,
+  page_title: null,
+  referrer: null,
+  referrer_domain: null,
+  channel: null,
+  utm_source: null,
+  utm_medium: null,
+  utm_campaign: null,
+  utm_term: null,
+  utm_content: null,
+  properties: null,
+  browser: null,
+  os: null,
+  device: null,
+  screen_width: null,
+  language: null,
+  country: null,
+  region: null,
+  city: null,
+  bot_score: 0,
+  is_bot: false,
+};
+const ev = (id: number, time: string, patch: Partial<EventRow> = {}): EventRow => ({
+  ...base,
+  event_id: `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`,
+  event_time: time,
+  ...patch,
+});
+
+describe('timeKey', () => {
+  it('orders times with and without fractions', () => {
+    const sorted = ['2026-01-01T00:00:00.5Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00.05Z']
+      .map(timeKey)
+      .sort();
+    expect(sorted).toEqual([
+      '2026-01-01T00:00:00.000000000',
+      '2026-01-01T00:00:00.050000000',
+      '2026-01-01T00:00:00.500000000',
+    ]);
+  });
+});
+
+describe('buildSessionDeltas', () => {
+  it('picks landing, entry and exit by event time, not by arrival order', () => {
+    const rows = [
+      ev(3, '2026-01-01T00:00:30Z', { path: '/exit' }),
+      ev(1, '2026-01-01T00:00:05Z', { type: 'event', event_name: 'x', utm_source: 'mail' }),
+      ev(2, '2026-01-01T00:00:10.5Z', { path: '/entry', user_id: 'u' }),
+      ev(4, '2026-01-01T00:00:00Z', { type: 'performance', path: '/perf' }),
+    ];
+    const [d] = buildSessionDeltas(rows);
+    expect(d).toMatchObject({
+      started_at: '2026-01-01T00:00:05Z',
+      ended_at: '2026-01-01T00:00:30Z',
+      utm_source: 'mail',
+      entry_page: '/entry',
+      exit_page: '/exit',
+      pageviews: 2,
+      events: 1,
+      user_id: 'u',
+    });
+    expect(buildSessionDeltas([...rows].reverse())).toEqual([d]);
+  });
+
+  it('breaks equal times by event id, as PostgreSQL compares (timestamptz, uuid)', () => {
+    const [d] = buildSessionDeltas([
+      ev(9, '2026-01-01T00:00:00Z', { path: '/b' }),
+      ev(8, '2026-01-01T00:00:00Z', { path: '/a' }),
+    ]);
+    expect([d!.entry_page, d!.exit_page]).toEqual(['/a', '/b']);
+  });
+
+  it('ignores performance-only sessions and sorts deltas by key', () => {
+    const deltas = buildSessionDeltas([
+      ev(1, '2026-01-01T00:00:00Z', { session_id: 'z' }),
+      ev(2, '2026-01-01T00:00:00Z', { session_id: 'p', type: 'performance' }),
+      ev(3, '2026-01-01T00:00:00Z', { session_id: 'a' }),
+    ]);
+    expect(deltas.map((d) => d.session_id)).toEqual(['a', 'z']);
+  });
+});

@@ -1,0 +1,67 @@
+import { Queue, Worker } from 'bullmq';
+import { conversionRepository } from '../../shared/db/conversion.repository.js';
+import { eventRepository } from '../../shared/db/event.repository.js';
+import type { Db } from '../../shared/db/pool.js';
+import { sessionRepository } from '../../shared/db/session.repository.js';
+import { JOBS, QUEUES } from '../../shared/jobs/queues.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Redis } from '../../shared/redis/redis.js';
+
+export interface RetentionResult {
+  cutoff: string;
+  event_chunks: number;
+  conversion_chunks: number;
+  sessions: number;
+}
+
+/**
+ * Drops event and conversion chunks entirely older than `retentionDays` (`drop_chunks`, so a
+ * chunk goes only once all of it is past the cutoff: data lives between retentionDays and
+ * retentionDays + chunk interval), and deletes the sessions that ended before the cutoff.
+ */
+export async function dropExpired(
+  db: Db,
+  logger: Logger,
+  retentionDays: number,
+  now = new Date(),
+): Promise<RetentionResult> {
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+  const events = await eventRepository.dropChunksOlderThan(db, cutoff);
+  const conversions = await conversionRepository.dropChunksOlderThan(db, cutoff);
+  const sessions = await sessionRepository.deleteEndedBefore(db, cutoff);
+  const result = {
+    cutoff: cutoff.toISOString(),
+    event_chunks: events.length,
+    conversion_chunks: conversions.length,
+    sessions,
+  };
+  logger.info(result, 'retention_done');
+  return result;
+}
+
+/**
+ * Schedules the repeatable retention job (one scheduler id, so every processor instance
+ * upserts the same schedule) and runs its worker.
+ */
+export async function startRetention(deps: {
+  db: Db;
+  logger: Logger;
+  connection: Redis;
+  prefix: string;
+  retentionDays: number;
+  everyMs: number;
+}): Promise<{ queue: Queue; worker: Worker<unknown, RetentionResult> }> {
+  const queue = new Queue(QUEUES.retention, { connection: deps.connection, prefix: deps.prefix });
+  await queue.upsertJobScheduler(
+    JOBS.dropExpired,
+    { every: deps.everyMs },
+    { name: JOBS.dropExpired, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+  );
+  const worker = new Worker<unknown, RetentionResult>(
+    QUEUES.retention,
+    () => dropExpired(deps.db, deps.logger, deps.retentionDays),
+    { connection: deps.connection, prefix: deps.prefix, concurrency: 1 },
+  );
+  worker.on('error', (err) => deps.logger.warn({ err: err.message }, 'retention_worker_error'));
+  return { queue, worker };
+}
