@@ -12,7 +12,7 @@ import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.j
 import { newGoalId } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
-import { enqueueBackfill, type BackfillQueue } from './backfill.queue.js';
+import { enqueueBackfill, type BackfillQueue } from '../../shared/jobs/queues.js';
 import { definitionChanged, firstFreeName, type GoalFields } from './goal-input.js';
 
 export interface GoalServiceDeps {
@@ -116,7 +116,7 @@ export class GoalService {
         if (!existing) throw notFound('goal', 'goal_id');
         const next = resolve(existing);
         bumped = definitionChanged(existing, next);
-        return goalRepository.update(q, website.id, existing.id, next, bumped);
+        return goalRepository.update(q, existing, next, bumped);
       });
     } catch (err) {
       throw translate(err);
@@ -142,11 +142,13 @@ export class GoalService {
     if (enqueue) {
       tasks.push(
         withTimeout(
-          enqueueBackfill(backfillQueue, {
-            website_id: goal.website_id,
-            goal_id: goal.id,
-            definition_version: goal.definition_version,
-          }),
+          backfillQueue === null
+            ? Promise.reject(new Error('no backfill queue configured'))
+            : enqueueBackfill(backfillQueue, {
+                website_id: goal.website_id,
+                goal_id: goal.id,
+                definition_version: goal.definition_version,
+              }),
           handoffTimeoutMs,
           'enqueue',
         ),

@@ -1,9 +1,14 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { backfillRepository, type ScanCursor } from '../../shared/db/backfill.repository.js';
-import type { ConversionRow } from '../../shared/db/conversion.repository.js';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
+import { eventRepository, type EventCursor } from '../../shared/db/event.repository.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
-import { JOBS, QUEUES, type BackfillGoalJobData } from '../../shared/jobs/queues.js';
+import {
+  createBackfillWorker,
+  JOBS,
+  QUEUES,
+  type BackfillGoalJobData,
+} from '../../shared/jobs/queues.js';
 import type { Logger } from '../../shared/logger.js';
 import { compileGoals } from '../../shared/matching/goal-matcher.js';
 import type { Redis } from '../../shared/redis/redis.js';
@@ -55,7 +60,7 @@ export async function runBackfill(
   const { db, logger } = deps;
   const { goal_id: goalId, website_id: websiteId, definition_version: version } = data;
   const log = logger.child({ goal_id: goalId, definition_version: version });
-  const current = await backfillRepository.goalVersion(db, goalId);
+  const current = await goalRepository.versionOf(db, goalId);
   if (!current) return 'goal_deleted';
   if (current.website_id !== websiteId) {
     throw new UnrecoverableError(`goal ${goalId} does not belong to ${websiteId}`);
@@ -74,9 +79,9 @@ export async function runBackfill(
   if (!compiled) throw new UnrecoverableError(`goal ${goalId} could not be compiled`);
 
   const startedAt = new Date().toISOString();
-  const bounds = await backfillRepository.eventBounds(db, websiteId);
+  const bounds = await eventRepository.bounds(db, websiteId);
   if (
-    !(await backfillRepository.updateStatus(db, goalId, version, {
+    !(await goalRepository.updateBackfill(db, goalId, version, {
       state: 'running',
       progress: 0,
       events_scanned: 0,
@@ -99,9 +104,9 @@ export async function runBackfill(
 
   /** Scans one pass; false when the goal moved on. */
   const pass = async (upTo: string | null, processedSince: Date | null): Promise<boolean> => {
-    let after: ScanCursor | null = null;
+    let after: EventCursor | null = null;
     for (;;) {
-      const page = await backfillRepository.scanPage(db, websiteId, {
+      const page = await eventRepository.scanPage(db, websiteId, {
         after,
         upTo,
         processedSince,
@@ -109,7 +114,7 @@ export async function runBackfill(
       });
       if (page.length === 0) return true;
       const matched: ConversionRow[] = [];
-      const unmatched: ScanCursor[] = [];
+      const unmatched: EventCursor[] = [];
       for (const ev of page) {
         if (compiled.matches(ev)) matched.push(conversionRow(def, compiled.value(ev), ev));
         else unmatched.push(ev);
@@ -120,11 +125,11 @@ export async function runBackfill(
       const stillCurrent = await db.tx(async (q) => {
         // The conditional status update doubles as the version check: it locks the goal row,
         // so a concurrent definition change waits for this page or makes it stop.
-        const ok = await backfillRepository.updateStatus(q, goalId, version, {
+        const ok = await goalRepository.updateBackfill(q, goalId, version, {
           progress: Math.round(progress * 10_000) / 10_000,
           events_scanned: scanned,
         });
-        if (ok) await backfillRepository.replaceConversions(q, goalId, unmatched, matched);
+        if (ok) await conversionRepository.replaceForEvents(q, goalId, unmatched, matched);
         return ok;
       });
       if (!stillCurrent) return false;
@@ -147,7 +152,7 @@ export async function runBackfill(
     log.info({ events_scanned: scanned }, 'backfill_superseded');
     return 'superseded';
   }
-  await backfillRepository.updateStatus(db, goalId, version, {
+  await goalRepository.updateBackfill(db, goalId, version, {
     state: 'done',
     progress: 1,
     events_scanned: scanned,
@@ -164,8 +169,10 @@ export async function runBackfill(
 export function startBackfillWorker(
   deps: BackfillDeps & { connection: Redis; prefix: string; concurrency: number },
 ): Worker<BackfillGoalJobData, BackfillOutcome> {
-  const worker = new Worker<BackfillGoalJobData, BackfillOutcome>(
-    QUEUES.backfill,
+  const worker = createBackfillWorker<BackfillOutcome>(
+    deps.connection,
+    deps.prefix,
+    deps.concurrency,
     async (job: Job<BackfillGoalJobData, BackfillOutcome>) => {
       if (job.name !== JOBS.backfillGoal) {
         throw new UnrecoverableError(`unknown job ${job.name} on ${QUEUES.backfill}`);
@@ -180,8 +187,8 @@ export function startBackfillWorker(
           'backfill_failed',
         );
         if (final) {
-          await backfillRepository
-            .updateStatus(deps.db, job.data.goal_id, job.data.definition_version, {
+          await goalRepository
+            .updateBackfill(deps.db, job.data.goal_id, job.data.definition_version, {
               state: 'failed',
               finished_at: new Date().toISOString(),
               error: (err as Error).message.slice(0, 300),
@@ -191,7 +198,6 @@ export function startBackfillWorker(
         throw err;
       }
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
   );
   worker.on('error', (err) => deps.logger.warn({ err: err.message }, 'backfill_worker_error'));
   return worker;

@@ -1,4 +1,5 @@
 import { bulkInsert, bulkInsertReturning, type BulkColumn } from './bulk.js';
+import type { EventCursor } from './event.repository.js';
 import type { Queryable } from './pool.js';
 
 export interface ConversionRow {
@@ -57,6 +58,53 @@ export const conversionRepository = {
        RETURNING goal_id || '|' || event_id::text AS k`,
     );
     return new Set(inserted.map((r) => r.k));
+  },
+
+  /**
+   * Makes a goal's conversions for exactly these scanned events agree with its current
+   * definition: deletes those of `unmatched` events, inserts or corrects (value, currency,
+   * version) those of `matched`. Only the scanned events are touched, so conversions the live
+   * processor writes concurrently for other events are never removed. Call in one transaction
+   * per page.
+   */
+  async replaceForEvents(
+    q: Queryable,
+    goalId: string,
+    unmatched: readonly EventCursor[],
+    matched: readonly ConversionRow[],
+  ): Promise<{ deleted: number; written: number }> {
+    let deleted = 0;
+    if (unmatched.length > 0) {
+      const res = await q.query(
+        'conversion.delete_for_events',
+        `DELETE FROM conversions c
+          USING unnest($2::uuid[], $3::timestamptz[]) AS u(event_id, event_time)
+          WHERE c.goal_id = $1 AND c.event_id = u.event_id AND c.event_time = u.event_time
+            AND c.event_time >= $4::timestamptz AND c.event_time <= $5::timestamptz`,
+        [
+          goalId,
+          unmatched.map((u) => u.event_id),
+          unmatched.map((u) => u.event_time),
+          unmatched[0]!.event_time,
+          unmatched[unmatched.length - 1]!.event_time,
+        ],
+      );
+      deleted = res.rowCount ?? 0;
+    }
+    const written = await bulkInsert(
+      q,
+      'conversion.upsert_for_events',
+      'conversions',
+      COLUMNS,
+      matched,
+      `ON CONFLICT (goal_id, event_id, event_time) DO UPDATE SET
+         value = EXCLUDED.value, currency = EXCLUDED.currency,
+         definition_version = EXCLUDED.definition_version
+       WHERE conversions.value IS DISTINCT FROM EXCLUDED.value
+          OR conversions.currency IS DISTINCT FROM EXCLUDED.currency
+          OR conversions.definition_version IS DISTINCT FROM EXCLUDED.definition_version`,
+    );
+    return { deleted, written };
   },
 
   /** Drops whole chunks of conversions older than `olderThan`; returns the dropped chunks. */

@@ -4,6 +4,28 @@ import type { Queryable } from './pool.js';
 
 export type EventRow = Omit<EventMessage, 'v'>;
 
+/** An event as the backfill reads it: what matching and the conversion row need. */
+export interface ScannedEvent {
+  event_id: string;
+  /** ISO 8601 UTC with microseconds, exactly the stored timestamptz (round-trips). */
+  event_time: string;
+  website_id: string;
+  session_id: string;
+  type: string;
+  event_name: string | null;
+  path: string | null;
+  properties: Record<string, unknown> | null;
+  is_bot: boolean;
+}
+
+/** A position in (event_time, event_id) order. */
+export interface EventCursor {
+  event_time: string;
+  event_id: string;
+}
+
+const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
 const COLUMNS: ReadonlyArray<BulkColumn<EventRow>> = [
   ['event_id', 'uuid'],
   ['event_time', 'timestamptz'],
@@ -63,6 +85,57 @@ export const eventRepository = {
       'ON CONFLICT DO NOTHING RETURNING event_id',
     );
     return new Set(inserted.map((r) => r.event_id));
+  },
+
+  /** First and last event time of a website (null when it has no events). */
+  async bounds(q: Queryable, websiteId: string): Promise<{ min: string; max: string } | null> {
+    const { rows } = await q.query<{ min: string | null; max: string | null }>(
+      'event.bounds',
+      `SELECT to_char(min(event_time) AT TIME ZONE 'UTC', ${ISO_US}) AS min,
+              to_char(max(event_time) AT TIME ZONE 'UTC', ${ISO_US}) AS max
+         FROM events WHERE website_id = $1`,
+      [websiteId],
+    );
+    const r = rows[0];
+    return r?.min && r.max ? { min: r.min, max: r.max } : null;
+  },
+
+  /**
+   * One page of a website's events in (event_time, event_id) order after `after`, up to
+   * `upTo` inclusive; with `processedSince`, only events the processor inserted since then.
+   */
+  async scanPage(
+    q: Queryable,
+    websiteId: string,
+    opts: {
+      after: EventCursor | null;
+      upTo: string | null;
+      processedSince: Date | null;
+      limit: number;
+    },
+  ): Promise<ScannedEvent[]> {
+    const { rows } = await q.query<ScannedEvent>(
+      'event.scan_page',
+      `SELECT event_id, to_char(event_time AT TIME ZONE 'UTC', ${ISO_US}) AS event_time,
+              website_id, session_id, type, event_name, path, properties, is_bot
+         FROM events
+        WHERE website_id = $1
+          AND ($2::timestamptz IS NULL OR (event_time, event_id) > ($2::timestamptz, $3::uuid))
+          AND ($2::timestamptz IS NULL OR event_time >= $2::timestamptz)
+          AND ($4::timestamptz IS NULL OR event_time <= $4::timestamptz)
+          AND ($5::timestamptz IS NULL OR processed_at >= $5::timestamptz)
+        ORDER BY event_time, event_id
+        LIMIT $6`,
+      [
+        websiteId,
+        opts.after?.event_time ?? null,
+        opts.after?.event_id ?? null,
+        opts.upTo,
+        opts.processedSince,
+        opts.limit,
+      ],
+    );
+    return rows;
   },
 
   /** Drops whole chunks of events older than `olderThan`; returns the dropped chunk names. */

@@ -1,21 +1,12 @@
+import { queuedBackfill, type BackfillStatus } from '../goals/backfill-status.js';
 import type { GoalDefinition } from '../goals/goal-definition.js';
 import type { Queryable } from './pool.js';
-
-/** Progress of a goal's backfill, written by the API (queued) and the backfill worker. */
-export interface GoalBackfill {
-  state: 'queued' | 'running' | 'done' | 'failed';
-  progress: number;
-  events_scanned: number;
-  started_at: string | null;
-  finished_at: string | null;
-  definition_version: number;
-}
 
 export interface Goal extends GoalDefinition {
   numeric_id: number;
   name: string;
   description: string | null;
-  backfill: GoalBackfill | null;
+  backfill: BackfillStatus | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -31,18 +22,6 @@ export type GoalChanges = Omit<NewGoal, 'id' | 'website_id' | 'goal_type'>;
 const COLUMNS = `id, numeric_id, website_id, name, description, goal_type, match_operator,
   match_value, case_sensitive, property_filters, value_mode, fixed_value, value_property_key,
   currency, definition_version, backfill, created_at, updated_at`;
-
-/** The state a goal's backfill starts in whenever its definition version changes. */
-export function queuedBackfill(definitionVersion: number): GoalBackfill {
-  return {
-    state: 'queued',
-    progress: 0,
-    events_scanned: 0,
-    started_at: null,
-    finished_at: null,
-    definition_version: definitionVersion,
-  };
-}
 
 interface PgError {
   code?: string;
@@ -145,32 +124,31 @@ export const goalRepository = {
   },
 
   /**
-   * Writes the changed fields. With `bumpVersion`, the definition version is incremented and
-   * the backfill reset to queued for the new version, in the same statement.
+   * Writes the changed fields of a goal the caller read (and locked) in this transaction as
+   * `existing`. With `bumpVersion`, the definition version becomes `existing`'s + 1 and the
+   * backfill is reset to queued for it, in the same statement; the version check makes a
+   * caller that did not hold the lock fail loudly instead of skipping a version.
    */
   async update(
     q: Queryable,
-    websiteId: string,
-    goalId: string,
+    existing: Pick<Goal, 'id' | 'website_id' | 'definition_version'>,
     c: GoalChanges,
     bumpVersion: boolean,
   ): Promise<Goal> {
+    const version = existing.definition_version + (bumpVersion ? 1 : 0);
     const { rows } = await q.query<Goal>(
       'goal.update',
       `UPDATE goals SET
-         name = $3, description = $4, match_operator = $5, match_value = $6,
-         case_sensitive = $7, property_filters = $8, value_mode = $9, fixed_value = $10,
-         value_property_key = $11, currency = $12, updated_at = now(),
-         definition_version = definition_version + CASE WHEN $13 THEN 1 ELSE 0 END,
-         backfill = CASE WHEN $13
-           THEN jsonb_build_object('state', 'queued', 'progress', 0, 'events_scanned', 0,
-             'started_at', NULL, 'finished_at', NULL, 'definition_version', definition_version + 1)
-           ELSE backfill END
-       WHERE website_id = $1 AND id = $2
+         name = $4, description = $5, match_operator = $6, match_value = $7,
+         case_sensitive = $8, property_filters = $9, value_mode = $10, fixed_value = $11,
+         value_property_key = $12, currency = $13, updated_at = now(),
+         definition_version = $14, backfill = COALESCE($15::jsonb, backfill)
+       WHERE website_id = $1 AND id = $2 AND definition_version = $3
        RETURNING ${COLUMNS}`,
       [
-        websiteId,
-        goalId,
+        existing.website_id,
+        existing.id,
+        existing.definition_version,
         c.name,
         c.description,
         c.match_operator,
@@ -181,10 +159,13 @@ export const goalRepository = {
         c.fixed_value,
         c.value_property_key,
         c.currency,
-        bumpVersion,
+        version,
+        bumpVersion ? JSON.stringify(queuedBackfill(version)) : null,
       ],
     );
-    return rows[0]!;
+    const goal = rows[0];
+    if (!goal) throw new Error(`goal ${existing.id} changed while it was being updated`);
+    return goal;
   },
 
   /** Deletes the definition; its conversions stay (conversions has no foreign key to goals). */
@@ -224,5 +205,47 @@ export const goalRepository = {
       [websiteId],
     );
     return rows;
+  },
+  /** The goal's current definition version and website, or null when it was deleted. */
+  async versionOf(
+    q: Queryable,
+    goalId: string,
+  ): Promise<{ website_id: string; definition_version: number } | null> {
+    const { rows } = await q.query<{ website_id: string; definition_version: number }>(
+      'goal.version_of',
+      'SELECT website_id, definition_version FROM goals WHERE id = $1',
+      [goalId],
+    );
+    return rows[0] ?? null;
+  },
+
+  /**
+   * Merges `patch` into `goals.backfill`, only while the goal is still at `version`: a job
+   * superseded by a newer definition can never overwrite its successor's status. The update
+   * locks the goal row until the caller's transaction ends, so a concurrent definition change
+   * waits for it. Returns false when the goal moved on (or was deleted).
+   */
+  async updateBackfill(
+    q: Queryable,
+    goalId: string,
+    version: number,
+    patch: Partial<BackfillStatus>,
+  ): Promise<boolean> {
+    const res = await q.query(
+      'goal.update_backfill',
+      `UPDATE goals SET backfill = COALESCE(backfill, '{}'::jsonb) || $3::jsonb
+        WHERE id = $1 AND definition_version = $2`,
+      [goalId, version, JSON.stringify(patch)],
+    );
+    return (res.rowCount ?? 0) > 0;
+  },
+
+  async backfillOf(q: Queryable, goalId: string): Promise<BackfillStatus | null> {
+    const { rows } = await q.query<{ backfill: BackfillStatus | null }>(
+      'goal.backfill_of',
+      'SELECT backfill FROM goals WHERE id = $1',
+      [goalId],
+    );
+    return rows[0]?.backfill ?? null;
   },
 };

@@ -1,5 +1,6 @@
 import { validationError } from '../errors/errors.js';
 import { checkRegex } from '../matching/regex-safety.js';
+import type { SqlParams } from './sql-params.js';
 
 /**
  * Statistics filters select SESSIONS, never single events: a session qualifies when its
@@ -69,7 +70,11 @@ export interface SessionFilter {
 
 const isEventField = (f: string): f is EventField => f in EVENT_FIELDS;
 
-/** Ensures a regex filter value is one PostgreSQL can run and that cannot blow up. */
+/**
+ * Refuses a regex filter value that the goal regex rules refuse (JavaScript syntax, no
+ * backtracking blow-ups). It does not guarantee that PostgreSQL's regex dialect accepts the
+ * pattern.
+ */
 export function checkFilterRegex(pattern: string, field: string): void {
   const problem = checkRegex(pattern);
   if (problem !== null) throw validationError(`invalid regex: ${problem}`, field);
@@ -77,11 +82,11 @@ export function checkFilterRegex(pattern: string, field: string): void {
 
 /**
  * The SQL condition on the session row aliased `s` (which has `website_id`, `session_id`,
- * `started_at`, `ended_at`) for all filters, AND-joined; parameters are appended to `params`.
+ * `started_at`, `ended_at`) for all filters, AND-joined; values become parameters of `params`.
  * Event-field conditions probe `events` through the (website_id, session_id, event_time) index
  * of migration 005, bounded by the session's own time span so only its chunks are visited.
  */
-export function sessionFilterSql(filters: readonly SessionFilter[], params: unknown[]): string {
+export function sessionFilterSql(filters: readonly SessionFilter[], params: SqlParams): string {
   const parts: string[] = [];
   for (const f of filters) {
     const negative = f.operator === 'not_equals' || f.operator === 'not_contains';
@@ -104,12 +109,9 @@ export function sessionFilterSql(filters: readonly SessionFilter[], params: unkn
 }
 
 /** `col` matches any of the values (the positive form of the operator). */
-function valuesSql(col: string, f: SessionFilter, params: unknown[], ci: boolean): string {
+function valuesSql(col: string, f: SessionFilter, params: SqlParams, ci: boolean): string {
   const c = ci ? `lower(${col})` : col;
-  const p = (v: string) => {
-    params.push(ci ? v.toLowerCase() : v);
-    return `$${params.length}`;
-  };
+  const p = (v: string) => params.add(ci ? v.toLowerCase() : v);
   const ors = f.values.map((v) => {
     switch (f.operator) {
       case 'equals':

@@ -1,5 +1,6 @@
-import { sessionFilterSql, type SessionFilter } from './session-filters.sql.js';
 import type { Queryable } from './pool.js';
+import { sessionFilterSql, type SessionFilter } from './session-filters.sql.js';
+import { SqlParams } from './sql-params.js';
 
 /**
  * Goal statistics. They read the conversions the processor precomputed and the `sessions`
@@ -80,15 +81,34 @@ export interface ConvertingSessionRow {
   total: number;
 }
 
-/** The qualifying-sessions CTE body for `scope`; parameters are appended to `params`. */
-function scopedSessionsSql(scope: SessionScope, params: unknown[], columns: string): string {
-  params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots);
-  const [w, lo, hi, bots] = [1, 2, 3, 4].map((k) => `$${params.length - 4 + k}`);
-  const filterSql = sessionFilterSql(scope.filters, params);
+/** Placeholders of a scope's website, window bounds and bot setting. */
+interface ScopeParams {
+  w: string;
+  lo: string;
+  hi: string;
+  bots: string;
+}
+
+function scopeParams(scope: SessionScope, p: SqlParams): ScopeParams {
+  return {
+    w: p.add(scope.websiteId),
+    lo: p.add(scope.lo, 'timestamptz'),
+    hi: p.add(scope.hi, 'timestamptz'),
+    bots: p.add(scope.includeBots, 'boolean'),
+  };
+}
+
+/** The qualifying sessions of `scope` (placeholders `sp`), selecting `columns`. */
+function scopedSessionsSql(
+  scope: SessionScope,
+  sp: ScopeParams,
+  p: SqlParams,
+  columns: string,
+): string {
   return `SELECT ${columns} FROM sessions s
-     WHERE s.website_id = ${w} AND s.started_at < ${hi}::timestamptz AND s.ended_at >= ${lo}::timestamptz
-       AND (${bots}::boolean OR NOT s.is_bot)
-       AND ${filterSql}`;
+     WHERE s.website_id = ${sp.w} AND s.started_at < ${sp.hi} AND s.ended_at >= ${sp.lo}
+       AND (${sp.bots} OR NOT s.is_bot)
+       AND ${sessionFilterSql(scope.filters, p)}`;
 }
 
 /** An instant on a 15-minute boundary (UTC), or ±infinity: a bucket bound of session_counts. */
@@ -111,14 +131,14 @@ const countable = (scope: SessionScope, ...bounds: Instant[]): boolean =>
  * Scalar SQL: the sessions of website `w` open at `lo` (started before it, not ended before
  * it; bots included when `bots`), by two index probes: sessions that started in the day before
  * `lo` (covering index), and sessions longer than a day (partial index, rare). Arguments are
- * SQL expressions (parameter references).
+ * SQL expressions (placeholders with their casts).
  */
 function openAtSql(w: string, lo: string, bots: string): string {
   const open = (cond: string) => `(SELECT count(*) FROM sessions o
-       WHERE o.website_id = ${w} AND ${cond} AND o.ended_at >= ${lo}::timestamptz
-         AND (${bots}::boolean OR NOT o.is_bot))`;
-  return `(${open(`o.started_at < ${lo}::timestamptz AND o.started_at >= ${lo}::timestamptz - interval '1 day'`)}
-    + ${open(`o.duration > 86400 AND o.started_at < ${lo}::timestamptz - interval '1 day'`)})`;
+       WHERE o.website_id = ${w} AND ${cond} AND o.ended_at >= ${lo}
+         AND (${bots} OR NOT o.is_bot))`;
+  return `(${open(`o.started_at < ${lo} AND o.started_at >= ${lo} - interval '1 day'`)}
+    + ${open(`o.duration > 86400 AND o.started_at < ${lo} - interval '1 day'`)})`;
 }
 
 /**
@@ -127,34 +147,41 @@ function openAtSql(w: string, lo: string, bots: string): string {
  */
 function sessionCountSql(w: string, lo: string, hi: string, bots: string): string {
   return `((SELECT coalesce(sum(k.starts), 0) FROM session_counts k
-      WHERE k.website_id = ${w} AND k.bucket >= ${lo}::timestamptz AND k.bucket < ${hi}::timestamptz
-        AND (${bots}::boolean OR NOT k.is_bot))
+      WHERE k.website_id = ${w} AND k.bucket >= ${lo} AND k.bucket < ${hi}
+        AND (${bots} OR NOT k.is_bot))
     + ${openAtSql(w, lo, bots)})::int`;
 }
 
 /**
- * CTE `c`: the conversions of the goals `goals` in [lo, hi), without those of bot sessions
- * unless `bots` (the counterpart of joining conversions to the scanned sessions when there are
- * no filters). A conversion in [lo, hi) belongs to a session overlapping [lo, hi), so the bot
- * sessions to exclude are read from the small partial index of migration 008 into one hash
- * (`NOT IN` is a hashed subplan; `OFFSET 0` keeps it above the chunks' Append, else it is
- * rebuilt for every chunk), instead of probing `sessions` once per conversion. (`NOT EXISTS`
- * let the planner pick a merge anti-join that sorted every conversion by session id: 3x
- * slower for a goal list; a MATERIALIZED CTE in between cost ~10 ms more.) A conversion whose
- * session row is gone, which only retention can cause, counts here and not in the filtered
- * path; retention removes both by the same cutoff. Arguments are SQL expressions.
+ * CTE `c`: the conversions of the goals `goals` of website `w` in [lo, hi), without those of
+ * bot sessions unless `bots` (the counterpart of joining conversions to the scanned sessions
+ * when there are no filters). A conversion in [lo, hi) belongs to a session overlapping
+ * [lo, hi), so the bot sessions to exclude are read from the small partial index of migration
+ * 008 into one hash (`NOT IN` is a hashed subplan; `OFFSET 0` keeps it above the chunks'
+ * Append, else it is rebuilt for every chunk), instead of probing `sessions` once per
+ * conversion. (`NOT EXISTS` let the planner pick a merge anti-join that sorted every
+ * conversion by session id: 3x slower for a goal list; a MATERIALIZED CTE in between cost
+ * ~10 ms more.) A conversion whose session row is gone, which only retention can cause, counts
+ * here and not in the filtered path; retention removes both by the same cutoff. Arguments are
+ * SQL expressions.
  */
-function unfilteredConversionsCte(goals: string, lo: string, hi: string, bots: string): string {
+function unfilteredConversionsCte(
+  goals: string,
+  w: string,
+  lo: string,
+  hi: string,
+  bots: string,
+): string {
   return `c AS (
        SELECT * FROM (
          SELECT c.goal_id, c.event_time, c.session_id, c.value FROM conversions c
-          WHERE c.goal_id = ANY(${goals}) AND c.website_id = $1
-            AND c.event_time >= ${lo}::timestamptz AND c.event_time < ${hi}::timestamptz
+          WHERE c.goal_id = ANY(${goals}) AND c.website_id = ${w}
+            AND c.event_time >= ${lo} AND c.event_time < ${hi}
          OFFSET 0) c
         WHERE c.session_id NOT IN (
           SELECT b.session_id FROM sessions b
-           WHERE NOT ${bots}::boolean AND b.website_id = $1 AND b.is_bot
-             AND b.ended_at >= ${lo}::timestamptz AND b.started_at < ${hi}::timestamptz))`;
+           WHERE NOT ${bots} AND b.website_id = ${w} AND b.is_bot
+             AND b.ended_at >= ${lo} AND b.started_at < ${hi}))`;
 }
 
 const PERIOD_COLUMNS = [
@@ -199,43 +226,45 @@ export const statsRepository = {
       round(sum(c.value) FILTER (WHERE ${cond}) / NULLIF(count(c.value) FILTER (WHERE ${cond}), 0), 20)::text
         AS ${p}average_value`;
     let text: string;
-    const params: unknown[] = [];
+    const p = new SqlParams();
     if (countable(scope, scope.prevLo, scope.lo, scope.hi)) {
-      params.push(scope.websiteId, scope.lo, scope.prevLo, scope.hi, scope.includeBots, [
-        scope.goalId,
-      ]);
-      text = `WITH ${unfilteredConversionsCte('$6::text[]', '$3', '$4', '$5')}
-       SELECT ${period('c.event_time >= $2::timestamptz', sessionCountSql('$1', '$2', '$4', '$5'), '')},
-              ${period('c.event_time < $2::timestamptz', sessionCountSql('$1', '$3', '$2', '$5'), 'p_')}
+      const w = p.add(scope.websiteId);
+      const lo = p.add(scope.lo, 'timestamptz');
+      const plo = p.add(scope.prevLo, 'timestamptz');
+      const hi = p.add(scope.hi, 'timestamptz');
+      const bots = p.add(scope.includeBots, 'boolean');
+      const goals = p.add([scope.goalId], 'text[]');
+      text = `WITH ${unfilteredConversionsCte(goals, w, plo, hi, bots)}
+       SELECT ${period(`c.event_time >= ${lo}`, sessionCountSql(w, lo, hi, bots), '')},
+              ${period(`c.event_time < ${lo}`, sessionCountSql(w, plo, lo, bots), 'p_')}
          FROM c`;
     } else {
-      const s = scopedSessionsSql(
-        { ...scope, lo: scope.prevLo },
-        params,
-        's.session_id, s.started_at, s.ended_at',
-      );
-      params.push(scope.goalId, scope.lo, scope.prevLo, scope.hi);
-      const [goal, lo, plo, hi] = [1, 2, 3, 4].map((k) => `$${params.length - 4 + k}`);
+      const sp = scopeParams({ ...scope, lo: scope.prevLo }, p);
+      const s = scopedSessionsSql(scope, sp, p, 's.session_id, s.started_at, s.ended_at');
+      const goal = p.add(scope.goalId);
+      const lo = p.add(scope.lo, 'timestamptz');
       const count = (cond: string) => `(SELECT count(*) FROM s WHERE ${cond})::int`;
       text = `WITH s AS MATERIALIZED (${s}),
        c AS (
          SELECT c.event_time, c.session_id, c.value
            FROM conversions c JOIN s ON s.session_id = c.session_id
-          WHERE c.goal_id = ${goal} AND c.website_id = $1
-            AND c.event_time >= ${plo}::timestamptz AND c.event_time < ${hi}::timestamptz
+          WHERE c.goal_id = ${goal} AND c.website_id = ${sp.w}
+            AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}
        )
-       SELECT ${period(`c.event_time >= ${lo}::timestamptz`, count(`s.ended_at >= ${lo}::timestamptz`), '')},
-              ${period(`c.event_time < ${lo}::timestamptz`, count(`s.started_at < ${lo}::timestamptz`), 'p_')}
+       SELECT ${period(`c.event_time >= ${lo}`, count(`s.ended_at >= ${lo}`), '')},
+              ${period(`c.event_time < ${lo}`, count(`s.started_at < ${lo}`), 'p_')}
          FROM c`;
     }
     const { rows } = await q.query<Record<string, string | number | null>>(
       'stats.goal_stats',
       text,
-      params,
+      p.values,
     );
     const r = rows[0]!;
-    const pick = (p: string) =>
-      Object.fromEntries(PERIOD_COLUMNS.map((k) => [k, r[`${p}${k}`]])) as unknown as GoalPeriodRow;
+    const pick = (prefix: string) =>
+      Object.fromEntries(
+        PERIOD_COLUMNS.map((k) => [k, r[`${prefix}${k}`]]),
+      ) as unknown as GoalPeriodRow;
     return { current: pick(''), previous: pick('p_') };
   },
 
@@ -251,31 +280,25 @@ export const statsRepository = {
     buckets: Buckets,
   ): Promise<TimeseriesRow[]> {
     const fast = countable(scope, scope.lo, scope.hi);
-    const params: unknown[] = [];
-    let sessionsCte: string;
-    if (fast) {
-      params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, [scope.goalId]);
-      sessionsCte = unfilteredConversionsCte('$5::text[]', '$2', '$3', '$4');
-    } else {
-      const s = scopedSessionsSql(scope, params, 's.session_id, s.started_at, s.ended_at');
-      params.push(scope.goalId);
-      sessionsCte = `s AS MATERIALIZED (${s}),
+    const p = new SqlParams();
+    const sp = scopeParams(scope, p);
+    const sessionsCte = fast
+      ? unfilteredConversionsCte(p.add([scope.goalId], 'text[]'), sp.w, sp.lo, sp.hi, sp.bots)
+      : `s AS MATERIALIZED (${scopedSessionsSql(scope, sp, p, 's.session_id, s.started_at, s.ended_at')}),
        c AS (
          SELECT c.event_time, c.session_id, c.value
            FROM conversions c JOIN s ON s.session_id = c.session_id
-          WHERE c.goal_id = $${params.length} AND c.website_id = $1
-            AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz
+          WHERE c.goal_id = ${p.add(scope.goalId)} AND c.website_id = ${sp.w}
+            AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}
        )`;
-    }
-    params.push(buckets.count);
-    const n = `$${params.length}`;
+    const n = p.add(buckets.count, 'int');
     let idx: (t: string) => string;
     if (buckets.kind === 'day') {
-      params.push(buckets.startDate, buckets.timezone);
-      const [d0, tz] = [`$${params.length - 1}`, `$${params.length}`];
-      idx = (t) => `((${t} AT TIME ZONE ${tz})::date - ${d0}::date)`;
+      const d0 = p.add(buckets.startDate, 'date');
+      const tz = p.add(buckets.timezone);
+      idx = (t) => `((${t} AT TIME ZONE ${tz})::date - ${d0})`;
     } else {
-      idx = (t) => `floor(extract(epoch FROM ${t} - $2::timestamptz) / 3600)::int`;
+      idx = (t) => `floor(extract(epoch FROM ${t} - ${sp.lo}) / 3600)::int`;
     }
     // Sessions per bucket. From the rollup: a bucket's sessions are those that start in it
     // plus those open at its start, and open(b) = open(lo) + starts − ends over [lo, b). From
@@ -284,20 +307,20 @@ export const statsRepository = {
       ? `k AS (
          SELECT ${idx('k.bucket')} AS i, sum(k.starts) AS st, sum(k.ends) AS en
            FROM session_counts k
-          WHERE k.website_id = $1 AND k.bucket >= $2::timestamptz AND k.bucket < $3::timestamptz
-            AND ($4::boolean OR NOT k.is_bot)
+          WHERE k.website_id = ${sp.w} AND k.bucket >= ${sp.lo} AND k.bucket < ${sp.hi}
+            AND (${sp.bots} OR NOT k.is_bot)
           GROUP BY 1
        ),
        sb AS (
-         SELECT g.i, (coalesce(k.st, 0) + ${openAtSql('$1', '$2', '$4')}
+         SELECT g.i, (coalesce(k.st, 0) + ${openAtSql(sp.w, sp.lo, sp.bots)}
                  + coalesce(sum(coalesce(k.st, 0) - coalesce(k.en, 0))
                      OVER (ORDER BY g.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))::int AS n
-           FROM generate_series(0, ${n}::int - 1) AS g(i) LEFT JOIN k ON k.i = g.i
+           FROM generate_series(0, ${n} - 1) AS g(i) LEFT JOIN k ON k.i = g.i
        )`
       : `sb AS (
          SELECT i, count(*)::int AS n
            FROM s, generate_series(greatest(${idx('s.started_at')}, 0),
-                                   least(${idx('s.ended_at')}, ${n}::int - 1)) AS i
+                                   least(${idx('s.ended_at')}, ${n} - 1)) AS i
           GROUP BY i
        )`;
     const { rows } = await q.query<TimeseriesRow>(
@@ -312,10 +335,10 @@ export const statsRepository = {
        )
        SELECT g.i, COALESCE(sb.n, 0) AS total_sessions, COALESCE(cb.conversions, 0) AS conversions,
               COALESCE(cb.converting_sessions, 0) AS converting_sessions, cb.total_value
-         FROM generate_series(0, ${n}::int - 1) AS g(i)
+         FROM generate_series(0, ${n} - 1) AS g(i)
          LEFT JOIN sb ON sb.i = g.i LEFT JOIN cb ON cb.i = g.i
         ORDER BY g.i`,
-      params,
+      p.values,
     );
     return rows;
   },
@@ -328,46 +351,45 @@ export const statsRepository = {
     q: Queryable,
     scope: SessionScope & { goalIds: readonly string[] },
   ): Promise<{ total_sessions: number; goals: Map<string, GoalListMetricsRow> }> {
-    const params: unknown[] = [];
+    const p = new SqlParams();
+    const sp = scopeParams(scope, p);
+    const goals = p.add(scope.goalIds, 'text[]');
     let text: string;
     if (countable(scope, scope.lo, scope.hi)) {
-      params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, scope.goalIds);
       // Conversions per (goal, session) first, then per goal: two hash aggregates instead of
       // count(DISTINCT), which sorts every conversion of the page's goals.
-      text = `WITH ${unfilteredConversionsCte('$5::text[]', '$2', '$3', '$4')},
+      text = `WITH ${unfilteredConversionsCte(goals, sp.w, sp.lo, sp.hi, sp.bots)},
        per AS (SELECT c.goal_id, c.session_id, count(*) AS n FROM c GROUP BY 1, 2)
-       SELECT g.goal_id, ${sessionCountSql('$1', '$2', '$3', '$4')} AS total_sessions,
+       SELECT g.goal_id, ${sessionCountSql(sp.w, sp.lo, sp.hi, sp.bots)} AS total_sessions,
               count(per.session_id)::int AS converting_sessions,
               coalesce(sum(per.n), 0)::int AS conversions
-         FROM unnest($5::text[]) AS g(goal_id) LEFT JOIN per ON per.goal_id = g.goal_id
+         FROM unnest(${goals}) AS g(goal_id) LEFT JOIN per ON per.goal_id = g.goal_id
         GROUP BY g.goal_id`;
     } else {
-      const s = scopedSessionsSql(scope, params, 's.session_id');
-      params.push(scope.goalIds);
-      const goals = `$${params.length}`;
-      text = `WITH s AS MATERIALIZED (${s})
+      text = `WITH s AS MATERIALIZED (${scopedSessionsSql(scope, sp, p, 's.session_id')})
        SELECT g.goal_id, (SELECT count(*) FROM s)::int AS total_sessions,
               count(DISTINCT c.session_id)::int AS converting_sessions,
               count(c.session_id)::int AS conversions
-         FROM unnest(${goals}::text[]) AS g(goal_id)
+         FROM unnest(${goals}) AS g(goal_id)
          LEFT JOIN (conversions c JOIN s ON s.session_id = c.session_id)
-           ON c.goal_id = g.goal_id AND c.website_id = $1
-          AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz
+           ON c.goal_id = g.goal_id AND c.website_id = ${sp.w}
+          AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}
         GROUP BY g.goal_id`;
     }
     const { rows } = await q.query<GoalListMetricsRow & { total_sessions: number }>(
       'stats.goal_list_metrics',
       text,
-      params,
+      p.values,
     );
     let total = rows[0]?.total_sessions;
     if (total === undefined) {
       // No goals (the unnest is empty): the session count still answers.
-      const p: unknown[] = [];
+      const cp = new SqlParams();
       const r = await q.query<{ n: number }>(
         'stats.session_count',
-        `SELECT count(*)::int AS n FROM (${scopedSessionsSql(scope, p, 's.session_id')}) x`,
-        p,
+        `SELECT count(*)::int AS n
+           FROM (${scopedSessionsSql(scope, scopeParams(scope, cp), cp, 's.session_id')}) x`,
+        cp.values,
       );
       total = r.rows[0]!.n;
     }
@@ -384,7 +406,8 @@ export const statsRepository = {
     scope: SessionScope & { goalId: string },
     page: { limit: number; offset?: number; after?: { endedKey: string; sessionId: string } },
   ): Promise<ConvertingSessionRow[]> {
-    const params: unknown[] = [];
+    const p = new SqlParams();
+    const sp = scopeParams(scope, p);
     const cols = `s.session_id, s.user_id, s.country, s.browser, s.os, s.device, s.entry_page,
       s.exit_page, s.pageviews, s.duration, s.started_at, s.ended_at, s.referrer_domain, s.channel`;
     let source: string;
@@ -392,26 +415,23 @@ export const statsRepository = {
       // Driven by the goal's conversions (a converting session overlaps the window by
       // definition), then one primary-key probe per converting session: no scan of every
       // session of the window.
-      params.push(scope.websiteId, scope.lo, scope.hi, scope.includeBots, [scope.goalId]);
-      source = `WITH ${unfilteredConversionsCte('$5::text[]', '$2', '$3', '$4')}
+      const goals = p.add([scope.goalId], 'text[]');
+      source = `WITH ${unfilteredConversionsCte(goals, sp.w, sp.lo, sp.hi, sp.bots)}
         SELECT ${cols} FROM sessions s
-         WHERE s.website_id = $1 AND s.session_id IN (SELECT c.session_id FROM c)`;
+         WHERE s.website_id = ${sp.w} AND s.session_id IN (SELECT c.session_id FROM c)`;
     } else {
-      const s = scopedSessionsSql(scope, params, cols);
-      params.push(scope.goalId);
-      source = `${s}
+      source = `${scopedSessionsSql(scope, sp, p, cols)}
            AND s.session_id IN (
              SELECT c.session_id FROM conversions c
-              WHERE c.goal_id = $${params.length} AND c.website_id = $1
-                AND c.event_time >= $2::timestamptz AND c.event_time < $3::timestamptz)`;
+              WHERE c.goal_id = ${p.add(scope.goalId)} AND c.website_id = ${sp.w}
+                AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi})`;
     }
     let keyset = 'true';
     if (page.after) {
-      params.push(page.after.endedKey, page.after.sessionId);
-      const [k, id] = [`$${params.length - 1}::timestamptz`, `$${params.length}`];
+      const k = p.add(page.after.endedKey, 'timestamptz');
+      const id = p.add(page.after.sessionId);
       keyset = `(q.ended_at < ${k} OR (q.ended_at = ${k} AND q.session_id > ${id}))`;
     }
-    params.push(page.limit, page.offset ?? 0);
     const { rows } = await q.query<ConvertingSessionRow>(
       'stats.converting_sessions',
       `SELECT q.*, to_char(q.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ended_key,
@@ -419,8 +439,8 @@ export const statsRepository = {
          FROM (${source}) q
         WHERE ${keyset}
         ORDER BY q.ended_at DESC, q.session_id ASC
-        LIMIT $${params.length - 1} OFFSET $${params.length}`,
-      params,
+        LIMIT ${p.add(page.limit)} OFFSET ${p.add(page.offset ?? 0)}`,
+      p.values,
     );
     return rows;
   },

@@ -3,7 +3,6 @@ import { Queue, type Worker } from 'bullmq';
 import type { Consumer, Producer } from 'kafkajs';
 import { runBackfill, startBackfillWorker } from '../../processor/jobs/backfill.worker.js';
 import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
-import { backfillRepository } from '../../shared/db/backfill.repository.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
 import { GoalCache } from '../../processor/goals/goal.cache.js';
@@ -127,7 +126,7 @@ describe('processor: backfill worker', () => {
 
   const waitDone = (goalId: string, version: number) =>
     waitFor(`backfill of ${goalId} v${version} done`, async () => {
-      const s = await backfillRepository.status(deps.db, goalId);
+      const s = await goalRepository.backfillOf(deps.db, goalId);
       return s?.state === 'done' && s.definition_version === version ? s : undefined;
     });
 
@@ -198,14 +197,14 @@ describe('processor: backfill worker', () => {
   it('a job for an outdated definition version stops without touching the status', async () => {
     const w = websites[0]!;
     const goalId = after.get(w)!.blog; // now at version 2
-    const statusBefore = await backfillRepository.status(deps.db, goalId);
+    const statusBefore = await goalRepository.backfillOf(deps.db, goalId);
     const outcome = await runBackfill(
       { db: deps.db, logger: deps.logger, pageSize: 700, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 1 },
       Date.now(),
     );
     expect(outcome).toBe('superseded');
-    expect(await backfillRepository.status(deps.db, goalId)).toEqual(statusBefore);
+    expect(await goalRepository.backfillOf(deps.db, goalId)).toEqual(statusBefore);
   });
 
   it('a definition change while a job runs stops it at its next page; the new job finishes', async () => {
@@ -231,7 +230,7 @@ describe('processor: backfill worker', () => {
     );
     expect(outcome).toBe('superseded');
     expect(pages).toBe(1); // the second page's version check failed: it wrote nothing
-    const queued = await backfillRepository.status(deps.db, goalId);
+    const queued = await goalRepository.backfillOf(deps.db, goalId);
     expect(queued).toMatchObject({ state: 'queued', definition_version: 2 });
     expect(queued!.events_scanned).toBeLessThan(total);
 
@@ -241,7 +240,7 @@ describe('processor: backfill worker', () => {
       Date.now(),
     );
     expect(next).toBe('done');
-    expect(await backfillRepository.status(deps.db, goalId)).toMatchObject({
+    expect(await goalRepository.backfillOf(deps.db, goalId)).toMatchObject({
       state: 'done',
       progress: 1,
       definition_version: 2,
