@@ -11,7 +11,7 @@ import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
 import { typeBoxValidatorCompiler } from './http/validator.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis/redis.js';
-import type { BackfillQueue } from './goals/backfill.queue.js';
+import type { BackfillQueue } from '../shared/jobs/queues.js';
 import { GoalService } from './goals/goal.service.js';
 import { rybbitGoalRoutes } from './routes/rybbit-goals.route.js';
 import { liveRoutes } from './routes/live.route.js';

@@ -6,7 +6,7 @@ import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { buildApiApp } from './app.js';
 import { API_DB_SETTINGS, ApiConfigSchema } from './config.js';
-import { createBackfillQueue } from './goals/backfill.queue.js';
+import { createBackfillQueue } from '../shared/jobs/queues.js';
 import { requeuePendingBackfills } from './goals/goal.service.js';
 
 const config = loadConfigOrExit('api', ApiConfigSchema);
@@ -24,7 +24,7 @@ const redis = createRedis(config.REDIS_URL, logger, { name: 'api' });
 // The queue gets its own fail-fast connection: a producer must not block a request while
 // Redis is away (see api/goals/backfill-queue.ts).
 const queueRedis = createRedis(config.REDIS_URL, logger, { name: 'api-backfill-queue' });
-const backfillQueue = createBackfillQueue(queueRedis);
+const backfillQueue = createBackfillQueue(queueRedis, config.BULLMQ_PREFIX);
 backfillQueue.on('error', (err) => logger.warn({ err: err.message }, 'backfill_queue_error'));
 
 await migrate(db, logger);

@@ -1,11 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DatabaseEnv, KafkaEnv, LogEnv, RedisEnv } from '../shared/config/env.js';
+import { DatabaseEnv, JobsEnv, KafkaEnv, LogEnv, RedisEnv } from '../shared/config/env.js';
 
 export const ProcessorConfigSchema = Type.Object({
   ...LogEnv,
   ...DatabaseEnv,
   ...KafkaEnv,
   ...RedisEnv,
+  ...JobsEnv,
   KAFKA_CONSUMER_GROUP: Type.String({ minLength: 1, default: 'goalpost-processor' }),
   KAFKA_DLQ_TOPIC: Type.String({
     pattern: '^[A-Za-z0-9._-]{1,249}$',
@@ -30,8 +31,6 @@ export const ProcessorConfigSchema = Type.Object({
   PROCESSOR_PARTITIONS_CONCURRENTLY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
   /** How often the in-process goal copy re-checks the Redis version (≤ 1 s to be live in 1 s). */
   GOAL_CACHE_RECHECK_MS: Type.Integer({ minimum: 50, maximum: 1000, default: 500 }),
-  /** BullMQ key prefix (tests use their own, so their queues never meet production's). */
-  BULLMQ_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'bull' }),
   /** Events per backfill page (one transaction each). */
   BACKFILL_PAGE_SIZE: Type.Integer({ minimum: 100, maximum: 100_000, default: 5000 }),
   /** Backfill jobs run at once (a long backfill must not hold up another goal's). */

@@ -1,9 +1,9 @@
-import { Queue, Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import { conversionRepository } from '../../shared/db/conversion.repository.js';
 import { eventRepository } from '../../shared/db/event.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
-import { JOBS, QUEUES } from '../../shared/jobs/queues.js';
+import { createRetentionQueue, createRetentionWorker, JOBS } from '../../shared/jobs/queues.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
 
@@ -51,16 +51,14 @@ export async function startRetention(deps: {
   retentionDays: number;
   everyMs: number;
 }): Promise<{ queue: Queue; worker: Worker<unknown, RetentionResult> }> {
-  const queue = new Queue(QUEUES.retention, { connection: deps.connection, prefix: deps.prefix });
+  const queue = createRetentionQueue(deps.connection, deps.prefix);
   await queue.upsertJobScheduler(
     JOBS.dropExpired,
     { every: deps.everyMs },
     { name: JOBS.dropExpired, opts: { removeOnComplete: 50, removeOnFail: 50 } },
   );
-  const worker = new Worker<unknown, RetentionResult>(
-    QUEUES.retention,
-    () => dropExpired(deps.db, deps.logger, deps.retentionDays),
-    { connection: deps.connection, prefix: deps.prefix, concurrency: 1 },
+  const worker = createRetentionWorker<RetentionResult>(deps.connection, deps.prefix, () =>
+    dropExpired(deps.db, deps.logger, deps.retentionDays),
   );
   worker.on('error', (err) => deps.logger.warn({ err: err.message }, 'retention_worker_error'));
   return { queue, worker };

@@ -29,6 +29,12 @@ export const KafkaEnv = {
   KAFKA_TOPIC_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 6 }),
 };
 
+/** BullMQ, shared by the API (producer) and the processor (workers). */
+export const JobsEnv = {
+  /** BullMQ key prefix: the API enqueues and the processor's workers listen under it. */
+  BULLMQ_PREFIX: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'bull' }),
+};
+
 export const RedisEnv = {
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:26379' }),
 };

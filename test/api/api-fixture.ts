@@ -1,4 +1,4 @@
-import { createBackfillQueue, type BackfillQueue } from '../../api/goals/backfill.queue.js';
+import { createBackfillQueue, type BackfillQueue } from '../../shared/jobs/queues.js';
 import { buildApiApp } from '../../api/app.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
 import { apiKeyRepository } from '../../shared/db/api-key.repository.js';

@@ -1,8 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
@@ -10,7 +7,7 @@ import { websiteRepository } from '../../shared/db/website.repository.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import type { NewGoal } from '../../shared/db/goal.repository.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
-import { testConfig } from '../helpers/test-env.js';
+import { serviceLogPath, spawnService } from '../helpers/services.js';
 
 /**
  * Test fixtures for the processor suites: a deterministic event generator with an oracle
@@ -273,45 +270,15 @@ export async function countEvents(db: Db, websites: string[]): Promise<number> {
   return rows[0]!.n;
 }
 
-export const processorLogPath = (group: string) =>
-  join(tmpdir(), `goalpost-processor-${group}.log`);
+export const processorLogPath = (group: string) => serviceLogPath('processor', group);
 
-/** The processor service as a child process (`node --import tsx processor/index.ts`). */
+/** The processor service as a child process, named after its consumer group. */
 export function spawnProcessor(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'processor/index.ts'], {
-    cwd: new URL('../../', import.meta.url).pathname,
-    env: {
-      DATABASE_URL: testConfig.DATABASE_URL,
-      REDIS_URL: testConfig.REDIS_URL,
-      KAFKA_BROKERS: testConfig.KAFKA_BROKERS,
-      LOG_LEVEL: 'warn',
-      GOAL_CACHE_RECHECK_MS: '200',
-      KAFKA_SESSION_TIMEOUT_MS: '6000',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return spawnService('processor', env.KAFKA_CONSUMER_GROUP ?? 'default', {
+    GOAL_CACHE_RECHECK_MS: '200',
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    ...env,
   });
-  // The child's log, for diagnosing a failed run: $TMPDIR/goalpost-processor-<group>.log.
-  const log = createWriteStream(processorLogPath(env.KAFKA_CONSUMER_GROUP ?? 'default'), {
-    flags: 'a',
-  });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  return child;
 }
 
-export async function killHard(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
-
-export async function stopGracefully(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
+export { killHard, stopGracefully } from '../helpers/services.js';

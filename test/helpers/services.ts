@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testConfig } from './test-env.js';
+
+/** The project root (where `npm start` runs the services from). */
+export const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** A TCP port on 127.0.0.1 that is free right now (for a child service a test or bench starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export type Service = 'ingest' | 'processor' | 'api';
+
+/** Where a spawned service's output goes: $TMPDIR/goalpost-<service>-<name>.log. */
+export const serviceLogPath = (service: Service, name: string) =>
+  join(tmpdir(), `goalpost-${service}-${name}.log`);
+
+/**
+ * One service as a child process, as `npm start` runs it (`<service>/index.ts`), pointed at the
+ * test stack; `env` adds or overrides variables. Output is appended to {@link serviceLogPath}
+ * for diagnosing a failed run.
+ */
+export function spawnService(
+  service: Service,
+  name: string,
+  env: Record<string, string>,
+): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${service}/index.ts`], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: testConfig.DATABASE_URL,
+      REDIS_URL: testConfig.REDIS_URL,
+      KAFKA_BROKERS: testConfig.KAFKA_BROKERS,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = createWriteStream(serviceLogPath(service, name), { flags: 'a' });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return child;
+}
+
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function stopGracefully(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
