@@ -13,6 +13,7 @@ import { KafkaEnv, LogEnv } from '../../shared/config/env.js';
 import { loadConfig } from '../../shared/config/load-config.js';
 import { createKafka } from '../../shared/kafka/kafka.js';
 import { createLogger } from '../../shared/logger.js';
+import { replayHeaders } from '../consumer/dead-letter.headers.js';
 
 export const usage = `  dlq inspect [--limit N]   show dead letters (default the first 20)
   dlq replay [--limit N]    re-send dead letters not replayed yet to the events topic`;
@@ -26,8 +27,6 @@ const DlqConfigSchema = Type.Object({
     default: 'goalpost.events.dlq',
   }),
 });
-
-const DLQ_HEADER_PREFIX = 'x-goalpost-';
 
 function headerText(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -159,9 +158,6 @@ export async function run(args: string[]): Promise<number> {
       replayGroup,
       limit,
       async (m) => {
-        const headers = Object.fromEntries(
-          Object.entries(m.headers ?? {}).filter(([k]) => !k.startsWith(DLQ_HEADER_PREFIX)),
-        );
         await producer.send({
           topic: config.KAFKA_EVENTS_TOPIC,
           acks: -1,
@@ -169,7 +165,7 @@ export async function run(args: string[]): Promise<number> {
             {
               key: m.key,
               value: m.value,
-              headers: { ...headers, 'x-goalpost-replayed-from': `dlq@${m.offset}` },
+              headers: replayHeaders(m.headers, m.offset),
             },
           ],
         });

@@ -11,6 +11,7 @@ import type { Logger } from '../../shared/logger.js';
 import { matchEvent } from '../../shared/matching/goal-matcher.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { conversionRow, isPermanentDbError } from './conversions.js';
+import { deadLetterHeaders } from './dead-letter.headers.js';
 import { buildSessionDeltas } from './session-deltas.js';
 
 export interface EventsConsumerDeps {
@@ -258,15 +259,14 @@ async function sendToDeadLetters(
     messages: dead.map(({ message, error }) => ({
       key: message.key,
       value: message.value,
-      headers: {
-        ...message.headers,
-        'x-goalpost-dlq-reason': error.reason,
-        'x-goalpost-dlq-error': error.message.slice(0, 500),
-        'x-goalpost-source-topic': topic,
-        'x-goalpost-source-partition': String(partition),
-        'x-goalpost-source-offset': message.offset,
-        'x-goalpost-dlq-at': new Date().toISOString(),
-      },
+      headers: deadLetterHeaders(message.headers, {
+        reason: error.reason,
+        error: error.message,
+        topic,
+        partition,
+        offset: message.offset,
+        at: new Date(),
+      }),
     })),
   });
   for (const { message, error } of dead) {
