@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
-import { websiteRepository, type BotPolicy } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/website.repository.js';
+import { ClientError } from '../../shared/errors/errors.js';
 import { newWebsiteId } from '../../shared/ids.js';
-import { isValidTimeZone } from '../stats/date-range.js';
+import { resolveNewWebsite } from '../websites/website-input.js';
 import { table, withCliDb } from './cli-db.js';
 
 export const usage = `  sites create --name NAME --domain HOST [--timezone TZ] [--bot-policy off|balanced|strict]
                [--origins https://a.example,https://b.example]
-                                 create a website
+                                 create a website (the same rules as POST /api/websites)
   sites list                     list websites`;
 
 /** `sites create|list`: website administration. Returns the exit code. */
@@ -18,56 +19,48 @@ export async function run(args: string[]): Promise<number> {
   return 64;
 }
 
+/** The API field an option sets, for error messages in the CLI's own words. */
+const OPTION_OF: Record<string, string> = {
+  name: '--name',
+  domain: '--domain',
+  timezone: '--timezone',
+  bot_policy: '--bot-policy',
+  allowed_origins: '--origins',
+};
+
 async function create(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       name: { type: 'string' },
       domain: { type: 'string' },
-      timezone: { type: 'string', default: 'UTC' },
-      'bot-policy': { type: 'string', default: 'balanced' },
+      timezone: { type: 'string' },
+      'bot-policy': { type: 'string' },
       origins: { type: 'string' },
     },
     strict: true,
   });
-  const name = values.name?.trim();
-  const domain = values.domain?.trim().toLowerCase();
-  const problems: string[] = [];
-  if (!name) problems.push('--name is required');
-  if (!domain) problems.push('--domain is required');
-  if (!isValidTimeZone(values.timezone))
-    problems.push(`--timezone ${values.timezone} is not an IANA time zone`);
-  const botPolicy = values['bot-policy'];
-  if (!['off', 'balanced', 'strict'].includes(botPolicy)) {
-    problems.push('--bot-policy must be off, balanced or strict');
-  }
-  const origins =
-    values.origins
-      ?.split(',')
-      .map((o) => o.trim())
-      .filter((o) => o !== '') ?? [];
-  for (const o of origins) {
-    try {
-      if (new URL(o).origin !== o.replace(/\/$/, ''))
-        problems.push(`--origins: ${o} is not an origin`);
-    } catch {
-      problems.push(`--origins: ${o} is not an origin`);
-    }
-  }
-  if (problems.length > 0) {
-    process.stderr.write(`sites create: ${problems.join('; ')}\n`);
+  let site: ReturnType<typeof resolveNewWebsite>;
+  try {
+    site = resolveNewWebsite({
+      name: values.name,
+      domain: values.domain,
+      timezone: values.timezone,
+      bot_policy: values['bot-policy'] as ReturnType<typeof resolveNewWebsite>['bot_policy'],
+      allowed_origins: values.origins
+        ?.split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    });
+  } catch (err) {
+    if (!(err instanceof ClientError)) throw err;
+    const field = err.field?.replace(/\[\d+\]$/, '') ?? '';
+    process.stderr.write(`sites create: ${OPTION_OF[field] ?? field}: ${err.message}\n`);
     return 64;
   }
   return withCliDb(async (db) => {
-    const site = await websiteRepository.create(db, {
-      id: newWebsiteId(),
-      name: name!,
-      domain: domain!,
-      allowed_origins: origins,
-      timezone: values.timezone,
-      bot_policy: botPolicy as BotPolicy,
-    });
-    process.stdout.write(`created website ${site.id} (numeric id ${site.numeric_id})\n`);
+    const created = await websiteRepository.create(db, { id: newWebsiteId(), ...site });
+    process.stdout.write(`created website ${created.id} (numeric id ${created.numeric_id})\n`);
     return 0;
   });
 }

@@ -1,6 +1,5 @@
 import { isbot } from 'isbot';
-
-export type BotPolicy = 'off' | 'balanced' | 'strict';
+import type { BotPolicy } from '../../shared/db/website.repository.js';
 
 export interface BotSignals {
   userAgent: string | undefined;

@@ -1,6 +1,7 @@
 import type { EventMessage } from '../../shared/events/event-message.js';
 import { splitUrl } from '../../shared/matching/url-path.js';
-import { botScore, isBotFor, type BotPolicy } from './bot.js';
+import type { BotPolicy } from '../../shared/db/website.repository.js';
+import { botScore, isBotFor } from './bot.js';
 import type { GeoLookup } from './geo.js';
 import { languageOf } from './language.js';
 import { channelOf, isSameSite, referrerDomain } from './referrer.js';

@@ -1,6 +1,9 @@
+import type { EntityRef } from '../ids.js';
 import type { Queryable } from './pool.js';
 
-export type BotPolicy = 'off' | 'balanced' | 'strict';
+/** How a website treats bot traffic in its statistics (see ingest/enrichment/bot.ts). */
+export const BOT_POLICIES = ['off', 'balanced', 'strict'] as const;
+export type BotPolicy = (typeof BOT_POLICIES)[number];
 
 export interface Website {
   id: string;
@@ -44,15 +47,14 @@ export const websiteRepository = {
     return rows[0]!;
   },
 
-  /** Finds a website by `site_…` id or by its numeric id (either form may name a site). */
-  async findByRef(q: Queryable, ref: string | number): Promise<Website | null> {
-    const numeric = typeof ref === 'number' || /^\d{1,15}$/.test(ref);
+  /** The website a parsed reference (`parseWebsiteRef`) names, by `site_…` or numeric id. */
+  async findByRef(q: Queryable, ref: EntityRef): Promise<Website | null> {
     const { rows } = await q.query<Website>(
       'website.find_by_ref',
-      numeric
-        ? `SELECT ${COLUMNS} FROM websites WHERE numeric_id = $1`
-        : `SELECT ${COLUMNS} FROM websites WHERE id = $1`,
-      [numeric ? Number(ref) : ref],
+      'id' in ref
+        ? `SELECT ${COLUMNS} FROM websites WHERE id = $1`
+        : `SELECT ${COLUMNS} FROM websites WHERE numeric_id = $1`,
+      ['id' in ref ? ref.id : ref.numericId],
     );
     return rows[0] ?? null;
   },
