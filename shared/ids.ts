@@ -21,3 +21,36 @@ export const newEventId = () => randomUUID();
 
 export const WEBSITE_ID_RE = /^site_[0-9a-z]{10}$/;
 export const GOAL_ID_RE = /^goal_[0-9a-z]{21}$/;
+
+/** Text patterns of the ids, for schemas (TypeBox `pattern`). */
+export const UUID_PATTERN =
+  '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const WEBSITE_ID_PATTERN = WEBSITE_ID_RE.source;
+
+/** A numeric id as paths and payloads carry it: 1 to 15 digits (below 2^53). */
+const NUMERIC_ID_RE = /^\d{1,15}$/;
+
+/**
+ * A reference to a website or a goal as clients write it: the `site_…`/`goal_…` id, or the
+ * numeric id (Rybbit's ids, also accepted in the Sparklytics paths).
+ */
+export type EntityRef = { id: string } | { numericId: number };
+
+function parseRef(raw: unknown, idRe: RegExp): EntityRef | null {
+  if (typeof raw === 'number') {
+    return Number.isSafeInteger(raw) && raw >= 0 ? { numericId: raw } : null;
+  }
+  if (typeof raw !== 'string') return null;
+  if (idRe.test(raw)) return { id: raw };
+  if (NUMERIC_ID_RE.test(raw)) return { numericId: Number(raw) };
+  return null;
+}
+
+/**
+ * The one parser of website references (API paths, the live-token path, collect payloads, the
+ * CLI): `site_…` or numeric, else null, so a malformed reference never reaches a lookup.
+ */
+export const parseWebsiteRef = (raw: unknown): EntityRef | null => parseRef(raw, WEBSITE_ID_RE);
+
+/** The one parser of goal references in paths: `goal_…` or numeric, else null. */
+export const parseGoalRef = (raw: unknown): EntityRef | null => parseRef(raw, GOAL_ID_RE);

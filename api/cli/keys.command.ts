@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
 import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
+import { parseWebsiteRef } from '../../shared/ids.js';
 import { table, withCliDb } from './cli-db.js';
 
 export const usage = `  keys create --name NAME [--sites site_a,site_b] [--collect-only]
@@ -49,7 +50,8 @@ async function create(args: string[]): Promise<number> {
     if (refs !== undefined) {
       websiteIds = [];
       for (const ref of refs) {
-        const site = await websiteRepository.findByRef(db, ref);
+        const parsed = parseWebsiteRef(ref);
+        const site = parsed === null ? null : await websiteRepository.findByRef(db, parsed);
         if (!site) {
           process.stderr.write(`keys create: unknown website ${ref}\n`);
           return 65;

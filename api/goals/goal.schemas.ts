@@ -1,4 +1,5 @@
-import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { literals } from '../http/schema-helpers.js';
 import type { Goal } from '../../shared/db/goal.repository.js';
 import {
   GOAL_TYPES,
@@ -9,9 +10,6 @@ import {
 import { rybbitTypeOf } from './goal-input.js';
 
 /** How goals are shown in each dialect: one stored goal, two renderings. */
-
-const literals = <T extends readonly string[]>(values: T) =>
-  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<Array<TLiteral<T[number]>>>;
 
 export const PropertyValueSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 

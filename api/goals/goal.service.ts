@@ -1,4 +1,4 @@
-import type { Db } from '../../shared/db/pool.js';
+import type { Db, Queryable } from '../../shared/db/pool.js';
 import {
   goalRepository,
   isDuplicateGoalName,
@@ -9,7 +9,7 @@ import {
 import type { Website } from '../../shared/db/website.repository.js';
 import { ClientError, notFound } from '../../shared/errors/errors.js';
 import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
-import { newGoalId } from '../../shared/ids.js';
+import { newGoalId, parseGoalRef } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { enqueueBackfill, type BackfillQueue } from '../../shared/jobs/queues.js';
@@ -24,8 +24,21 @@ export interface GoalServiceDeps {
   handoffTimeoutMs: number;
 }
 
-/** A reference to a goal in a path: `goal_…` id or numeric id. */
-export type GoalRef = string | number;
+/**
+ * The goal a path names (`goal_…` or numeric id, {@link parseGoalRef}) on this website; 404
+ * naming `field` when the reference is malformed, unknown or another website's.
+ */
+export async function findGoalOf(
+  q: Queryable,
+  website: Website,
+  raw: string,
+  field: string,
+): Promise<Goal> {
+  const ref = parseGoalRef(raw);
+  const goal = ref === null ? null : await goalRepository.findByRef(q, website.id, ref);
+  if (!goal) throw notFound('goal', field);
+  return goal;
+}
 
 const duplicateName = () =>
   new ClientError(422, 'duplicate_name', 'goal name already exists for this website', 'name');
@@ -65,10 +78,8 @@ export class GoalService {
     return goalRepository.listForWebsite(this.deps.db, website.id);
   }
 
-  async get(website: Website, ref: GoalRef): Promise<Goal> {
-    const goal = await goalRepository.findByRef(this.deps.db, website.id, ref);
-    if (!goal) throw notFound('goal', 'goal_id');
-    return goal;
+  get(website: Website, raw: string, field: string): Promise<Goal> {
+    return findGoalOf(this.deps.db, website, raw, field);
   }
 
   /**
@@ -105,15 +116,18 @@ export class GoalService {
   /** Reads the goal under a row lock, lets `resolve` compute the result, writes it. */
   async update(
     website: Website,
-    ref: GoalRef,
+    raw: string,
+    field: string,
     resolve: (existing: Goal) => GoalFields,
   ): Promise<Goal> {
+    const ref = parseGoalRef(raw);
+    if (ref === null) throw notFound('goal', field);
     let bumped = false;
     let goal: Goal;
     try {
       goal = await this.deps.db.tx(async (q) => {
         const existing = await goalRepository.findByRef(q, website.id, ref, { forUpdate: true });
-        if (!existing) throw notFound('goal', 'goal_id');
+        if (!existing) throw notFound('goal', field);
         const next = resolve(existing);
         bumped = definitionChanged(existing, next);
         return goalRepository.update(q, existing, next, bumped);
@@ -125,10 +139,10 @@ export class GoalService {
     return goal;
   }
 
-  async delete(website: Website, ref: GoalRef): Promise<void> {
-    const goal = await this.get(website, ref);
+  async delete(website: Website, raw: string, field: string): Promise<void> {
+    const goal = await this.get(website, raw, field);
     if (!(await goalRepository.delete(this.deps.db, website.id, goal.id))) {
-      throw notFound('goal', 'goal_id');
+      throw notFound('goal', field);
     }
     await this.handOff(goal, false);
   }

@@ -8,7 +8,7 @@ import {
 import type { Db } from '../../shared/db/pool.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import { forbidden, notFound, unauthorized } from '../../shared/errors/errors.js';
-import { WEBSITE_ID_RE } from '../../shared/ids.js';
+import { parseWebsiteRef } from '../../shared/ids.js';
 
 export interface AuthDeps {
   db: Db;
@@ -40,6 +40,17 @@ export async function requirePrincipal(deps: AuthDeps, req: FastifyRequest): Pro
 }
 
 /**
+ * The website a path names (`site_…` or numeric id, {@link parseWebsiteRef}): 404 when the
+ * reference is malformed or unknown. No access check: callers decide who may see it.
+ */
+export async function findWebsite(deps: AuthDeps, ref: string): Promise<Website> {
+  const parsed = parseWebsiteRef(ref);
+  const site = parsed === null ? null : await websiteRepository.findByRef(deps.db, parsed);
+  if (!site) throw notFound('website', 'website_id');
+  return site;
+}
+
+/**
  * Resolves the website named in a path (`site_…` or numeric id): 404 when malformed or
  * unknown, 403 when it exists but lies outside the key's scope.
  */
@@ -48,8 +59,7 @@ export async function requireWebsite(
   principal: Principal,
   ref: string,
 ): Promise<Website> {
-  if (!WEBSITE_ID_RE.test(ref) && !/^\d{1,15}$/.test(ref)) throw notFound('website', 'website_id');
-  const site = await websiteRepository.findByRef(deps.db, ref);
+  const site = await findWebsite(deps, ref);
   if (!site) throw notFound('website', 'website_id');
   if (!canAccessWebsite(principal, site.id)) throw forbidden();
   return site;

@@ -1,12 +1,12 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
-import { notFound, TransientError, unauthorized } from '../../shared/errors/errors.js';
-import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
+import { sparklyticsErrors } from '../http/error-responses.js';
+import type { Website } from '../../shared/db/website.repository.js';
+import { TransientError, unauthorized } from '../../shared/errors/errors.js';
 import { liveStreamKey, recentCounts, type LiveConversion } from '../../shared/live/live-feed.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
-import { requirePrincipal, requireWebsite, type AuthDeps } from '../http/auth.js';
+import { findWebsite, requirePrincipal, requireWebsite, type AuthDeps } from '../http/auth.js';
 import { createLiveToken, verifyLiveToken } from '../stats/live-token.js';
 
 export interface LiveDeps extends AuthDeps {
@@ -34,8 +34,7 @@ async function liveWebsite(
   }
   const granted = verifyLiveToken(deps.liveTokenSecret, token);
   if (granted === null) throw unauthorized();
-  const site = await websiteRepository.findByRef(deps.db, ref);
-  if (!site) throw notFound('website', 'website_id');
+  const site = await findWebsite(deps, ref);
   if (site.id !== granted) throw unauthorized();
   return site;
 }
@@ -65,9 +64,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<LiveDeps> = async (app, deps)
           200: Type.Object({
             data: Type.Object({ token: Type.String(), expires_at: Type.String() }),
           }),
-          401: ErrorBodySchema,
-          403: ErrorBodySchema,
-          404: ErrorBodySchema,
+          ...sparklyticsErrors,
         },
       },
     },

@@ -1,10 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { notFound } from '../../shared/errors/errors.js';
-import { RybbitErrorBodySchema } from '../../shared/http/error.schemas.js';
-import { GOAL_ID_RE } from '../../shared/ids.js';
+import { rybbitErrors } from '../http/error-responses.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { resolveRybbitGoal, rybbitDefaultName } from '../goals/goal-input.js';
-import type { GoalRef, GoalService } from '../goals/goal.service.js';
+import type { GoalService } from '../goals/goal.service.js';
 import { PropertyValueSchema } from '../goals/goal.schemas.js';
 
 const GoalBody = Type.Object(
@@ -28,21 +26,8 @@ const GoalBody = Type.Object(
   { additionalProperties: false },
 );
 
-const errors = {
-  400: RybbitErrorBodySchema,
-  401: RybbitErrorBodySchema,
-  403: RybbitErrorBodySchema,
-  404: RybbitErrorBodySchema,
-};
 const SiteDescription = { description: 'numeric site id (or `site_…` id)' };
 const GoalIdDescription = { description: 'numeric goal id (or `goal_…` id)' };
-
-/** Rybbit goal ids are numeric; Goalpost's own `goal_…` ids are accepted too. */
-const goalRef = (raw: string): GoalRef => {
-  if (/^\d{1,15}$/.test(raw)) return Number(raw);
-  if (GOAL_ID_RE.test(raw)) return raw;
-  throw notFound('goal', 'goalId');
-};
 
 /**
  * Rybbit dialect: `POST /api/goals/:site`, `PUT|DELETE /api/goals/:goalId/:site`, and the
@@ -68,7 +53,7 @@ export const rybbitGoalRoutes: FastifyPluginAsyncTypebox<
           body: GoalBody,
           response: {
             201: Type.Object({ success: Type.Literal(true), goalId: Type.Integer() }),
-            ...errors,
+            ...rybbitErrors,
           },
         },
       },
@@ -102,14 +87,15 @@ export const rybbitGoalRoutes: FastifyPluginAsyncTypebox<
           body: GoalBody,
           response: {
             200: Type.Object({ success: Type.Literal(true), goalId: Type.Integer() }),
-            ...errors,
+            ...rybbitErrors,
           },
         },
       },
       async (req) => {
         const goal = await deps.goals.update(
           websiteOf(req),
-          goalRef(req.params.goalId),
+          req.params.goalId,
+          'goalId',
           (existing) => {
             const next = resolveRybbitGoal(existing, req.body);
             return { ...next, name: next.name ?? existing.name };
@@ -126,11 +112,11 @@ export const rybbitGoalRoutes: FastifyPluginAsyncTypebox<
           summary: 'Delete a goal (its stored conversions stay)',
           security,
           params: GoalParams,
-          response: { 200: Type.Object({ success: Type.Literal(true) }), ...errors },
+          response: { 200: Type.Object({ success: Type.Literal(true) }), ...rybbitErrors },
         },
       },
       async (req) => {
-        await deps.goals.delete(websiteOf(req), goalRef(req.params.goalId));
+        await deps.goals.delete(websiteOf(req), req.params.goalId, 'goalId');
         return { success: true as const };
       },
     );

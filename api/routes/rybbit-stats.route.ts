@@ -1,12 +1,12 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { rybbitErrors } from '../http/error-responses.js';
 import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
 import { statsRepository, type SessionScope } from '../../shared/db/stats.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
-import { notFound, validationError } from '../../shared/errors/errors.js';
-import { RybbitErrorBodySchema } from '../../shared/http/error.schemas.js';
-import { GOAL_ID_RE } from '../../shared/ids.js';
+import { validationError } from '../../shared/errors/errors.js';
 import { resolveDayRange } from '../stats/date-range.js';
 import { parseRybbitFilters, rawRate, resolveIncludeBots, round } from '../stats/stats-params.js';
+import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { RybbitGoalSchema, toRybbitGoal } from '../goals/goal.schemas.js';
 import { resolveWindow, toSessionView } from '../stats/stats.service.js';
@@ -38,13 +38,6 @@ const CommonQuery = {
   end_date: str('YYYY-MM-DD'),
   time_zone: str('IANA time zone; default the website’s'),
   filters: str('JSON array of {parameter, type, value: string[]}; values OR, filters AND'),
-};
-
-const errors = {
-  400: RybbitErrorBodySchema,
-  401: RybbitErrorBodySchema,
-  403: RybbitErrorBodySchema,
-  404: RybbitErrorBodySchema,
 };
 
 const SORTS = ['goalId', 'name', 'goalType', 'createdAt', 'conversions'] as const;
@@ -88,13 +81,6 @@ async function rybbitScope(
   });
   const w = await resolveWindow(db, range);
   return { websiteId: site.id, lo: w.lo, hi: w.hi, includeBots, filters };
-}
-
-async function findGoal(db: Db, site: Website, raw: string): Promise<Goal> {
-  const ref = /^\d{1,15}$/.test(raw) ? Number(raw) : GOAL_ID_RE.test(raw) ? raw : null;
-  const goal = ref === null ? null : await goalRepository.findByRef(db, site.id, ref);
-  if (!goal) throw notFound('goal', 'goalId');
-  return goal;
 }
 
 function compareGoals(sort: Sort, metrics: Map<string, number>) {
@@ -161,7 +147,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
                 totalPages: Type.Integer(),
               }),
             }),
-            ...errors,
+            ...rybbitErrors,
           },
         },
       },
@@ -251,7 +237,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
                 limit: Type.Integer(),
               }),
             }),
-            ...errors,
+            ...rybbitErrors,
           },
         },
       },
@@ -259,7 +245,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
         const website = websiteOf(req);
         const page = intParam(req.query.page, 'page', 1, 1e9);
         const limit = intParam(req.query.limit, 'limit', 25, 100);
-        const goal = await findGoal(deps.db, website, req.params.goalId);
+        const goal = await findGoalOf(deps.db, website, req.params.goalId, 'goalId');
         const scope = await rybbitScope(deps.db, website, req.query);
         const rows = await statsRepository.convertingSessions(
           deps.db,

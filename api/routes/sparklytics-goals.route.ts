@@ -1,9 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { TLiteral, TUnion } from '@sinclair/typebox';
+import { sparklyticsErrors } from '../http/error-responses.js';
+import { literals } from '../http/schema-helpers.js';
 import { MATCH_OPERATORS, VALUE_MODES } from '../../shared/goals/goal-definition.js';
-import { notFound } from '../../shared/errors/errors.js';
-import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
-import { GOAL_ID_RE } from '../../shared/ids.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { resolveSparklyticsGoal } from '../goals/goal-input.js';
 import type { GoalService } from '../goals/goal.service.js';
@@ -12,9 +10,6 @@ import {
   SparklyticsGoalSchema,
   toSparklyticsGoal,
 } from '../goals/goal.schemas.js';
-
-const literals = <T extends readonly string[]>(values: T) =>
-  Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<Array<TLiteral<T[number]>>>;
 
 const GoalBodyFields = {
   name: Type.String({
@@ -68,19 +63,6 @@ const GoalParams = Type.Object({
   goal_id: Type.String({ description: '`goal_…` id' }),
 });
 
-const errors = {
-  400: ErrorBodySchema,
-  401: ErrorBodySchema,
-  403: ErrorBodySchema,
-  404: ErrorBodySchema,
-  422: ErrorBodySchema,
-};
-
-const goalRef = (id: string): string => {
-  if (!GOAL_ID_RE.test(id)) throw notFound('goal', 'goal_id');
-  return id;
-};
-
 /** Sparklytics dialect: `/api/websites/:website_id/goals…`. */
 export const sparklyticsGoalRoutes: FastifyPluginAsyncTypebox<
   AuthDeps & { goals: GoalService }
@@ -96,7 +78,10 @@ export const sparklyticsGoalRoutes: FastifyPluginAsyncTypebox<
         summary: 'List the goals of a website',
         security,
         params: SiteParams,
-        response: { 200: Type.Object({ data: Type.Array(SparklyticsGoalSchema) }), ...errors },
+        response: {
+          200: Type.Object({ data: Type.Array(SparklyticsGoalSchema) }),
+          ...sparklyticsErrors,
+        },
       },
     },
     async (req) => ({ data: (await deps.goals.list(websiteOf(req))).map(toSparklyticsGoal) }),
@@ -111,7 +96,7 @@ export const sparklyticsGoalRoutes: FastifyPluginAsyncTypebox<
         security,
         params: SiteParams,
         body: CreateGoalBody,
-        response: { 201: Type.Object({ data: SparklyticsGoalSchema }), ...errors },
+        response: { 201: Type.Object({ data: SparklyticsGoalSchema }), ...sparklyticsErrors },
       },
     },
     async (req, reply) => {
@@ -129,11 +114,11 @@ export const sparklyticsGoalRoutes: FastifyPluginAsyncTypebox<
         summary: 'Get one goal',
         security,
         params: GoalParams,
-        response: { 200: Type.Object({ data: SparklyticsGoalSchema }), ...errors },
+        response: { 200: Type.Object({ data: SparklyticsGoalSchema }), ...sparklyticsErrors },
       },
     },
     async (req) => ({
-      data: toSparklyticsGoal(await deps.goals.get(websiteOf(req), goalRef(req.params.goal_id))),
+      data: toSparklyticsGoal(await deps.goals.get(websiteOf(req), req.params.goal_id, 'goal_id')),
     }),
   );
 
@@ -146,13 +131,14 @@ export const sparklyticsGoalRoutes: FastifyPluginAsyncTypebox<
         security,
         params: GoalParams,
         body: UpdateGoalBody,
-        response: { 200: Type.Object({ data: SparklyticsGoalSchema }), ...errors },
+        response: { 200: Type.Object({ data: SparklyticsGoalSchema }), ...sparklyticsErrors },
       },
     },
     async (req) => {
       const goal = await deps.goals.update(
         websiteOf(req),
-        goalRef(req.params.goal_id),
+        req.params.goal_id,
+        'goal_id',
         (existing) => resolveSparklyticsGoal(existing, req.body),
       );
       return { data: toSparklyticsGoal(goal) };
@@ -167,11 +153,11 @@ export const sparklyticsGoalRoutes: FastifyPluginAsyncTypebox<
         summary: 'Delete a goal (its stored conversions stay)',
         security,
         params: GoalParams,
-        response: { 204: Type.Null(), ...errors },
+        response: { 204: Type.Null(), ...sparklyticsErrors },
       },
     },
     async (req, reply) => {
-      await deps.goals.delete(websiteOf(req), goalRef(req.params.goal_id));
+      await deps.goals.delete(websiteOf(req), req.params.goal_id, 'goal_id');
       return reply.status(204).send(null);
     },
   );

@@ -1,10 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
+import { sparklyticsErrors } from '../http/error-responses.js';
 import { statsRepository } from '../../shared/db/stats.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
-import { notFound, validationError } from '../../shared/errors/errors.js';
-import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
-import { GOAL_ID_RE } from '../../shared/ids.js';
+import { validationError } from '../../shared/errors/errors.js';
 import { resolveDayRange } from '../stats/date-range.js';
 import {
   resolveIncludeBots,
@@ -12,6 +10,7 @@ import {
   sparklyticsFilters,
   type SparklyticsFilterParam,
 } from '../stats/stats-params.js';
+import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import {
   decodeCursor,
@@ -20,7 +19,6 @@ import {
   resolveWindow,
   toSessionView,
 } from '../stats/stats.service.js';
-import type { Queryable } from '../../shared/db/pool.js';
 import { SessionSchema } from './rybbit-stats.route.js';
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
@@ -66,21 +64,7 @@ const CommonQuery = {
   ) as Record<SparklyticsFilterParam, ReturnType<typeof str>>),
 };
 
-const errors = {
-  401: ErrorBodySchema,
-  403: ErrorBodySchema,
-  404: ErrorBodySchema,
-  422: ErrorBodySchema,
-};
-
 type CommonQueryValues = Partial<Record<keyof typeof CommonQuery, string>>;
-
-async function findGoal(q: Queryable, site: Website, goalId: string): Promise<Goal> {
-  if (!GOAL_ID_RE.test(goalId)) throw notFound('goal', 'goal_id');
-  const goal = await goalRepository.findById(q, site.id, goalId);
-  if (!goal) throw notFound('goal', 'goal_id');
-  return goal;
-}
 
 function commonScope(site: Website, query: CommonQueryValues) {
   const range = resolveDayRange({
@@ -120,12 +104,12 @@ export const statsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app, deps
           include: str('`timeseries` adds per-period figures'),
           granularity: str('`day` (default) | `hour` (ranges up to 31 days)'),
         }),
-        response: { 200: Type.Object({ data: GoalStatsSchema }), ...errors },
+        response: { 200: Type.Object({ data: GoalStatsSchema }), ...sparklyticsErrors },
       },
     },
     async (req) => {
       const site = websiteOf(req);
-      const goal = await findGoal(deps.db, site, req.params.goal_id);
+      const goal = await findGoalOf(deps.db, site, req.params.goal_id, 'goal_id');
       const { range, includeBots, filters } = commonScope(site, req.query);
       const include = (req.query.include ?? '').split(',').filter((s) => s !== '');
       for (const inc of include) {
@@ -167,13 +151,13 @@ export const statsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app, deps
             data: Type.Array(SessionSchema),
             next_cursor: Type.Union([Type.String(), Type.Null()]),
           }),
-          ...errors,
+          ...sparklyticsErrors,
         },
       },
     },
     async (req) => {
       const site = websiteOf(req);
-      const goal = await findGoal(deps.db, site, req.params.goal_id);
+      const goal = await findGoalOf(deps.db, site, req.params.goal_id, 'goal_id');
       const { range, includeBots, filters } = commonScope(site, req.query);
       const after = req.query.cursor === undefined ? undefined : decodeCursor(req.query.cursor);
       const limit = req.query.limit ?? 25;

@@ -1,5 +1,6 @@
 import type { Db } from '../../shared/db/pool.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import { parseWebsiteRef } from '../../shared/ids.js';
 
 /**
  * Answers "does this website exist, and what are its settings" from memory: a hit never
@@ -18,13 +19,16 @@ export class WebsiteLookup {
   ) {}
 
   /** By `site_…` id or numeric id (number or digit string). Rejects when the database is down. */
-  async get(ref: string | number): Promise<Website | null> {
-    const key = String(ref);
+  async get(raw: string | number): Promise<Website | null> {
+    // A malformed reference names no website: refused without a lookup or a cache entry.
+    const ref = parseWebsiteRef(raw);
+    if (ref === null) return null;
+    const key = String(raw);
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.site;
     let p = this.loading.get(key);
     if (!p) {
-      p = websiteRepository.findByRef(this.db, key).finally(() => this.loading.delete(key));
+      p = websiteRepository.findByRef(this.db, ref).finally(() => this.loading.delete(key));
       this.loading.set(key, p);
     }
     const site = await p;

@@ -1,5 +1,6 @@
 import { queuedBackfill, type BackfillStatus } from '../goals/backfill-status.js';
 import type { GoalDefinition } from '../goals/goal-definition.js';
+import type { EntityRef } from '../ids.js';
 import type { Queryable } from './pool.js';
 
 export interface Goal extends GoalDefinition {
@@ -89,16 +90,15 @@ export const goalRepository = {
   async findByRef(
     q: Queryable,
     websiteId: string,
-    ref: string | number,
+    ref: EntityRef,
     opts: { forUpdate?: boolean } = {},
   ): Promise<Goal | null> {
-    const numeric = typeof ref === 'number';
     const { rows } = await q.query<Goal>(
       'goal.find_by_ref',
       `SELECT ${COLUMNS} FROM goals
-        WHERE website_id = $1 AND ${numeric ? 'numeric_id' : 'id'} = $2
+        WHERE website_id = $1 AND ${'id' in ref ? 'id' : 'numeric_id'} = $2
         ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
-      [websiteId, ref],
+      [websiteId, 'id' in ref ? ref.id : ref.numericId],
     );
     return rows[0] ?? null;
   },

@@ -642,7 +642,7 @@ describe('goal management API', () => {
       });
       expect(upd.statusCode).toBe(200);
       expect(upd.json()).toEqual({ success: true, goalId });
-      const stored = await goalRepository.findByRef(f.db, site.id, goalId);
+      const stored = await goalRepository.findByRef(f.db, site.id, { numericId: goalId });
       expect(stored).toMatchObject({
         name: 'Signup Completed (Updated)',
         match_value: '/signup/complete/*',
@@ -787,7 +787,7 @@ describe('goal management API', () => {
         match_value: '^/p/[0-9]+$',
       });
       const sg = s.json<{ data: { id: string; numeric_id: number } }>().data;
-      const stored = await goalRepository.findByRef(f.db, site.id, sg.id);
+      const stored = await goalRepository.findByRef(f.db, site.id, { id: sg.id });
       const rybbit = toRybbitGoal(stored!);
       expect(rybbit).toMatchObject({
         goalId: sg.numeric_id,
@@ -796,7 +796,9 @@ describe('goal management API', () => {
         config: { pathPattern: '^/p/[0-9]+$' },
         goalpost: { id: sg.id, match_operator: 'regex', match_value: '^/p/[0-9]+$' },
       });
-      const plain = toRybbitGoal((await goalRepository.findByRef(f.db, site.id, goalId))!);
+      const plain = toRybbitGoal(
+        (await goalRepository.findByRef(f.db, site.id, { numericId: goalId }))!,
+      );
       expect(plain).not.toHaveProperty('goalpost');
       expect(plain.config).toEqual({ pathPattern: '/docs/*' });
 
@@ -855,7 +857,9 @@ describe('goal management API', () => {
         goalType: 'event',
         config: { eventName: 'x' },
       });
-      const rg = await goalRepository.findByRef(f.db, site.id, r.json<{ goalId: number }>().goalId);
+      const rg = await goalRepository.findByRef(f.db, site.id, {
+        numericId: r.json<{ goalId: number }>().goalId,
+      });
       expect(await f.queue.getJob(backfillJobId(rg!.id, 1))).toBeDefined();
     });
 
