@@ -1,14 +1,8 @@
 import type { GoalChanges } from '../../shared/db/goal.repository.js';
-import { ClientError, validationError } from '../../shared/errors/errors.js';
-import type {
-  GoalType,
-  MatchOperator,
-  PropertyFilter,
-  PropertyFilterOperator,
-  PropertyValue,
-  ValueMode,
-} from '../../shared/goals/goal-definition.js';
+import { validationError } from '../../shared/errors/errors.js';
+import type { GoalType, PropertyFilter } from '../../shared/goals/goal-definition.js';
 import { checkRegex } from '../../shared/matching/regex-safety.js';
+import { rybbitTypeOf, type RybbitGoalInput, type SparklyticsGoalInput } from './goal.schemas.js';
 
 /**
  * Turning either dialect's request into one goal definition, and validating the result.
@@ -28,36 +22,6 @@ export const CURRENCY_MAX = 8;
 export const MAX_PROPERTY_FILTERS = 20;
 
 export const codePoints = (s: string): number => [...s].length;
-
-/** A Sparklytics create or (partial) update body, after schema validation. */
-export interface SparklyticsGoalInput {
-  name?: string;
-  goal_type?: 'event' | 'pageview' | 'page_view';
-  match_value?: string;
-  match_operator?: MatchOperator;
-  case_sensitive?: boolean;
-  property_filters?: Array<{
-    key: string;
-    operator: PropertyFilterOperator;
-    value?: PropertyValue;
-  }>;
-  value_mode?: ValueMode;
-  fixed_value?: number | null;
-  value_property_key?: string | null;
-  currency?: string;
-}
-
-/** A Rybbit create or replace body, after schema validation. */
-export interface RybbitGoalInput {
-  name?: string;
-  goalType?: 'path' | 'event';
-  config?: {
-    pathPattern?: string;
-    eventName?: string;
-    eventPropertyKey?: string;
-    eventPropertyValue?: PropertyValue;
-  };
-}
 
 function checkName(raw: string): string {
   const name = raw.trim();
@@ -99,44 +63,35 @@ function checkFilters(filters: NonNullable<SparklyticsGoalInput['property_filter
   });
 }
 
-/**
- * The complete goal a Sparklytics create (`existing` null) or partial update results in.
- * An update is validated as the merged result: `{"value_mode":"fixed"}` on a goal that has a
- * fixed value succeeds, switching to `none` clears the value fields, and a value field that
- * does not apply to the resulting mode is refused (never silently dropped).
- */
-export function resolveSparklyticsGoal(
-  existing: GoalFields | null,
-  input: SparklyticsGoalInput,
-): GoalFields {
-  const inputType =
-    input.goal_type === undefined
-      ? undefined
-      : input.goal_type === 'page_view'
-        ? 'pageview'
-        : input.goal_type;
+type Existing = GoalFields | null;
+
+/** The goal type: required on create, unchangeable on update (`page_view` = `pageview`). */
+function sparklyticsType(existing: Existing, input: SparklyticsGoalInput): GoalType {
+  const inputType = input.goal_type === 'page_view' ? 'pageview' : input.goal_type;
   if (existing && inputType !== undefined && inputType !== existing.goal_type) {
     throw validationError('goal_type cannot be changed; create a new goal instead', 'goal_type');
   }
   const goalType = existing?.goal_type ?? inputType;
   if (goalType === undefined) throw validationError('goal_type is required', 'goal_type');
+  return goalType;
+}
 
-  let name = existing?.name;
-  if (input.name !== undefined) name = checkName(input.name);
-  if (name === undefined) throw validationError('name is required', 'name');
-
-  let matchValue = existing?.match_value;
-  if (input.match_value !== undefined) {
-    matchValue = checkText(input.match_value, 'match_value', MATCH_VALUE_MAX);
-  }
+/** What an event must be to convert: the match value and operator, case, property filters. */
+function sparklyticsMatching(
+  existing: Existing,
+  input: SparklyticsGoalInput,
+  goalType: GoalType,
+): Pick<GoalFields, 'match_value' | 'match_operator' | 'case_sensitive' | 'property_filters'> {
+  const matchValue =
+    input.match_value !== undefined
+      ? checkText(input.match_value, 'match_value', MATCH_VALUE_MAX)
+      : existing?.match_value;
   if (matchValue === undefined) throw validationError('match_value is required', 'match_value');
-
   const matchOperator = input.match_operator ?? existing?.match_operator ?? 'equals';
   if (matchOperator === 'regex') {
     const problem = checkRegex(matchValue);
     if (problem !== null) throw validationError(problem, 'match_value');
   }
-
   const filters =
     input.property_filters !== undefined
       ? checkFilters(input.property_filters)
@@ -144,10 +99,23 @@ export function resolveSparklyticsGoal(
   if (goalType === 'pageview' && filters.length > 0) {
     throw validationError('property_filters apply to event goals only', 'property_filters');
   }
+  return {
+    match_value: matchValue,
+    match_operator: matchOperator,
+    case_sensitive: input.case_sensitive ?? existing?.case_sensitive ?? true,
+    property_filters: filters,
+  };
+}
 
+/**
+ * What a conversion is worth. A field sent in this request that the resulting mode has no use
+ * for is an error; a value merely left over from the previous mode is cleared.
+ */
+function sparklyticsValue(
+  existing: Existing,
+  input: SparklyticsGoalInput,
+): Pick<GoalFields, 'value_mode' | 'fixed_value' | 'value_property_key' | 'currency'> {
   const valueMode = input.value_mode ?? existing?.value_mode ?? 'none';
-  // A field sent in this request that the resulting mode has no use for is an error; a value
-  // merely left over from the previous mode is cleared.
   if (valueMode !== 'fixed' && input.fixed_value != null) {
     throw validationError(`fixed_value does not apply when value_mode=${valueMode}`, 'fixed_value');
   }
@@ -157,65 +125,73 @@ export function resolveSparklyticsGoal(
       'value_property_key',
     );
   }
-  let fixedValue: string | null = null;
-  let valueKey: string | null = null;
-  if (valueMode === 'fixed') {
-    const v = input.fixed_value !== undefined ? input.fixed_value : null;
-    if (v !== null) {
-      if (!Number.isFinite(v) || v < 0) {
-        throw validationError('fixed_value must be a non-negative number', 'fixed_value');
-      }
-      fixedValue = String(v);
-    } else if (input.fixed_value === undefined && existing?.value_mode === 'fixed') {
-      fixedValue = existing.fixed_value;
-    }
-    if (fixedValue === null) {
-      throw validationError('fixed_value is required when value_mode=fixed', 'fixed_value');
-    }
-  } else if (valueMode === 'event_property') {
-    if (input.value_property_key != null) {
-      valueKey = checkText(input.value_property_key, 'value_property_key', PROPERTY_KEY_MAX);
-    } else if (
-      input.value_property_key === undefined &&
-      existing?.value_mode === 'event_property'
-    ) {
-      valueKey = existing.value_property_key;
-    }
-    if (valueKey === null) {
-      throw validationError(
-        'value_property_key is required when value_mode=event_property',
-        'value_property_key',
-      );
-    }
+  const currency =
+    input.currency !== undefined
+      ? checkText(input.currency, 'currency', CURRENCY_MAX).toUpperCase()
+      : (existing?.currency ?? 'USD');
+  const none = { value_mode: valueMode, fixed_value: null, value_property_key: null, currency };
+  if (valueMode === 'fixed') return { ...none, fixed_value: fixedValueOf(existing, input) };
+  if (valueMode === 'event_property') {
+    return { ...none, value_property_key: valueKeyOf(existing, input) };
   }
+  return none;
+}
 
-  let currency = existing?.currency ?? 'USD';
-  if (input.currency !== undefined) {
-    currency = checkText(input.currency, 'currency', CURRENCY_MAX).toUpperCase();
+/** `fixed_value` of a goal in `fixed` mode: the one sent, else the one it had. */
+function fixedValueOf(existing: Existing, input: SparklyticsGoalInput): string {
+  const v = input.fixed_value;
+  if (v !== undefined && v !== null) {
+    if (!Number.isFinite(v) || v < 0) {
+      throw validationError('fixed_value must be a non-negative number', 'fixed_value');
+    }
+    return String(v);
   }
+  if (v === undefined && existing?.value_mode === 'fixed' && existing.fixed_value !== null) {
+    return existing.fixed_value;
+  }
+  throw validationError('fixed_value is required when value_mode=fixed', 'fixed_value');
+}
 
+/** `value_property_key` of a goal in `event_property` mode: the one sent, else the one it had. */
+function valueKeyOf(existing: Existing, input: SparklyticsGoalInput): string {
+  const k = input.value_property_key;
+  if (k !== undefined && k !== null) {
+    return checkText(k, 'value_property_key', PROPERTY_KEY_MAX);
+  }
+  if (
+    k === undefined &&
+    existing?.value_mode === 'event_property' &&
+    existing.value_property_key !== null
+  ) {
+    return existing.value_property_key;
+  }
+  throw validationError(
+    'value_property_key is required when value_mode=event_property',
+    'value_property_key',
+  );
+}
+
+/**
+ * The complete goal a Sparklytics create (`existing` null) or partial update results in.
+ * An update is validated as the merged result: `{"value_mode":"fixed"}` on a goal that has a
+ * fixed value succeeds, switching to `none` clears the value fields, and a value field that
+ * does not apply to the resulting mode is refused (never silently dropped).
+ */
+export function resolveSparklyticsGoal(
+  existing: Existing,
+  input: SparklyticsGoalInput,
+): GoalFields {
+  const goalType = sparklyticsType(existing, input);
+  const name = input.name !== undefined ? checkName(input.name) : existing?.name;
+  if (name === undefined) throw validationError('name is required', 'name');
   return {
     name,
     description: existing?.description ?? null,
     goal_type: goalType,
-    match_operator: matchOperator,
-    match_value: matchValue,
-    case_sensitive: input.case_sensitive ?? existing?.case_sensitive ?? true,
-    property_filters: filters,
-    value_mode: valueMode,
-    fixed_value: fixedValue,
-    value_property_key: valueKey,
-    currency,
+    ...sparklyticsMatching(existing, input, goalType),
+    ...sparklyticsValue(existing, input),
   };
 }
-
-/** Rybbit's `goalType` for a stored goal type. */
-export const rybbitTypeOf = (t: GoalType): 'path' | 'event' =>
-  t === 'pageview' ? 'path' : 'event';
-
-/** A 400 in the Rybbit dialect (validation errors are mapped to 400 there anyway). */
-const rybbitInvalid = (message: string, field: string) =>
-  new ClientError(422, 'validation_error', message, field);
 
 /**
  * The goal a Rybbit create (`existing` null) or replace results in. A path goal is a
@@ -227,10 +203,10 @@ export function resolveRybbitGoal(
   existing: GoalFields | null,
   input: RybbitGoalInput,
 ): Omit<GoalFields, 'name'> & { name: string | null } {
-  if (input.goalType === undefined) throw rybbitInvalid('goalType is required', 'goalType');
-  if (input.config === undefined) throw rybbitInvalid('config is required', 'config');
+  if (input.goalType === undefined) throw validationError('goalType is required', 'goalType');
+  if (input.config === undefined) throw validationError('config is required', 'config');
   if (existing && rybbitTypeOf(existing.goal_type) !== input.goalType) {
-    throw rybbitInvalid('goalType cannot be changed; create a new goal instead', 'goalType');
+    throw validationError('goalType cannot be changed; create a new goal instead', 'goalType');
   }
   const c = input.config;
   let matching: Pick<
@@ -240,10 +216,10 @@ export function resolveRybbitGoal(
   if (input.goalType === 'path') {
     for (const k of ['eventName', 'eventPropertyKey', 'eventPropertyValue'] as const) {
       if (c[k] !== undefined)
-        throw rybbitInvalid(`config.${k} does not apply to path goals`, `config.${k}`);
+        throw validationError(`config.${k} does not apply to path goals`, `config.${k}`);
     }
     if (c.pathPattern === undefined) {
-      throw rybbitInvalid('config.pathPattern is required for path goals', 'config.pathPattern');
+      throw validationError('config.pathPattern is required for path goals', 'config.pathPattern');
     }
     matching = {
       goal_type: 'pageview',
@@ -254,16 +230,19 @@ export function resolveRybbitGoal(
     };
   } else {
     if (c.pathPattern !== undefined) {
-      throw rybbitInvalid('config.pathPattern does not apply to event goals', 'config.pathPattern');
+      throw validationError(
+        'config.pathPattern does not apply to event goals',
+        'config.pathPattern',
+      );
     }
     if (c.eventName === undefined) {
-      throw rybbitInvalid('config.eventName is required for event goals', 'config.eventName');
+      throw validationError('config.eventName is required for event goals', 'config.eventName');
     }
     const hasKey = c.eventPropertyKey !== undefined;
     const hasValue = c.eventPropertyValue !== undefined;
     if (hasKey !== hasValue) {
       const missing = hasKey ? 'config.eventPropertyValue' : 'config.eventPropertyKey';
-      throw rybbitInvalid(
+      throw validationError(
         'config.eventPropertyKey and config.eventPropertyValue go together',
         missing,
       );

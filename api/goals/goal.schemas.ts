@@ -1,15 +1,23 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { literals } from '../http/schema-helpers.js';
 import type { Goal } from '../../shared/db/goal.repository.js';
+import { BackfillStatusSchema } from '../../shared/goals/backfill-status.js';
 import {
+  type GoalType,
   GOAL_TYPES,
   MATCH_OPERATORS,
   PROPERTY_FILTER_OPERATORS,
   VALUE_MODES,
 } from '../../shared/goals/goal-definition.js';
-import { rybbitTypeOf } from './goal-input.js';
 
-/** How goals are shown in each dialect: one stored goal, two renderings. */
+/**
+ * The goal shapes of both dialects: the bodies each accepts and how one stored goal is shown
+ * in each (the TypeScript types are `Static<>` of these schemas).
+ */
+
+/** Rybbit's `goalType` for a stored goal type. */
+export const rybbitTypeOf = (t: GoalType): 'path' | 'event' =>
+  t === 'pageview' ? 'path' : 'event';
 
 export const PropertyValueSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 
@@ -22,13 +30,8 @@ export const PropertyFilterSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const BackfillSchema = Type.Object({
-  state: literals(['queued', 'running', 'done', 'failed'] as const),
-  progress: Type.Number({ minimum: 0, maximum: 1 }),
-  events_scanned: Type.Integer(),
-  started_at: Type.Union([Type.String(), Type.Null()]),
-  finished_at: Type.Union([Type.String(), Type.Null()]),
-});
+/** A goal's backfill as the API shows it. */
+export const BackfillSchema = Type.Omit(BackfillStatusSchema, ['definition_version', 'error']);
 
 export const SparklyticsGoalSchema = Type.Object({
   id: Type.String(),
@@ -160,3 +163,77 @@ export function toRybbitGoal(g: Goal): RybbitGoal {
     ...(exact ? {} : { goalpost: toSparklyticsGoal(g) }),
   };
 }
+
+/** The Sparklytics create body; an update is any part of it (the merged result is validated). */
+const GoalBodyFields = {
+  name: Type.String({
+    description: '1–100 characters after trimming; unique per website ignoring case',
+  }),
+  goal_type: Type.Union(
+    [Type.Literal('event'), Type.Literal('pageview'), Type.Literal('page_view')],
+    {
+      description: '`page_view` is accepted as an alias of `pageview`',
+    },
+  ),
+  match_value: Type.String({ description: '1–500 characters' }),
+  match_operator: literals(MATCH_OPERATORS),
+  case_sensitive: Type.Boolean({ default: true }),
+  property_filters: Type.Array(PropertyFilterSchema, {
+    description: 'event goals only; AND-joined',
+  }),
+  value_mode: literals(VALUE_MODES),
+  fixed_value: Type.Union([Type.Number(), Type.Null()], {
+    description: 'required when value_mode=fixed; ≥ 0',
+  }),
+  value_property_key: Type.Union([Type.String(), Type.Null()], {
+    description: 'required when value_mode=event_property',
+  }),
+  currency: Type.String({ description: '1–8 characters, stored upper-case; default USD' }),
+};
+
+export const CreateSparklyticsGoalBody = Type.Object(
+  {
+    name: GoalBodyFields.name,
+    goal_type: GoalBodyFields.goal_type,
+    match_value: GoalBodyFields.match_value,
+    match_operator: Type.Optional(GoalBodyFields.match_operator),
+    case_sensitive: Type.Optional(GoalBodyFields.case_sensitive),
+    property_filters: Type.Optional(GoalBodyFields.property_filters),
+    value_mode: Type.Optional(GoalBodyFields.value_mode),
+    fixed_value: Type.Optional(GoalBodyFields.fixed_value),
+    value_property_key: Type.Optional(GoalBodyFields.value_property_key),
+    currency: Type.Optional(GoalBodyFields.currency),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateSparklyticsGoalBody = Type.Partial(CreateSparklyticsGoalBody, {
+  additionalProperties: false,
+});
+
+/** A Sparklytics create or (partial) update body. */
+export type SparklyticsGoalInput = Static<typeof UpdateSparklyticsGoalBody>;
+
+/** The Rybbit create and replace body. */
+export const RybbitGoalBody = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({ description: 'default `<goalType>: <pattern or event name>`, then ` (2)`…' }),
+    ),
+    goalType: Type.Union([Type.Literal('path'), Type.Literal('event')]),
+    config: Type.Object(
+      {
+        pathPattern: Type.Optional(
+          Type.String({ description: 'path goals: `*` = one segment, `**` = anything' }),
+        ),
+        eventName: Type.Optional(Type.String({ description: 'event goals' })),
+        eventPropertyKey: Type.Optional(Type.String()),
+        eventPropertyValue: Type.Optional(PropertyValueSchema),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type RybbitGoalInput = Static<typeof RybbitGoalBody>;

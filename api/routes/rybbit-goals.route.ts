@@ -3,28 +3,7 @@ import { rybbitErrors } from '../http/error-responses.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { resolveRybbitGoal, rybbitDefaultName } from '../goals/goal-input.js';
 import type { GoalService } from '../goals/goal.service.js';
-import { PropertyValueSchema } from '../goals/goal.schemas.js';
-
-const GoalBody = Type.Object(
-  {
-    name: Type.Optional(
-      Type.String({ description: 'default `<goalType>: <pattern or event name>`, then ` (2)`…' }),
-    ),
-    goalType: Type.Union([Type.Literal('path'), Type.Literal('event')]),
-    config: Type.Object(
-      {
-        pathPattern: Type.Optional(
-          Type.String({ description: 'path goals: `*` = one segment, `**` = anything' }),
-        ),
-        eventName: Type.Optional(Type.String({ description: 'event goals' })),
-        eventPropertyKey: Type.Optional(Type.String()),
-        eventPropertyValue: Type.Optional(PropertyValueSchema),
-      },
-      { additionalProperties: false },
-    ),
-  },
-  { additionalProperties: false },
-);
+import { RybbitGoalBody } from '../goals/goal.schemas.js';
 
 const SiteDescription = { description: 'numeric site id (or `site_…` id)' };
 const GoalIdDescription = { description: 'numeric goal id (or `goal_…` id)' };
@@ -50,7 +29,7 @@ export const rybbitGoalRoutes: FastifyPluginAsyncTypebox<
           summary: 'Create a goal',
           security,
           params: Type.Object({ site: Type.String(SiteDescription) }),
-          body: GoalBody,
+          body: RybbitGoalBody,
           response: {
             201: Type.Object({ success: Type.Literal(true), goalId: Type.Integer() }),
             ...rybbitErrors,
@@ -84,7 +63,7 @@ export const rybbitGoalRoutes: FastifyPluginAsyncTypebox<
           summary: 'Replace the name and config of a goal (goalType cannot change)',
           security,
           params: GoalParams,
-          body: GoalBody,
+          body: RybbitGoalBody,
           response: {
             200: Type.Object({ success: Type.Literal(true), goalId: Type.Integer() }),
             ...rybbitErrors,

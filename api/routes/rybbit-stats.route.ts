@@ -9,27 +9,9 @@ import { parseRybbitFilters, rawRate, resolveIncludeBots, round } from '../stats
 import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { RybbitGoalSchema, toRybbitGoal } from '../goals/goal.schemas.js';
+import { SessionSchema } from '../stats/stats.schemas.js';
 import { resolveWindow, toSessionView } from '../stats/stats.service.js';
 import type { Db } from '../../shared/db/pool.js';
-
-const NullableString = Type.Union([Type.String(), Type.Null()]);
-
-export const SessionSchema = Type.Object({
-  session_id: Type.String(),
-  user_id: NullableString,
-  country: NullableString,
-  browser: NullableString,
-  operating_system: NullableString,
-  device_type: NullableString,
-  entry_page: NullableString,
-  exit_page: NullableString,
-  pageviews: Type.Integer(),
-  session_duration: Type.Integer({ description: 'seconds' }),
-  session_start: Type.String(),
-  session_end: Type.String(),
-  referrer: Type.Union([Type.String({ description: 'referrer domain' }), Type.Null()]),
-  channel: NullableString,
-});
 
 const str = (description: string) => Type.Optional(Type.String({ description }));
 

@@ -19,37 +19,7 @@ import {
   resolveWindow,
   toSessionView,
 } from '../stats/stats.service.js';
-import { SessionSchema } from './rybbit-stats.route.js';
-
-const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
-
-const TimeseriesPointSchema = Type.Object({
-  period: Type.String({ description: '`YYYY-MM-DD`, or ISO 8601 local time with offset (hour)' }),
-  conversions: Type.Integer(),
-  converting_sessions: Type.Integer(),
-  total_sessions: Type.Integer(),
-  conversion_rate: Type.Number(),
-  total_value: Nullable(Type.Number()),
-});
-
-const GoalStatsSchema = Type.Object({
-  goal_id: Type.String(),
-  start_date: Type.String(),
-  end_date: Type.String(),
-  timezone: Type.String(),
-  include_bots: Type.Boolean(),
-  conversions: Type.Integer(),
-  converting_sessions: Type.Integer(),
-  total_sessions: Type.Integer(),
-  conversion_rate: Type.Number(),
-  prev_conversions: Type.Union([Type.Integer(), Type.Null()]),
-  prev_conversion_rate: Nullable(Type.Number()),
-  trend_pct: Nullable(Type.Number()),
-  currency: Type.String(),
-  total_value: Nullable(Type.Number()),
-  average_value: Nullable(Type.Number()),
-  timeseries: Type.Optional(Type.Array(TimeseriesPointSchema)),
-});
+import { GoalStatsSchema, SessionSchema } from '../stats/stats.schemas.js';
 
 const str = (description: string) => Type.Optional(Type.String({ description }));
 

@@ -9,6 +9,7 @@ import { validationError } from '../../shared/errors/errors.js';
 import { addDays, daysBetween, type DayRange } from './date-range.js';
 import type { SessionFilter } from '../../shared/db/session-filters.sql.js';
 import { localIso, rawRate, round, trendPct } from './stats-params.js';
+import type { GoalStats, SessionView } from './stats.schemas.js';
 
 /** A range resolved to instants: [lo, hi) and the previous period [prevLo, lo). */
 export interface Window {
@@ -28,34 +29,6 @@ export async function resolveWindow(q: Queryable, range: DayRange): Promise<Wind
     range.timezone,
   );
   return { range, lo: lo!, hi: hi!, prevLo: prevLo!, days };
-}
-
-export interface TimeseriesPoint {
-  period: string;
-  conversions: number;
-  converting_sessions: number;
-  total_sessions: number;
-  conversion_rate: number;
-  total_value: number | null;
-}
-
-export interface GoalStats {
-  goal_id: string;
-  start_date: string;
-  end_date: string;
-  timezone: string;
-  include_bots: boolean;
-  conversions: number;
-  converting_sessions: number;
-  total_sessions: number;
-  conversion_rate: number;
-  prev_conversions: number | null;
-  prev_conversion_rate: number | null;
-  trend_pct: number | null;
-  currency: string;
-  total_value: number | null;
-  average_value: number | null;
-  timeseries?: TimeseriesPoint[];
 }
 
 /** Hour buckets over at most this many days (24 × 31 + 1 points). */
@@ -134,24 +107,6 @@ export async function goalStats(
     }));
   }
   return out;
-}
-
-/** A converting session as both dialects show it. */
-export interface SessionView {
-  session_id: string;
-  user_id: string | null;
-  country: string | null;
-  browser: string | null;
-  operating_system: string | null;
-  device_type: string | null;
-  entry_page: string | null;
-  exit_page: string | null;
-  pageviews: number;
-  session_duration: number;
-  session_start: string;
-  session_end: string;
-  referrer: string | null;
-  channel: string | null;
 }
 
 export const toSessionView = (r: ConvertingSessionRow): SessionView => ({

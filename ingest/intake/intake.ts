@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import { canAccessWebsite, type Principal } from '../../shared/auth/api-keys.js';
 import type { Website } from '../../shared/db/website.repository.js';
-import { enrichEvent, requestFacts, type RawEvent } from '../enrichment/enrich.js';
+import {
+  enrichEvent,
+  requestFacts,
+  type RawEvent,
+  type RequestFacts,
+} from '../enrichment/enrich.js';
 import type { GeoLookup } from '../enrichment/geo.js';
 import { ClientError, TransientError } from '../../shared/errors/errors.js';
 import {
@@ -12,7 +17,7 @@ import {
 } from '../../shared/events/event-message.js';
 import type { BatchingProducer } from '../kafka/batching.producer.js';
 import type { Logger } from '../../shared/logger.js';
-import type { SessionRequest, SessionStore } from '../sessions/session.store.js';
+import type { SessionRequest, SessionResult, SessionStore } from '../sessions/session.store.js';
 import { cookielessVisitorId, type DailySalts } from '../sessions/visitor-id.js';
 import type { ApiKeySource } from '../lookups/api-key.lookup.js';
 import type { IngestMetrics } from '../http/metrics.js';
@@ -101,13 +106,52 @@ export async function intake(
   if (ipCount > deps.limits.ratePerIpPerMinute) {
     throw new ClientError(429, 'rate_limited', 'too many events from this address', null);
   }
+  const sites = await admitWebsites(deps, meta, items, unknownWebsite);
+  const receivedMs = Date.now();
+  const identified = await identify(deps, meta, items, sites, receivedMs);
+  const claims = await assignSessions(deps, identified.requests);
+  const facts = requestFacts(
+    {
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+      acceptLanguage: meta.acceptLanguage,
+      recentEventsFromIp: deps.limits.botRateHeuristic ? ipCount : null,
+      rateThreshold: deps.limits.botRateThresholdPerMinute,
+    },
+    deps.geo,
+  );
+  const { messages, duplicates } = buildMessages(
+    items,
+    sites,
+    identified,
+    claims.results,
+    facts,
+    receivedMs,
+  );
+  await produce(deps, messages, claims);
+  deps.metrics.events.inc({ outcome: 'accepted', reason: '' }, messages.length);
+  if (duplicates > 0) deps.metrics.events.inc({ outcome: 'duplicate', reason: '' }, duplicates);
+  return { accepted: messages.length, duplicates };
+}
 
-  const sites = await resolveWebsites(deps.websites, items);
+/**
+ * Resolves every event's website and checks that the request may send for it (its Origin, or
+ * a collect key that names the website), then the per-website rate limits. Throws the first
+ * refusal; returns the websites in item order.
+ */
+async function admitWebsites(
+  deps: IntakeDeps,
+  meta: RequestMeta,
+  items: readonly IncomingEvent[],
+  unknownWebsite: (item: IncomingEvent) => ClientError,
+): Promise<Website[]> {
+  const found = await resolveWebsites(deps.websites, items);
   const apiKey = meta.apiKey?.trim() || null;
   let principal: Principal | null = null;
   const perSite = new Map<string, number>();
+  const sites: Website[] = [];
   for (let i = 0; i < items.length; i++) {
-    const site = sites[i];
+    const site = found[i];
     if (!site) throw unknownWebsite(items[i]!);
     if (apiKey !== null) {
       principal ??= await authenticateKey(deps.apiKeys, apiKey);
@@ -134,6 +178,7 @@ export async function intake(
         `${items[i]!.fieldPrefix}website_id`,
       );
     }
+    sites.push(site);
     perSite.set(site.id, (perSite.get(site.id) ?? 0) + 1);
   }
   meta.onOriginAccepted?.();
@@ -142,20 +187,27 @@ export async function intake(
       throw new ClientError(429, 'rate_limited', 'too many events for this website', null);
     }
   }
+  return sites;
+}
 
-  const receivedMs = Date.now();
-  const receivedAt = new Date(receivedMs).toISOString();
-  const facts = requestFacts(
-    {
-      ip: meta.ip,
-      userAgent: meta.userAgent,
-      acceptLanguage: meta.acceptLanguage,
-      recentEventsFromIp: deps.limits.botRateHeuristic ? ipCount : null,
-      rateThreshold: deps.limits.botRateThresholdPerMinute,
-    },
-    deps.geo,
-  );
+/** Each event's identity and session request, and which events repeat an earlier one's id. */
+interface Identified {
+  requests: SessionRequest[];
+  /** The same event_id twice in one body: the second is a duplicate of the first. */
+  inRequestDuplicate: boolean[];
+}
 
+/**
+ * The visitor identity of each event (the client's id, else the cookieless hash under today's
+ * salt) and what session assignment needs: website, identity, event time, event_id to claim.
+ */
+async function identify(
+  deps: IntakeDeps,
+  meta: RequestMeta,
+  items: readonly IncomingEvent[],
+  sites: readonly Website[],
+  receivedMs: number,
+): Promise<Identified> {
   let salt: Buffer | null = null;
   if (items.some((it) => it.clientId === null)) {
     try {
@@ -164,28 +216,44 @@ export async function intake(
       throw transient('redis', err);
     }
   }
-
   const requests: SessionRequest[] = [];
-  const seen = new Set<string>();
   const inRequestDuplicate: boolean[] = [];
+  const seen = new Set<string>();
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
     const site = sites[i]!;
     const identity =
       it.clientId ?? cookielessVisitorId(salt!, site.id, meta.ip, meta.userAgent ?? '');
     const eventId = it.eventId?.toLowerCase() ?? null;
-    // The same event_id twice in one body: the second is a duplicate of the first.
     const dupKey = eventId === null ? null : `${site.id}:${eventId}`;
-    inRequestDuplicate.push(dupKey !== null && seen.has(dupKey));
+    const duplicate = dupKey !== null && seen.has(dupKey);
+    inRequestDuplicate.push(duplicate);
     if (dupKey !== null) seen.add(dupKey);
     requests.push({
       websiteId: site.id,
       identity,
       eventTimeMs: it.timestampMs ?? receivedMs,
-      eventId: inRequestDuplicate[i] ? null : eventId,
+      eventId: duplicate ? null : eventId,
     });
   }
+  return { requests, inRequestDuplicate };
+}
 
+/** Session results of a request's events and the event_id claims it now holds. */
+interface Claims {
+  results: SessionResult[];
+  /** Claim keys this request took (to mark done after the produce, or release on failure). */
+  keys: string[];
+  token: string;
+}
+
+/**
+ * Assigns sessions and claims event_ids (one Redis script call shared with concurrent
+ * requests). When another request is producing one of these events right now, this one cannot
+ * know yet whether that will succeed: its own claims are released and it is refused with 503,
+ * so the client retries rather than being acknowledged.
+ */
+async function assignSessions(deps: IntakeDeps, requests: SessionRequest[]): Promise<Claims> {
   let assigned: AssignedSessions;
   try {
     assigned = await deps.sessionBatcher.assign(requests);
@@ -193,31 +261,41 @@ export async function intake(
     throw transient('redis', err);
   }
   const { results, token } = assigned;
-  const claimed: string[] = [];
+  const keys: string[] = [];
   for (let i = 0; i < requests.length; i++) {
     const r = requests[i]!;
     if (results[i]!.status === 'ok' && r.eventId !== null) {
-      claimed.push(deps.sessions.claimKey(r.websiteId, r.eventId));
+      keys.push(deps.sessions.claimKey(r.websiteId, r.eventId));
     }
   }
   if (results.some((r) => r.status === 'pending')) {
-    // Another request is producing one of these events right now; we cannot know yet whether
-    // it will succeed, so this request is retried rather than acknowledged.
-    await deps.sessions.release(claimed, token).catch(() => undefined);
+    await deps.sessions.release(keys, token).catch(() => undefined);
     throw new TransientError('an event of this request is being accepted by another request');
   }
+  return { results, keys, token };
+}
 
+/** The Kafka messages of the events to produce (not duplicates), enriched, keyed by visitor. */
+function buildMessages(
+  items: readonly IncomingEvent[],
+  sites: readonly Website[],
+  identified: Identified,
+  results: readonly SessionResult[],
+  facts: RequestFacts,
+  receivedMs: number,
+): { messages: Message[]; duplicates: number } {
+  const receivedAt = new Date(receivedMs).toISOString();
   const messages: Message[] = [];
   let duplicates = 0;
   for (let i = 0; i < items.length; i++) {
     const res = results[i]!;
-    if (res.status !== 'ok' || inRequestDuplicate[i]) {
+    if (res.status !== 'ok' || identified.inRequestDuplicate[i]) {
       duplicates++;
       continue;
     }
     const it = items[i]!;
     const site = sites[i]!;
-    const r = requests[i]!;
+    const r = identified.requests[i]!;
     const ev: EventMessage = {
       v: EVENT_SCHEMA_VERSION,
       event_id: r.eventId ?? randomUUID(),
@@ -231,7 +309,14 @@ export async function intake(
     };
     messages.push({ key: `${site.id}:${r.identity}`, value: encodeEvent(ev) });
   }
+  return { messages, duplicates };
+}
 
+/**
+ * Produces the messages and waits for Kafka's acknowledgement; then marks the claims done. A
+ * failed produce releases the claims, so the client's retry is produced.
+ */
+async function produce(deps: IntakeDeps, messages: Message[], claims: Claims): Promise<void> {
   if (messages.length > 0) {
     const end = deps.metrics.produceSeconds.startTimer();
     try {
@@ -239,18 +324,15 @@ export async function intake(
       end({ result: 'ok' });
     } catch (err) {
       end({ result: 'failed' });
-      await deps.sessions.release(claimed, token).catch(() => undefined);
+      await deps.sessions.release(claims.keys, claims.token).catch(() => undefined);
       throw transient('kafka', err);
     }
   }
   // The events are in Kafka: the answer is a success even if Redis fails now (the pending
   // markers then expire, and a retry would be produced again).
-  await deps.sessions.markDone(claimed).catch((err: unknown) => {
+  await deps.sessions.markDone(claims.keys).catch((err: unknown) => {
     deps.logger.warn({ err: (err as Error).message }, 'ingest_claim_done_failed');
   });
-  deps.metrics.events.inc({ outcome: 'accepted', reason: '' }, messages.length);
-  if (duplicates > 0) deps.metrics.events.inc({ outcome: 'duplicate', reason: '' }, duplicates);
-  return { accepted: messages.length, duplicates };
 }
 
 /** The key's principal; null when it is unknown, revoked or malformed, or nothing can verify it. */

@@ -32,7 +32,6 @@ export class BatchingProducer {
   constructor(
     private readonly producer: Producer,
     private readonly opts: BatchingProducerOptions,
-    private readonly onProduced?: (messages: number, ms: number, ok: boolean) => void,
   ) {}
 
   send(messages: Message[]): Promise<void> {
@@ -65,7 +64,6 @@ export class BatchingProducer {
 
   private async produce(batch: Pending[]): Promise<void> {
     const messages = batch.flatMap((p) => p.messages);
-    const started = performance.now();
     let timeout: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -86,10 +84,8 @@ export class BatchingProducer {
           );
         }),
       ]);
-      this.onProduced?.(messages.length, performance.now() - started, true);
       for (const p of batch) p.resolve();
     } catch (err) {
-      this.onProduced?.(messages.length, performance.now() - started, false);
       const e =
         err instanceof TransientError
           ? err

@@ -1,5 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
+import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';
 import {
@@ -11,7 +13,6 @@ import {
 } from './payload.parse.js';
 
 export const MAX_BATCH = 50;
-const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
 const Opt = <T extends ReturnType<typeof Type.String>>(t: T) =>
   Type.Optional(Type.Union([t, Type.Null()]));
@@ -40,7 +41,7 @@ export const SparklyticsEventSchema = Type.Object({
   utm_term: OptStr(2048),
   utm_content: OptStr(2048),
   visitor_id: Opt(Type.String({ minLength: 1, maxLength: 200 })),
-  event_id: Type.Optional(Type.String({ pattern: UUID })),
+  event_id: Type.Optional(Type.String({ pattern: UUID_PATTERN })),
   timestamp: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Number()])),
 });
 type SparklyticsEvent = Static<typeof SparklyticsEventSchema>;
@@ -49,14 +50,6 @@ export const CollectBodySchema = Type.Union([
   SparklyticsEventSchema,
   Type.Array(SparklyticsEventSchema, { maxItems: MAX_BATCH }),
 ]);
-
-const ErrorBody = Type.Object({
-  error: Type.Object({
-    code: Type.String(),
-    message: Type.String(),
-    field: Type.Union([Type.String(), Type.Null()]),
-  }),
-});
 
 const checkEvent = compileCheck(SparklyticsEventSchema);
 
@@ -156,11 +149,11 @@ export const collectRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, 
     body: CollectBodySchema,
     response: {
       202: Type.Object({ ok: Type.Boolean() }),
-      400: ErrorBody,
-      403: ErrorBody,
-      413: ErrorBody,
-      429: ErrorBody,
-      503: ErrorBody,
+      400: ErrorBodySchema,
+      403: ErrorBodySchema,
+      413: ErrorBodySchema,
+      429: ErrorBodySchema,
+      503: ErrorBodySchema,
     },
   };
   for (const url of ['/api/collect', '/e']) {

@@ -1,11 +1,11 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
+import { UUID_PATTERN } from '../../shared/ids.js';
 import type { RawEvent } from '../enrichment/enrich.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';
 import { compileCheck, isPlainObject, parseTimestamp, screenWidthOf } from './payload.parse.js';
 
-const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const OptStr = (max: number) =>
   Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
 const Vital = () => Type.Optional(Type.Union([Type.Number(), Type.Null()]));
@@ -51,7 +51,7 @@ export const RybbitEventSchema = Type.Object({
   utm_campaign: OptStr(2048),
   utm_term: OptStr(2048),
   utm_content: OptStr(2048),
-  event_id: Type.Optional(Type.String({ pattern: UUID })),
+  event_id: Type.Optional(Type.String({ pattern: UUID_PATTERN })),
   timestamp: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Number()])),
 });
 type RybbitEvent = Static<typeof RybbitEventSchema>;

@@ -1,6 +1,10 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
-import { eventRepository, type EventCursor } from '../../shared/db/event.repository.js';
+import {
+  eventRepository,
+  type EventCursor,
+  type ScannedEvent,
+} from '../../shared/db/event.repository.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import {
@@ -10,7 +14,8 @@ import {
   type BackfillGoalJobData,
 } from '../../shared/jobs/queues.js';
 import type { Logger } from '../../shared/logger.js';
-import { compileGoals } from '../../shared/matching/goal-matcher.js';
+import { compileGoal, type CompiledGoal } from '../../shared/matching/goal-matcher.js';
+import type { GoalDefinition } from '../../shared/goals/goal-definition.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { conversionRow } from '../consumer/conversions.js';
 
@@ -57,9 +62,34 @@ export async function runBackfill(
   changedAt: number,
   onProgress: (progress: number) => Promise<void> = async () => undefined,
 ): Promise<BackfillOutcome> {
-  const { db, logger } = deps;
+  const def = await currentDefinition(deps.db, data);
+  if (typeof def === 'string') return def;
+  const run = new BackfillRun(deps, def, onProgress);
+  const bounds = await eventRepository.bounds(deps.db, data.website_id);
+  if (!(await run.start(bounds))) return 'superseded';
+  const mainPass = bounds === null || (await run.pass(bounds.max, null));
+  if (mainPass) {
+    const settleUntil = changedAt + deps.settleMs;
+    if (Date.now() < settleUntil) await new Promise((r) => setTimeout(r, settleUntil - Date.now()));
+  }
+  if (!mainPass || !(await run.pass(null, new Date(changedAt - deps.tailMarginMs)))) {
+    run.log.info({ events_scanned: run.scanned }, 'backfill_superseded');
+    return 'superseded';
+  }
+  await run.finish();
+  return 'done';
+}
+
+/**
+ * The goal's definition at the job's version, or why there is nothing to do: the goal was
+ * deleted, or a newer version superseded the job. A job ahead of its goal, or for another
+ * website, can never succeed.
+ */
+async function currentDefinition(
+  db: Db,
+  data: BackfillGoalJobData,
+): Promise<GoalDefinition | 'superseded' | 'goal_deleted'> {
   const { goal_id: goalId, website_id: websiteId, definition_version: version } = data;
-  const log = logger.child({ goal_id: goalId, definition_version: version });
   const current = await goalRepository.versionOf(db, goalId);
   if (!current) return 'goal_deleted';
   if (current.website_id !== websiteId) {
@@ -74,92 +104,112 @@ export async function runBackfill(
   const def = (await goalRepository.definitionsForWebsite(db, websiteId)).find(
     (d) => d.id === goalId,
   );
-  if (!def || def.definition_version !== version) return 'superseded';
-  const [compiled] = compileGoals([def]);
-  if (!compiled) throw new UnrecoverableError(`goal ${goalId} could not be compiled`);
+  return def && def.definition_version === version ? def : 'superseded';
+}
 
-  const startedAt = new Date().toISOString();
-  const bounds = await eventRepository.bounds(db, websiteId);
-  if (
-    !(await goalRepository.updateBackfill(db, goalId, version, {
-      state: 'running',
-      progress: 0,
-      events_scanned: 0,
-      started_at: startedAt,
-      finished_at: null,
-      definition_version: version,
-    }))
+/** One backfill of one goal version: its passes over the events, counters and status. */
+class BackfillRun {
+  readonly log: Logger;
+  scanned = 0;
+  private readonly compiled: CompiledGoal;
+  private progressAt: (eventTime: string) => number = () => 0.99;
+  private lastLogged = Date.now();
+
+  constructor(
+    private readonly deps: BackfillDeps,
+    private readonly def: GoalDefinition,
+    private readonly onProgress: (progress: number) => Promise<void>,
   ) {
-    return 'superseded';
+    this.log = deps.logger.child({ goal_id: def.id, definition_version: def.definition_version });
+    this.compiled = compileGoal(def);
   }
-  log.info({ website_id: websiteId, bounds }, 'backfill_started');
 
-  let scanned = 0;
-  let lastLogged = Date.now();
-  const span = bounds ? Date.parse(bounds.max) - Date.parse(bounds.min) : 0;
-  const progressAt = (time: string) =>
-    bounds && span > 0
-      ? Math.min(0.99, Math.max(0, (Date.parse(time) - Date.parse(bounds.min)) / span) * 0.99)
-      : 0.99;
+  /** Marks the backfill running; false when the goal moved on meanwhile. */
+  async start(bounds: { min: string; max: string } | null): Promise<boolean> {
+    const span = bounds ? Date.parse(bounds.max) - Date.parse(bounds.min) : 0;
+    if (bounds && span > 0) {
+      const min = Date.parse(bounds.min);
+      this.progressAt = (t) => Math.min(0.99, Math.max(0, (Date.parse(t) - min) / span) * 0.99);
+    }
+    const ok = await goalRepository.updateBackfill(
+      this.deps.db,
+      this.def.id,
+      this.def.definition_version,
+      {
+        state: 'running',
+        progress: 0,
+        events_scanned: 0,
+        started_at: new Date().toISOString(),
+        finished_at: null,
+        definition_version: this.def.definition_version,
+      },
+    );
+    if (ok) this.log.info({ website_id: this.def.website_id, bounds }, 'backfill_started');
+    return ok;
+  }
 
-  /** Scans one pass; false when the goal moved on. */
-  const pass = async (upTo: string | null, processedSince: Date | null): Promise<boolean> => {
+  /**
+   * Scans the website's events up to `upTo` (all when null), or with `processedSince` only
+   * those the processor inserted since then, page by page; false when the goal moved on.
+   */
+  async pass(upTo: string | null, processedSince: Date | null): Promise<boolean> {
     let after: EventCursor | null = null;
     for (;;) {
-      const page = await eventRepository.scanPage(db, websiteId, {
+      const page = await eventRepository.scanPage(this.deps.db, this.def.website_id, {
         after,
         upTo,
         processedSince,
-        limit: deps.pageSize,
+        limit: this.deps.pageSize,
       });
       if (page.length === 0) return true;
-      const matched: ConversionRow[] = [];
-      const unmatched: EventCursor[] = [];
-      for (const ev of page) {
-        if (compiled.matches(ev)) matched.push(conversionRow(def, compiled.value(ev), ev));
-        else unmatched.push(ev);
-      }
-      scanned += page.length;
       after = page[page.length - 1]!;
-      const progress = processedSince ? 0.99 : progressAt(after.event_time);
-      const stillCurrent = await db.tx(async (q) => {
-        // The conditional status update doubles as the version check: it locks the goal row,
-        // so a concurrent definition change waits for this page or makes it stop.
-        const ok = await goalRepository.updateBackfill(q, goalId, version, {
-          progress: Math.round(progress * 10_000) / 10_000,
-          events_scanned: scanned,
-        });
-        if (ok) await conversionRepository.replaceForEvents(q, goalId, unmatched, matched);
-        return ok;
-      });
-      if (!stillCurrent) return false;
-      await onProgress(progress);
-      if (Date.now() - lastLogged > 5_000) {
-        lastLogged = Date.now();
-        log.info({ events_scanned: scanned, progress }, 'backfill_progress');
-      }
-      if (page.length < deps.pageSize) return true;
+      const progress = processedSince ? 0.99 : this.progressAt(after.event_time);
+      if (!(await this.writePage(page, progress))) return false;
+      if (page.length < this.deps.pageSize) return true;
     }
-  };
+  }
 
-  if (bounds && !(await pass(bounds.max, null))) {
-    log.info({ events_scanned: scanned }, 'backfill_superseded');
-    return 'superseded';
+  /** Matches one page and makes the goal's conversions of its events agree, in one transaction. */
+  private async writePage(page: ScannedEvent[], progress: number): Promise<boolean> {
+    const matched: ConversionRow[] = [];
+    const unmatched: EventCursor[] = [];
+    for (const ev of page) {
+      if (this.compiled.matches(ev)) {
+        matched.push(conversionRow(this.def, this.compiled.value(ev), ev));
+      } else {
+        unmatched.push(ev);
+      }
+    }
+    this.scanned += page.length;
+    const { id, definition_version: version } = this.def;
+    const stillCurrent = await this.deps.db.tx(async (q) => {
+      // The conditional status update doubles as the version check: it locks the goal row,
+      // so a concurrent definition change waits for this page or makes it stop.
+      const ok = await goalRepository.updateBackfill(q, id, version, {
+        progress: Math.round(progress * 10_000) / 10_000,
+        events_scanned: this.scanned,
+      });
+      if (ok) await conversionRepository.replaceForEvents(q, id, unmatched, matched);
+      return ok;
+    });
+    if (!stillCurrent) return false;
+    await this.onProgress(progress);
+    if (Date.now() - this.lastLogged > 5_000) {
+      this.lastLogged = Date.now();
+      this.log.info({ events_scanned: this.scanned, progress }, 'backfill_progress');
+    }
+    return true;
   }
-  const settleUntil = changedAt + deps.settleMs;
-  if (Date.now() < settleUntil) await new Promise((r) => setTimeout(r, settleUntil - Date.now()));
-  if (!(await pass(null, new Date(changedAt - deps.tailMarginMs)))) {
-    log.info({ events_scanned: scanned }, 'backfill_superseded');
-    return 'superseded';
+
+  async finish(): Promise<void> {
+    await goalRepository.updateBackfill(this.deps.db, this.def.id, this.def.definition_version, {
+      state: 'done',
+      progress: 1,
+      events_scanned: this.scanned,
+      finished_at: new Date().toISOString(),
+    });
+    this.log.info({ events_scanned: this.scanned }, 'backfill_done');
   }
-  await goalRepository.updateBackfill(db, goalId, version, {
-    state: 'done',
-    progress: 1,
-    events_scanned: scanned,
-    finished_at: new Date().toISOString(),
-  });
-  log.info({ events_scanned: scanned }, 'backfill_done');
-  return 'done';
 }
 
 /**

@@ -27,22 +27,9 @@ const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
   ['definition_version', 'integer'],
 ];
 
-/** The conversion columns in insert order (also used by the benchmark's COPY baseline). */
 export const CONVERSION_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
 
 export const conversionRepository = {
-  /** Inserts conversions; a replayed (goal_id, event_id, event_time) is ignored. */
-  insertMany(q: Queryable, rows: readonly ConversionRow[]): Promise<number> {
-    return bulkInsert(
-      q,
-      'conversion.insert_many',
-      'conversions',
-      COLUMNS,
-      rows,
-      'ON CONFLICT (goal_id, event_id, event_time) DO NOTHING',
-    );
-  },
-
   /**
    * Inserts conversions and returns the `goal_id|event_id` keys actually inserted (replays are
    * absent), so that only new conversions are published to the live feed.

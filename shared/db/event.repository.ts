@@ -1,5 +1,5 @@
 import type { EventMessage } from '../events/event-message.js';
-import { bulkInsert, bulkInsertReturning, type BulkColumn } from './bulk.js';
+import { bulkInsertReturning, type BulkColumn } from './bulk.js';
 import type { Queryable } from './pool.js';
 
 export type EventRow = Omit<EventMessage, 'v'>;
@@ -61,15 +61,9 @@ const COLUMNS: ReadonlyArray<BulkColumn<EventRow>> = [
   ['is_bot', 'boolean'],
 ];
 
-/** The event columns in insert order (also the column list of the benchmark's COPY baseline). */
 export const EVENT_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
 
 export const eventRepository = {
-  /** Inserts events; a replayed (event_id, event_time) is ignored. Returns rows inserted. */
-  insertMany(q: Queryable, rows: readonly EventRow[]): Promise<number> {
-    return bulkInsert(q, 'event.insert_many', 'events', COLUMNS, rows, 'ON CONFLICT DO NOTHING');
-  },
-
   /**
    * Inserts events and returns the ids of those actually inserted: an event already stored (a
    * replay) is absent from the result, so callers derive session updates and conversions from

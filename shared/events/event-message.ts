@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { PermanentError } from '../errors/errors.js';
+import { UUID_PATTERN, WEBSITE_ID_PATTERN } from '../ids.js';
 
 /**
  * The event as it travels through Kafka: produced by ingest, decoded by the processor. The
@@ -11,15 +12,14 @@ export const EVENT_SCHEMA_VERSION = 1;
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Str = (max = 2048) => Nullable(Type.String({ maxLength: max }));
-const UUID = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 const ISO_TIME = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$';
 
 export const EventMessageSchema = Type.Object({
   v: Type.Literal(EVENT_SCHEMA_VERSION),
-  event_id: Type.String({ pattern: UUID }),
+  event_id: Type.String({ pattern: UUID_PATTERN }),
   event_time: Type.String({ pattern: ISO_TIME }),
   received_at: Type.String({ pattern: ISO_TIME }),
-  website_id: Type.String({ pattern: '^site_[0-9a-z]{10}$' }),
+  website_id: Type.String({ pattern: WEBSITE_ID_PATTERN }),
   session_id: Type.String({ minLength: 1, maxLength: 200 }),
   visitor_id: Type.String({ minLength: 1, maxLength: 200 }),
   user_id: Str(200),

@@ -1,11 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpApp } from './http-app.js';
 import { ClientError, TransientError } from '../errors/errors.js';
-
-/** The documented JSON error body of the management and statistics API. */
-export interface ErrorBody {
-  error: { code: string; message: string; field: string | null };
-}
+import type { ErrorBody, RybbitErrorBody } from './error.schemas.js';
 
 interface AjvError {
   instancePath: string;
@@ -118,12 +114,6 @@ export function classifyError(err: FastifyError | Error): {
 export interface ErrorDialect {
   format: ErrorFormatter;
   status?: (status: number, code: string) => number;
-}
-
-/** `{error: "<message>", details?: [{field, message}]}`: the Rybbit API's error body. */
-export interface RybbitErrorBody {
-  error: string;
-  details?: Array<{ field: string; message: string }>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 
 /** `{error: {code, message, field}}`: every 4xx/5xx of the management and statistics API. */
 export const ErrorBodySchema = Type.Object(
@@ -22,3 +22,5 @@ export const RybbitErrorBodySchema = Type.Object(
   },
   { $id: 'RybbitErrorBody' },
 );
+export type ErrorBody = Static<typeof ErrorBodySchema>;
+export type RybbitErrorBody = Static<typeof RybbitErrorBodySchema>;

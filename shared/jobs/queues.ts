@@ -40,7 +40,7 @@ export const backfillJobId = (goalId: string, version: number) => `${goalId}-v${
  * write has already committed and the job is re-enqueued at start-up if it never arrives.
  */
 export function createBackfillQueue(connection: Redis, prefix: string): BackfillQueue {
-  return new Queue<BackfillGoalJobData>(QUEUES.backfill, {
+  return new Queue<BackfillGoalJobData>(JOB_QUEUE[JOBS.backfillGoal], {
     connection,
     prefix,
     defaultJobOptions: {
@@ -69,7 +69,7 @@ export function createBackfillWorker<R>(
   concurrency: number,
   processor: Processor<BackfillGoalJobData, R>,
 ): Worker<BackfillGoalJobData, R> {
-  return new Worker<BackfillGoalJobData, R>(QUEUES.backfill, processor, {
+  return new Worker<BackfillGoalJobData, R>(JOB_QUEUE[JOBS.backfillGoal], processor, {
     connection,
     prefix,
     concurrency,
@@ -78,7 +78,7 @@ export function createBackfillWorker<R>(
 
 /** The retention queue (a repeatable job every processor instance schedules idempotently). */
 export function createRetentionQueue(connection: Redis, prefix: string): Queue {
-  return new Queue(QUEUES.retention, { connection, prefix });
+  return new Queue(JOB_QUEUE[JOBS.dropExpired], { connection, prefix });
 }
 
 export function createRetentionWorker<R>(
@@ -86,7 +86,7 @@ export function createRetentionWorker<R>(
   prefix: string,
   processor: Processor<unknown, R>,
 ): Worker<unknown, R> {
-  return new Worker<unknown, R>(QUEUES.retention, processor, {
+  return new Worker<unknown, R>(JOB_QUEUE[JOBS.dropExpired], processor, {
     connection,
     prefix,
     concurrency: 1,

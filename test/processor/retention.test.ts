@@ -53,7 +53,7 @@ describe('processor: retention job', () => {
     await deps.db.tx(async (q) => {
       await eventRepository.insertReturningIds(q, rows);
       await sessionRepository.upsertDeltas(q, buildSessionDeltas(rows));
-      await conversionRepository.insertMany(
+      await conversionRepository.insertReturningKeys(
         q,
         rows.map((r) => ({
           goal_id: `goal_${randomUUID().replaceAll('-', '').slice(0, 21)}`,

@@ -1,0 +1,57 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** What the statistics routes answer: one schema per shape, the TypeScript types from them. */
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+export const SessionSchema = Type.Object({
+  session_id: Type.String(),
+  user_id: NullableString,
+  country: NullableString,
+  browser: NullableString,
+  operating_system: NullableString,
+  device_type: NullableString,
+  entry_page: NullableString,
+  exit_page: NullableString,
+  pageviews: Type.Integer(),
+  session_duration: Type.Integer({ description: 'seconds' }),
+  session_start: Type.String(),
+  session_end: Type.String(),
+  referrer: Type.Union([Type.String({ description: 'referrer domain' }), Type.Null()]),
+  channel: NullableString,
+});
+
+export type SessionView = Static<typeof SessionSchema>;
+
+const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const TimeseriesPointSchema = Type.Object({
+  period: Type.String({ description: '`YYYY-MM-DD`, or ISO 8601 local time with offset (hour)' }),
+  conversions: Type.Integer(),
+  converting_sessions: Type.Integer(),
+  total_sessions: Type.Integer(),
+  conversion_rate: Type.Number(),
+  total_value: Nullable(Type.Number()),
+});
+
+export const GoalStatsSchema = Type.Object({
+  goal_id: Type.String(),
+  start_date: Type.String(),
+  end_date: Type.String(),
+  timezone: Type.String(),
+  include_bots: Type.Boolean(),
+  conversions: Type.Integer(),
+  converting_sessions: Type.Integer(),
+  total_sessions: Type.Integer(),
+  conversion_rate: Type.Number(),
+  prev_conversions: Type.Union([Type.Integer(), Type.Null()]),
+  prev_conversion_rate: Nullable(Type.Number()),
+  trend_pct: Nullable(Type.Number()),
+  currency: Type.String(),
+  total_value: Nullable(Type.Number()),
+  average_value: Nullable(Type.Number()),
+  timeseries: Type.Optional(Type.Array(TimeseriesPointSchema)),
+});
+
+export type TimeseriesPoint = Static<typeof TimeseriesPointSchema>;
+export type GoalStats = Static<typeof GoalStatsSchema>;
