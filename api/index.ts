@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '../shared/config/load-config.js';
-import { migrate } from '../shared/db/migrate.js';
+import { migrateOrExit } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
@@ -27,7 +27,7 @@ const queueRedis = createRedis(config.REDIS_URL, logger, { name: 'api-backfill-q
 const backfillQueue = createBackfillQueue(queueRedis, config.BULLMQ_PREFIX);
 backfillQueue.on('error', (err) => logger.warn({ err: err.message }, 'backfill_queue_error'));
 
-await migrate(db, logger);
+await migrateOrExit(db, logger);
 // Redis may be down at start-up: goal writes still work, and the queue connects when it can.
 await backfillQueue
   .waitUntilReady()

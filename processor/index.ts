@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '../shared/config/load-config.js';
-import { migrate } from '../shared/db/migrate.js';
+import { migrateOrExit } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { GoalCache } from './goals/goal.cache.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
@@ -33,7 +33,7 @@ const kafka = createKafka(
   logger,
 );
 
-await migrate(db, logger);
+await migrateOrExit(db, logger);
 const admin = kafka.admin();
 await admin.connect();
 await ensureTopics(admin, [

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadConfigOrExit } from '../shared/config/load-config.js';
-import { migrate } from '../shared/db/migrate.js';
+import { migrateOrExit } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { createLogger } from '../shared/logger.js';
 import { bundleIngest, INGEST_NODE_FLAGS } from './ingest-build.js';
@@ -27,7 +27,7 @@ const db = createDb(
   { url: config.DATABASE_URL, max: 1, applicationName: 'goalpost-migrate' },
   logger,
 );
-await migrate(db, logger);
+await migrateOrExit(db, logger);
 await db.end();
 
 const services = ['ingest', 'processor', 'api'] as const;

@@ -1,40 +1,77 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Db } from './pool.js';
 import type { Logger } from '../logger.js';
+import type { Db } from './pool.js';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 // Any constant: serializes concurrent runners (several services starting at once).
 const MIGRATION_LOCK_ID = 7_300_001;
 
+/** A migration file that changed after it was applied: the process must not start. */
+export class MigrationChangedError extends Error {
+  constructor(readonly file: string) {
+    super(
+      `migration ${file} was changed after it was applied; a landed migration is never edited ` +
+        '(restore it and put the change in a new migration)',
+    );
+    this.name = 'MigrationChangedError';
+  }
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
 /**
  * Applies the numbered `NNN_name.sql` files not yet recorded in `schema_migrations`, each in
- * its own transaction, in order. Safe to run from every service at start-up.
+ * its own transaction, in order, recording each file's SHA-256. A migration already applied
+ * whose file no longer has the recorded checksum stops the run with
+ * {@link MigrationChangedError} naming the file, before anything new is applied. Migrations
+ * applied before checksums were recorded get today's file's checksum. Safe to run from every
+ * service at start-up.
  */
-export async function migrate(db: Db, logger: Logger): Promise<string[]> {
-  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
+export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const files = (await readdir(dir)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
   const applied: string[] = [];
   const client = await db.pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const done = new Set(
-      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
-        (r) => r.version,
-      ),
+    await client.query('ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text');
+    const done = new Map(
+      (
+        await client.query<{ version: number; checksum: string | null }>(
+          'SELECT version, checksum FROM schema_migrations',
+        )
+      ).rows.map((r) => [r.version, r.checksum]),
     );
+    const pending: Array<{ file: string; version: number; sql: string }> = [];
     for (const file of files) {
       const version = Number(file.slice(0, 3));
-      if (done.has(version)) continue;
-      const sql = await readFile(MIGRATIONS_DIR + file, 'utf8');
+      const sql = await readFile(join(dir, file), 'utf8');
+      if (!done.has(version)) {
+        pending.push({ file, version, sql });
+        continue;
+      }
+      const recorded = done.get(version);
+      if (recorded === null) {
+        await client.query('UPDATE schema_migrations SET checksum = $2 WHERE version = $1', [
+          version,
+          sha256(sql),
+        ]);
+      } else if (recorded !== sha256(sql)) {
+        throw new MigrationChangedError(file);
+      }
+    }
+    for (const { file, version, sql } of pending) {
       try {
         await client.query('BEGIN');
         await client.query(sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
-          version,
-          file,
-        ]);
+        await client.query(
+          'INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',
+          [version, file, sha256(sql)],
+        );
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
@@ -48,4 +85,18 @@ export async function migrate(db: Db, logger: Logger): Promise<string[]> {
     client.release();
   }
   return applied;
+}
+
+/**
+ * {@link migrate} at a service's start-up: a failed or changed migration is logged (naming the
+ * file) and stops the process instead of starting it on an unknown schema.
+ */
+export async function migrateOrExit(db: Db, logger: Logger): Promise<void> {
+  try {
+    await migrate(db, logger);
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'migration_failed');
+    await db.end().catch(() => undefined);
+    process.exit(1);
+  }
 }
