@@ -10,6 +10,7 @@ import {
   jsonBytes,
   parseTimestamp,
   screenWidthOf,
+  utmOf,
 } from './payload.parse.js';
 
 export const MAX_BATCH = 50;
@@ -105,13 +106,7 @@ function toIncoming(body: unknown, prefix: string, now: number): IncomingEvent {
       referrer: e.referrer ?? null,
       pageTitle: e.page_title ?? null,
       properties: e.type === 'event' ? (e.event_data ?? null) : null,
-      utm: {
-        source: e.utm_source,
-        medium: e.utm_medium,
-        campaign: e.utm_campaign,
-        term: e.utm_term,
-        content: e.utm_content,
-      },
+      utm: utmOf(e),
       screenWidth: screenWidthOf(e.screen_width, e.screen),
       language: e.language ?? null,
     },

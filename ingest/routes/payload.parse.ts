@@ -69,3 +69,20 @@ export const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringif
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The campaign fields both payloads carry as `utm_*`. */
+export function utmOf(e: {
+  utm_source?: string | null;
+  utm_medium?: string | null;
+  utm_campaign?: string | null;
+  utm_term?: string | null;
+  utm_content?: string | null;
+}) {
+  return {
+    source: e.utm_source,
+    medium: e.utm_medium,
+    campaign: e.utm_campaign,
+    term: e.utm_term,
+    content: e.utm_content,
+  };
+}

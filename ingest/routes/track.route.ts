@@ -4,7 +4,13 @@ import { UUID_PATTERN } from '../../shared/ids.js';
 import type { RawEvent } from '../enrichment/enrich.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';
-import { compileCheck, isPlainObject, parseTimestamp, screenWidthOf } from './payload.parse.js';
+import {
+  compileCheck,
+  isPlainObject,
+  parseTimestamp,
+  screenWidthOf,
+  utmOf,
+} from './payload.parse.js';
 
 const OptStr = (max: number) =>
   Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
@@ -142,13 +148,7 @@ export function parseTrackBody(body: unknown, now = Date.now()): IncomingEvent {
       url: host === '' ? `${path}${query}` : `https://${host}${path}${query}`,
       referrer: e.referrer?.trim() || null,
       pageTitle: e.page_title ?? null,
-      utm: {
-        source: e.utm_source,
-        medium: e.utm_medium,
-        campaign: e.utm_campaign,
-        term: e.utm_term,
-        content: e.utm_content,
-      },
+      utm: utmOf(e),
       screenWidth: screenWidthOf(e.screenWidth, null),
       language: e.language ?? null,
     },

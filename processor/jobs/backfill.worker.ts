@@ -8,7 +8,8 @@ import {
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import {
-  createBackfillWorker,
+  createWorker,
+  JOB_QUEUE,
   JOBS,
   QUEUES,
   type BackfillGoalJobData,
@@ -219,7 +220,8 @@ class BackfillRun {
 export function startBackfillWorker(
   deps: BackfillDeps & { connection: Redis; prefix: string; concurrency: number },
 ): Worker<BackfillGoalJobData, BackfillOutcome> {
-  const worker = createBackfillWorker<BackfillOutcome>(
+  const worker = createWorker<BackfillGoalJobData, BackfillOutcome>(
+    JOB_QUEUE[JOBS.backfillGoal],
     deps.connection,
     deps.prefix,
     deps.concurrency,

@@ -3,7 +3,7 @@ import { conversionRepository } from '../../shared/db/conversion.repository.js';
 import { eventRepository } from '../../shared/db/event.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
-import { createRetentionQueue, createRetentionWorker, JOBS } from '../../shared/jobs/queues.js';
+import { createRetentionQueue, createWorker, JOB_QUEUE, JOBS } from '../../shared/jobs/queues.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
 
@@ -57,8 +57,12 @@ export async function startRetention(deps: {
     { every: deps.everyMs },
     { name: JOBS.dropExpired, opts: { removeOnComplete: 50, removeOnFail: 50 } },
   );
-  const worker = createRetentionWorker<RetentionResult>(deps.connection, deps.prefix, () =>
-    dropExpired(deps.db, deps.logger, deps.retentionDays),
+  const worker = createWorker<unknown, RetentionResult>(
+    JOB_QUEUE[JOBS.dropExpired],
+    deps.connection,
+    deps.prefix,
+    1,
+    () => dropExpired(deps.db, deps.logger, deps.retentionDays),
   );
   worker.on('error', (err) => deps.logger.warn({ err: err.message }, 'retention_worker_error'));
   return { queue, worker };

@@ -60,35 +60,20 @@ export async function enqueueBackfill(queue: BackfillQueue, data: BackfillGoalJo
 }
 
 /**
- * The worker side of the backfill queue. `connection` must be a client made with `forBullMQ`
+ * A worker of one of these queues. `connection` must be a client made with `forBullMQ`
  * (maxRetriesPerRequest: null).
  */
-export function createBackfillWorker<R>(
+export function createWorker<D, R>(
+  queue: (typeof QUEUES)[keyof typeof QUEUES],
   connection: Redis,
   prefix: string,
   concurrency: number,
-  processor: Processor<BackfillGoalJobData, R>,
-): Worker<BackfillGoalJobData, R> {
-  return new Worker<BackfillGoalJobData, R>(JOB_QUEUE[JOBS.backfillGoal], processor, {
-    connection,
-    prefix,
-    concurrency,
-  });
+  processor: Processor<D, R>,
+): Worker<D, R> {
+  return new Worker<D, R>(queue, processor, { connection, prefix, concurrency });
 }
 
 /** The retention queue (a repeatable job every processor instance schedules idempotently). */
 export function createRetentionQueue(connection: Redis, prefix: string): Queue {
   return new Queue(JOB_QUEUE[JOBS.dropExpired], { connection, prefix });
-}
-
-export function createRetentionWorker<R>(
-  connection: Redis,
-  prefix: string,
-  processor: Processor<unknown, R>,
-): Worker<unknown, R> {
-  return new Worker<unknown, R>(JOB_QUEUE[JOBS.dropExpired], processor, {
-    connection,
-    prefix,
-    concurrency: 1,
-  });
 }

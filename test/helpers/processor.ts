@@ -3,32 +3,54 @@ import { GoalCache } from '../../processor/goals/goal.cache.js';
 import type { TestDeps } from './deps.js';
 import { uniqueSuffix } from './test-env.js';
 
-/** A running in-process processor for an end-to-end test; `stop()` disconnects it. */
+/** A running in-process processor for a test; `stop()` disconnects it. */
 export interface TestProcessor {
   stop(): Promise<void>;
 }
 
+export interface TestProcessorOptions {
+  name: string;
+  topic: string;
+  dlqTopic: string;
+  /** Messages per transaction (default 500). */
+  subBatchSize?: number;
+  /** Partitions consumed at once (default 2). */
+  partitionsConcurrently?: number;
+  /** Goal cache recheck interval (default 200 ms). */
+  goalRecheckMs?: number;
+  /** Publish conversions to the live feed (default false). */
+  live?: boolean;
+  /** The consumer group (default a fresh one). */
+  groupId?: string;
+}
+
 /**
- * Starts the real processor loop (`runEventsConsumer`) on `topic` in this process, with its
- * own consumer group and dead-letter producer, as production wires it.
+ * The one fixture that runs the real processor loop (`runEventsConsumer`) in this process, with
+ * its own consumer group and dead-letter producer, wired as production wires it.
  */
 export async function startTestProcessor(
   deps: TestDeps,
-  opts: { name: string; topic: string; dlqTopic: string },
+  opts: TestProcessorOptions,
 ): Promise<TestProcessor> {
   const dlqProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
-  const consumer = deps.kafka.consumer({ groupId: `test-${opts.name}-${uniqueSuffix()}` });
+  const consumer = deps.kafka.consumer({
+    groupId: opts.groupId ?? `test-${opts.name}-${uniqueSuffix()}`,
+  });
   await Promise.all([dlqProducer.connect(), consumer.connect()]);
   await runEventsConsumer({
     consumer,
     producer: dlqProducer,
     db: deps.db,
-    goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 200),
+    goals: new GoalCache(
+      { db: deps.db, redis: deps.redis, logger: deps.logger },
+      opts.goalRecheckMs ?? 200,
+    ),
+    ...(opts.live ? { live: deps.redis } : {}),
     logger: deps.logger,
     topic: opts.topic,
     dlqTopic: opts.dlqTopic,
-    subBatchSize: 500,
-    partitionsConcurrently: 2,
+    subBatchSize: opts.subBatchSize ?? 500,
+    partitionsConcurrently: opts.partitionsConcurrently ?? 2,
   });
   return {
     async stop() {

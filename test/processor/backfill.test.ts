@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, type Worker } from 'bullmq';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { runBackfill, startBackfillWorker } from '../../processor/jobs/backfill.worker.js';
-import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
-import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { JOBS, QUEUES, backfillJobId } from '../../shared/jobs/queues.js';
 import { createRedis, type Redis } from '../../shared/redis/redis.js';
 import {
@@ -20,6 +18,7 @@ import {
   type Dataset,
   type GoalKey,
 } from './pipeline.js';
+import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -41,7 +40,7 @@ describe('processor: backfill worker', () => {
   let deps: TestDeps;
   let topic: string;
   let dlqTopic: string;
-  let consumer: Consumer;
+  let processor: TestProcessor | undefined;
   let producer: Producer;
   let bull: Redis;
   let queue: Queue;
@@ -60,16 +59,12 @@ describe('processor: backfill worker', () => {
     before = await createGoals(deps.db, websites);
     for (const w of websites) await invalidateGoalCache(deps.redis, w);
     producer = deps.kafka.producer({ allowAutoTopicCreation: false });
-    consumer = deps.kafka.consumer({ groupId: `test-backfill-${uniqueSuffix()}` });
-    await Promise.all([producer.connect(), consumer.connect()]);
-    await runEventsConsumer({
-      consumer,
-      producer,
-      db: deps.db,
-      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 100),
-      logger: deps.logger,
+    await producer.connect();
+    processor = await startTestProcessor(deps, {
+      name: 'backfill',
       topic,
       dlqTopic,
+      goalRecheckMs: 100,
       subBatchSize: 1000,
       partitionsConcurrently: 3,
     });
@@ -97,7 +92,7 @@ describe('processor: backfill worker', () => {
     await queue?.obliterate({ force: true }).catch(() => undefined);
     await queue?.close();
     bull?.disconnect();
-    await consumer?.disconnect();
+    await processor?.stop();
     await producer?.disconnect();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
     await cleanupSites(deps.db, websites);

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Consumer, Producer } from 'kafkajs';
-import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
-import { GoalCache } from '../../processor/goals/goal.cache.js';
+import type { Producer } from 'kafkajs';
 import { encodeEvent } from '../../shared/events/event-message.js';
 import {
   cleanupSites,
@@ -13,6 +11,7 @@ import {
   generate,
   type GoalKey,
 } from './pipeline.js';
+import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -34,7 +33,7 @@ describe('processor: dead letters', () => {
   let deps: TestDeps;
   let topic: string;
   let dlqTopic: string;
-  let consumer: Consumer;
+  let processor: TestProcessor | undefined;
   let producer: Producer;
   let websites: string[] = [];
   let goals: Map<string, Record<GoalKey, string>>;
@@ -47,24 +46,20 @@ describe('processor: dead letters', () => {
     websites = await createSites(deps.db, 1);
     goals = await createGoals(deps.db, websites);
     producer = deps.kafka.producer({ allowAutoTopicCreation: false });
-    consumer = deps.kafka.consumer({ groupId: group });
-    await Promise.all([producer.connect(), consumer.connect()]);
-    await runEventsConsumer({
-      consumer,
-      producer,
-      db: deps.db,
-      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 200),
-      live: deps.redis,
-      logger: deps.logger,
+    await producer.connect();
+    processor = await startTestProcessor(deps, {
+      name: 'dlq',
       topic,
       dlqTopic,
+      groupId: group,
+      live: true,
       subBatchSize: 50,
       partitionsConcurrently: 1,
     });
   });
 
   afterAll(async () => {
-    await consumer?.disconnect();
+    await processor?.stop();
     await producer?.disconnect();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
     await cleanupSites(deps.db, websites);

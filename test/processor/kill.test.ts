@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { Type } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/config/load-config.js';
+import { rng } from '../helpers/random.js';
 import {
-  rng,
   actualByGoal,
   cleanupSites,
   countEvents,

@@ -8,6 +8,7 @@ import { encodeEvent, type EventMessage } from '../../shared/events/event-messag
 import type { NewGoal } from '../../shared/db/goal.repository.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { serviceLogPath, spawnService } from '../helpers/services.js';
+import { rng } from '../helpers/random.js';
 
 /**
  * Test fixtures for the processor suites: a deterministic event generator with an oracle
@@ -15,18 +16,6 @@ import { serviceLogPath, spawnService } from '../helpers/services.js';
  * shared/matching and of SQL), goals that the oracle mirrors, and the processor as a child
  * process.
  */
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same dataset. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type GoalKey = 'checkout' | 'purchase' | 'blog';
 

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
-import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { liveStreamKey, recentCounts, type LiveConversion } from '../../shared/live/live-feed.js';
 import {
   cleanupSites,
@@ -13,6 +11,7 @@ import {
   generate,
   type GoalKey,
 } from './pipeline.js';
+import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -20,7 +19,6 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
-import { uniqueSuffix } from '../helpers/test-env.js';
 
 /**
  * Sessions are exact under out-of-order arrival and redelivery (entry/exit/landing by event
@@ -31,7 +29,7 @@ describe('processor: sessions and live feed', () => {
   let deps: TestDeps;
   let topic: string;
   let dlqTopic: string;
-  let consumer: Consumer;
+  let processor: TestProcessor | undefined;
   let producer: Producer;
   let websites: string[] = [];
   let goals: Map<string, Record<GoalKey, string>>;
@@ -43,17 +41,13 @@ describe('processor: sessions and live feed', () => {
     websites = await createSites(deps.db, 1);
     goals = await createGoals(deps.db, websites);
     producer = deps.kafka.producer({ allowAutoTopicCreation: false });
-    consumer = deps.kafka.consumer({ groupId: `test-sessions-${uniqueSuffix()}` });
-    await Promise.all([producer.connect(), consumer.connect()]);
-    await runEventsConsumer({
-      consumer,
-      producer,
-      db: deps.db,
-      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 100),
-      live: deps.redis,
-      logger: deps.logger,
+    await producer.connect();
+    processor = await startTestProcessor(deps, {
+      name: 'sessions',
       topic,
       dlqTopic,
+      goalRecheckMs: 100,
+      live: true,
       // Tiny sub-batches: the session is updated across many transactions.
       subBatchSize: 2,
       partitionsConcurrently: 1,
@@ -61,7 +55,7 @@ describe('processor: sessions and live feed', () => {
   });
 
   afterAll(async () => {
-    await consumer?.disconnect();
+    await processor?.stop();
     await producer?.disconnect();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
     if (websites[0]) await deps.redis.del(liveStreamKey(websites[0]));

@@ -1,23 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { EventMessage } from '../../shared/events/event-message.js';
+import { rng } from '../helpers/random.js';
 
 /**
  * A deterministic analytics dataset for the statistics oracle, and the oracle itself: plain
  * TypeScript over the generated events, sharing no code with the SQL it checks (not even the
  * time-zone arithmetic).
  */
-
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const uuidOf = (s: string) => {
   const h = createHash('sha1').update(s).digest('hex');

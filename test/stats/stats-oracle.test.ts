@@ -1,13 +1,12 @@
-import type { Consumer, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
-import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
-import { GoalCache } from '../../processor/goals/goal.cache.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
+import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -15,7 +14,6 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
-import { uniqueSuffix } from '../helpers/test-env.js';
 import {
   figures,
   generate,
@@ -57,7 +55,7 @@ describe('goal statistics match an independent oracle', () => {
   let deps: TestDeps;
   let topic: string;
   let dlqTopic: string;
-  let consumer: Consumer;
+  let processor: TestProcessor | undefined;
   let producer: Producer;
   let api: HttpApp;
   const sites: Site[] = (
@@ -117,14 +115,8 @@ describe('goal statistics match an independent oracle', () => {
           .map((e) => ({ key: `${e.website_id}:${e.visitor_id}`, value: encodeEvent(e) })),
       });
     }
-    consumer = deps.kafka.consumer({ groupId: `test-stats-oracle-${uniqueSuffix()}` });
-    await consumer.connect();
-    await runEventsConsumer({
-      consumer,
-      producer,
-      db: deps.db,
-      goals: new GoalCache({ db: deps.db, redis: deps.redis, logger: deps.logger }, 200),
-      logger: deps.logger,
+    processor = await startTestProcessor(deps, {
+      name: 'stats-oracle',
       topic,
       dlqTopic,
       subBatchSize: 2000,
@@ -152,7 +144,7 @@ describe('goal statistics match an independent oracle', () => {
 
   afterAll(async () => {
     await api?.close();
-    await consumer?.disconnect();
+    await processor?.stop();
     await producer?.disconnect();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
     const ids = sites.map((s) => s.websiteId);
