@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{shared,ingest,processor,api}/**/*.test.ts'],
+          include: ['{shared,ingest,processor,api,scripts}/**/*.test.ts'],
         },
       },
       {

@@ -8,6 +8,7 @@ import { migrateOrExit } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { createLogger } from '../shared/logger.js';
 import { bundleIngest, INGEST_NODE_FLAGS } from './ingest-build.js';
+import { formatLogLine } from './log-format.js';
 import { Type } from '@sinclair/typebox';
 import { DatabaseEnv, LogEnv } from '../shared/config/env.js';
 
@@ -20,6 +21,7 @@ const config = loadConfigOrExit(
     API_PORT: Type.Integer({ default: 3200 }),
     INGEST_HOST: Type.String({ default: '127.0.0.1' }),
     API_HOST: Type.String({ default: '127.0.0.1' }),
+    NODE_ENV: Type.String({ default: 'development' }),
   }),
 );
 const logger = createLogger('start', config.LOG_LEVEL);
@@ -31,6 +33,10 @@ await migrateOrExit(db, logger);
 await db.end();
 
 const services = ['ingest', 'processor', 'api'] as const;
+// In a terminal the services' JSON lines are shown readably; piped or in production they stay
+// JSON, one per line, for a log collector.
+const readable = process.stdout.isTTY && config.NODE_ENV !== 'production';
+const show = (line: string) => (readable ? formatLogLine(line, true) : line);
 // Ingest, the front door, runs bundled with its memory flags (scripts/ingest-build.ts), as the
 // ingest benchmark measures it; the other two under tsx.
 const ingestBundle = bundleIngest(process.cwd());
@@ -53,7 +59,7 @@ const children: ChildProcess[] = services.map((name) => {
       buf += chunk;
       const lines = buf.split('\n');
       buf = lines.pop() ?? '';
-      for (const line of lines) process.stdout.write(prefix + line + '\n');
+      for (const line of lines) process.stdout.write(prefix + show(line) + '\n');
     });
   }
   child.on('exit', (code, signal) => {
