@@ -1,29 +1,70 @@
 // @ts-check
+import path from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Services may import from shared/ only, never from each other. */
-const otherServices = (self) =>
-  ['ingest', 'processor', 'api']
-    .filter((s) => s !== self)
-    .flatMap((s) => [`**/${s}/**`, `../${s}`, `../../${s}`]);
+/**
+ * Where code may import from (the rooms of shared/STYLE.md):
+ * - a service (ingest, processor, api) imports its own files and shared/, never another service;
+ * - shared/ never imports a service, and its folders import downward only, by these layers
+ *   (a folder may import its own layer's files only from itself);
+ * - test/, bench/ and scripts/ may import anything.
+ */
+const SERVICES = ['ingest', 'processor', 'api'];
+const SHARED_LAYERS = [
+  ['errors', 'config', 'logger', 'ids'],
+  ['goals', 'events', 'redis', 'kafka', 'http', 'process'],
+  ['matching'],
+  ['db'],
+  ['auth', 'cache', 'live', 'jobs'],
+];
+const layerOf = (folder) => SHARED_LAYERS.findIndex((l) => l.includes(folder));
 
-const restrictService = (self) => ({
-  files: [`${self}/**/*.ts`],
-  rules: {
-    'no-restricted-imports': [
-      'error',
-      {
-        patterns: [
-          {
-            group: otherServices(self),
-            message: 'Services import from shared/ only, never from another service.',
-          },
-        ],
-      },
-    ],
+/** `shared/db/pool.ts` → {room: 'shared', folder: 'db'}; null outside the rooms. */
+function placeOf(absPath) {
+  const rel = path.relative(import.meta.dirname, absPath).split(path.sep);
+  // A file at the top of shared/ (logger.ts, ids.ts) is a folder of its own.
+  if (rel[0] === 'shared') return { room: 'shared', folder: rel[1]?.replace(/\.[jt]s$/, '') };
+  if (SERVICES.includes(rel[0])) return { room: rel[0], folder: rel[1] };
+  return null;
+}
+
+/** Why `from` may not import `to`, or null when it may. */
+function violation(from, to) {
+  if (from === null || to === null) return null;
+  if (from.room !== 'shared') {
+    return to.room === 'shared' || to.room === from.room
+      ? null
+      : `${from.room}/ imports from shared/ only, never from ${to.room}/`;
+  }
+  if (to.room !== 'shared') return `shared/ must not depend on a service (${to.room}/)`;
+  if (from.folder === to.folder) return null;
+  const a = layerOf(from.folder);
+  const b = layerOf(to.folder);
+  if (a === -1 || b === -1) {
+    return `shared/${a === -1 ? from.folder : to.folder} has no layer in eslint.config.js`;
+  }
+  return b < a ? null : `shared/${from.folder} may import only lower layers, not shared/${to.folder}`;
+}
+
+const boundaries = {
+  meta: { type: 'problem', schema: [] },
+  create(context) {
+    const from = placeOf(context.filename);
+    const check = (node, source) => {
+      if (typeof source !== 'string' || !source.startsWith('.')) return;
+      const to = placeOf(path.resolve(path.dirname(context.filename), source));
+      const why = violation(from, to);
+      if (why) context.report({ node, message: `${why} ('${source}')` });
+    };
+    return {
+      ImportDeclaration: (n) => check(n, n.source.value),
+      ExportNamedDeclaration: (n) => n.source && check(n, n.source.value),
+      ExportAllDeclaration: (n) => check(n, n.source.value),
+      ImportExpression: (n) => n.source.type === 'Literal' && check(n, n.source.value),
+    };
   },
-});
+};
 
 export default tseslint.config(
   {
@@ -56,24 +97,10 @@ export default tseslint.config(
     },
   },
   {
-    files: ['shared/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['**/ingest/**', '**/processor/**', '**/api/**'],
-              message: 'shared/ must not depend on a service.',
-            },
-          ],
-        },
-      ],
-    },
+    files: ['{shared,ingest,processor,api}/**/*.ts'],
+    plugins: { goalpost: { rules: { boundaries } } },
+    rules: { 'goalpost/boundaries': 'error' },
   },
-  restrictService('ingest'),
-  restrictService('processor'),
-  restrictService('api'),
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -24,7 +24,7 @@ export function formatLogLine(line: string, color: boolean): string {
   try {
     const parsed: unknown = JSON.parse(line);
     if (typeof parsed !== 'object' || parsed === null || !('level' in parsed)) return line;
-    rec = parsed as Record<string, unknown>;
+    rec = parsed;
   } catch {
     return line;
   }
@@ -36,5 +36,6 @@ export function formatLogLine(line: string, color: boolean): string {
     .map(([k, v]) => `${k}=${valueText(v)}`)
     .join(' ');
   const level = color ? `\x1b[${code}m${name}\x1b[0m` : name;
-  return `${time} ${level} ${String(rec.msg ?? '')}${fields ? ` ${fields}` : ''}`;
+  const msg = typeof rec.msg === 'string' ? rec.msg : valueText(rec.msg ?? '');
+  return `${time} ${level} ${msg}${fields ? ` ${fields}` : ''}`;
 }
