@@ -44,7 +44,9 @@ function violation(from, to) {
   if (a === -1 || b === -1) {
     return `shared/${a === -1 ? from.folder : to.folder} has no layer in eslint.config.js`;
   }
-  return b < a ? null : `shared/${from.folder} may import only lower layers, not shared/${to.folder}`;
+  return b < a
+    ? null
+    : `shared/${from.folder} may import only lower layers, not shared/${to.folder}`;
 }
 
 const boundaries = {
