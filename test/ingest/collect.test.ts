@@ -265,7 +265,10 @@ describe('ingest collect routes', () => {
   });
 
   it('assigns sessions in event time: 30 minutes of inactivity, out-of-order and late events', async () => {
-    const t0 = Date.now() - 3 * 3_600_000;
+    // Late events take the id of their 30-minute bucket (see session.store.ts): t0 sits 5 minutes
+    // into a bucket, so the two late events below (t0 − 120 and t0 − 119 minutes) share one.
+    const bucket = 30 * 60_000;
+    const t0 = Math.floor((Date.now() - 3 * 3_600_000) / bucket) * bucket + 5 * 60_000;
     const visitor = `v-${randomUUID()}`;
     const at = async (offsetMin: number) => {
       const id = randomUUID();
