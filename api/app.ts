@@ -19,6 +19,8 @@ import { rybbitStatsRoutes } from './routes/rybbit-stats.route.js';
 import { sparklyticsGoalRoutes } from './routes/sparklytics-goals.route.js';
 import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
+import { loadTimeZones } from './stats/date-range.js';
+import { refuseNul } from './http/no-nul.js';
 
 export interface ApiDeps {
   db: Db;
@@ -48,12 +50,16 @@ const isRybbitUrl = (url: string) =>
 
 /** Builds the API app from injected clients (tests build it directly). */
 export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
+  // Time zones are validated against the database's own list (api/stats/date-range.ts).
+  await loadTimeZones(deps.db);
   const app = createHttpApp(deps.logger);
   // TypeBox validates bodies as sent (no type coercion); see shared/http/validator.ts.
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   installErrorHandler(app, (req) =>
     isRybbitUrl(req.url) ? rybbitErrorDialect : defaultErrorFormatter,
   );
+  // Runs before every route's own validation (after authentication, which is onRequest).
+  app.addHook('preValidation', async (req) => refuseNul(req));
   app.decorateRequest('principal', null);
   app.decorateRequest('website', null);
 

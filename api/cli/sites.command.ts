@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { newWebsiteId } from '../../shared/ids.js';
+import { loadTimeZones } from '../stats/date-range.js';
 import { resolveNewWebsite } from '../websites/website-input.js';
 import { table, withCliDb } from './cli-db.js';
 
@@ -40,9 +41,29 @@ async function create(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  let site: ReturnType<typeof resolveNewWebsite>;
+  return withCliDb(async (db) => {
+    await loadTimeZones(db);
+    const site = resolveSite(values);
+    if (typeof site === 'string') {
+      process.stderr.write(`sites create: ${site}\n`);
+      return 64;
+    }
+    const created = await websiteRepository.create(db, { id: newWebsiteId(), ...site });
+    process.stdout.write(`created website ${created.id} (numeric id ${created.numeric_id})\n`);
+    return 0;
+  });
+}
+
+/** The website the options describe, or what is wrong with them (in the CLI's words). */
+function resolveSite(values: {
+  name?: string;
+  domain?: string;
+  timezone?: string;
+  'bot-policy'?: string;
+  origins?: string;
+}): ReturnType<typeof resolveNewWebsite> | string {
   try {
-    site = resolveNewWebsite({
+    return resolveNewWebsite({
       name: values.name,
       domain: values.domain,
       timezone: values.timezone,
@@ -55,14 +76,8 @@ async function create(args: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof ClientError)) throw err;
     const field = err.field?.replace(/\[\d+\]$/, '') ?? '';
-    process.stderr.write(`sites create: ${OPTION_OF[field] ?? field}: ${err.message}\n`);
-    return 64;
+    return `${OPTION_OF[field] ?? field}: ${err.message}`;
   }
-  return withCliDb(async (db) => {
-    const created = await websiteRepository.create(db, { id: newWebsiteId(), ...site });
-    process.stdout.write(`created website ${created.id} (numeric id ${created.numeric_id})\n`);
-    return 0;
-  });
 }
 
 async function list(): Promise<number> {

@@ -47,18 +47,18 @@ async function rybbitScope(
   site: Website,
   query: { start_date?: string; end_date?: string; time_zone?: string; filters?: string },
 ): Promise<SessionScope> {
-  const tz = query.time_zone ?? site.timezone;
+  const tz = { timezone: query.time_zone, websiteTimezone: site.timezone };
   const filters = parseRybbitFilters(query.filters);
   const includeBots = resolveIncludeBots(undefined, site.bot_policy);
   if (query.start_date === undefined && query.end_date === undefined) {
     // Still validate the time zone, which would otherwise be silently ignored.
-    resolveDayRange({ timezone: tz, timezoneField: 'time_zone' });
+    resolveDayRange({ ...tz, timezoneField: 'time_zone' });
     return { websiteId: site.id, lo: '-infinity', hi: 'infinity', includeBots, filters };
   }
   const range = resolveDayRange({
     start_date: query.start_date,
     end_date: query.end_date,
-    timezone: tz,
+    ...tz,
     timezoneField: 'time_zone',
   });
   const w = await resolveWindow(db, range);

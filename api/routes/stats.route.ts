@@ -40,7 +40,8 @@ function commonScope(site: Website, query: CommonQueryValues) {
   const range = resolveDayRange({
     start_date: query.start_date,
     end_date: query.end_date,
-    timezone: query.timezone ?? site.timezone,
+    timezone: query.timezone,
+    websiteTimezone: site.timezone,
   });
   return {
     range,

@@ -1,3 +1,5 @@
+import type { Queryable } from '../../shared/db/pool.js';
+import { timeZoneRepository } from '../../shared/db/time-zone.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 
 /** An inclusive range of calendar days in a time zone. */
@@ -10,7 +12,36 @@ export interface DayRange {
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 export const MAX_RANGE_DAYS = 400;
 
+let databaseZones: ReadonlySet<string> | null = null;
+
+/**
+ * Sets the time zone names the database knows (from `pg_timezone_names`); the API loads them
+ * once at start-up ({@link loadTimeZones}), tests may pass their own.
+ */
+export function useTimeZoneNames(names: Iterable<string>): void {
+  databaseZones = new Set(names);
+}
+
+/** Loads the database's time zone names; call once before validating time zones. */
+export async function loadTimeZones(q: Queryable): Promise<void> {
+  useTimeZoneNames(await timeZoneRepository.names(q));
+}
+
+/** `+05:30`, `-0800`, `UTC+5`, `GMT-3`: offsets, not zones (PostgreSQL inverts their sign). */
+const OFFSET_FORM = /^(?:utc|gmt)?\s*[+-]\d/i;
+
+/**
+ * A time zone both sides read the same way: an IANA name that JavaScript's `Intl` accepts AND
+ * the database knows, never an offset form. JavaScript alone accepts names PostgreSQL does not
+ * know (`US/Pacific-New`, which then fails every statistics query) and, on Node 22 and 24,
+ * offsets such as `+05:30`, which PostgreSQL reads as POSIX offsets with the sign inverted.
+ */
 export function isValidTimeZone(tz: string): boolean {
+  if (typeof tz !== 'string' || tz.length === 0 || tz.length > 64 || OFFSET_FORM.test(tz)) {
+    return false;
+  }
+  if (databaseZones === null) throw new Error('time zones not loaded (loadTimeZones)');
+  if (!databaseZones.has(tz)) return false;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -55,12 +86,25 @@ export function daysBetween(start: string, end: string): number {
  * silently replaced by a default.
  */
 export function resolveDayRange(
-  params: { start_date?: string; end_date?: string; timezone: string; timezoneField?: string },
+  params: {
+    start_date?: string;
+    end_date?: string;
+    /** The requested zone; absent → the website's. */
+    timezone?: string;
+    websiteTimezone: string;
+    timezoneField?: string;
+  },
   now: Date = new Date(),
 ): DayRange {
-  const { timezone } = params;
+  const field = params.timezoneField ?? 'timezone';
+  const timezone = params.timezone ?? params.websiteTimezone;
   if (!isValidTimeZone(timezone)) {
-    throw validationError(`unknown time zone "${timezone}"`, params.timezoneField ?? 'timezone');
+    throw validationError(
+      params.timezone === undefined
+        ? `the website's time zone "${timezone}" is not one the database and JavaScript both know; change it (PUT /api/websites/:website_id) or pass ${field}`
+        : `unknown time zone "${timezone}" (an IANA name such as Europe/Berlin; offsets are not time zones)`,
+      field,
+    );
   }
   if (params.start_date !== undefined && !isCalendarDate(params.start_date)) {
     throw validationError('start_date must be a date written YYYY-MM-DD', 'start_date');

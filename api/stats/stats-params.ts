@@ -89,7 +89,7 @@ export function parseRybbitFilters(raw: string | undefined): SessionFilter[] {
     const { parameter, type, value, ...rest } = f as Record<string, unknown>;
     const extra = Object.keys(rest)[0];
     if (extra !== undefined) throw validationError('unknown field', `${at}.${extra}`);
-    if (typeof parameter !== 'string' || !(parameter in RYBBIT_FILTER_FIELDS)) {
+    if (typeof parameter !== 'string' || !Object.hasOwn(RYBBIT_FILTER_FIELDS, parameter)) {
       throw validationError(
         `parameter must be one of ${Object.keys(RYBBIT_FILTER_FIELDS).join(', ')}`,
         `${at}.parameter`,
@@ -107,6 +107,14 @@ export function parseRybbitFilters(raw: string | undefined): SessionFilter[] {
       throw validationError(`value must be an array of 1–${MAX_VALUES} strings`, `${at}.value`);
     }
     const values = value;
+    // JSON escapes hide a NUL from the request-level check; PostgreSQL text cannot hold one.
+    const nul = values.findIndex((v) => v.includes('\u0000'));
+    if (nul !== -1) {
+      throw validationError(
+        'text must not contain the NUL character (U+0000)',
+        `${at}.value[${nul}]`,
+      );
+    }
     if (type === 'regex') values.forEach((v, j) => checkFilterRegex(v, `${at}.value[${j}]`));
     return {
       field: RYBBIT_FILTER_FIELDS[parameter as keyof typeof RYBBIT_FILTER_FIELDS],

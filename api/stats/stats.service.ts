@@ -137,8 +137,10 @@ export function decodeCursor(raw: string): { endedKey: string; sessionId: string
       Array.isArray(v) &&
       v.length === 2 &&
       typeof v[0] === 'string' &&
-      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v[0]) &&
-      typeof v[1] === 'string'
+      isUtcMicros(v[0]) &&
+      typeof v[1] === 'string' &&
+      v[1].length <= 200 &&
+      !v[1].includes('\u0000')
     ) {
       return { endedKey: v[0], sessionId: v[1] };
     }
@@ -146,4 +148,12 @@ export function decodeCursor(raw: string): { endedKey: string; sessionId: string
     // fall through
   }
   throw validationError('cursor is not one this API returned', 'cursor');
+}
+
+/** `2026-03-08T12:00:00.123456Z` naming an instant that exists (not 2026-02-30, not 25:00). */
+function isUtcMicros(s: string): boolean {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.(\d{6})Z$/.exec(s);
+  if (!m) return false;
+  const ms = Date.parse(`${m[1]}Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === m[1];
 }

@@ -2,6 +2,8 @@ import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type
 import { ClientError } from '../../shared/errors/errors.js';
 import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
+import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/event-message.js';
+import { pathFromUrl } from '../../shared/matching/url-path.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';
 import {
@@ -27,7 +29,7 @@ const OptNum = () => Type.Optional(Type.Union([Type.Number(), Type.Null()]));
 export const SparklyticsEventSchema = Type.Object({
   website_id: Type.String({ minLength: 1, maxLength: 64 }),
   type: Type.Union([Type.Literal('pageview'), Type.Literal('event')]),
-  url: Type.String({ minLength: 1, maxLength: 8192 }),
+  url: Type.String({ minLength: 1, maxLength: EVENT_LIMITS.url }),
   referrer: OptStr(8192),
   page_title: OptStr(2048),
   screen: OptStr(32),
@@ -41,7 +43,9 @@ export const SparklyticsEventSchema = Type.Object({
   utm_campaign: OptStr(2048),
   utm_term: OptStr(2048),
   utm_content: OptStr(2048),
-  visitor_id: Opt(Type.String({ minLength: 1, maxLength: 200 })),
+  visitor_id: Opt(
+    Type.String({ minLength: 1, maxLength: EVENT_LIMITS.clientId, pattern: NO_NUL_PATTERN }),
+  ),
   event_id: Type.Optional(Type.String({ pattern: UUID_PATTERN })),
   timestamp: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Number()])),
 });
@@ -75,6 +79,14 @@ function toIncoming(body: unknown, prefix: string, now: number): IncomingEvent {
       `${prefix}event_name`,
     );
   }
+  if (e.url.length > EVENT_LIMITS.path && pathFromUrl(e.url).length > EVENT_LIMITS.path) {
+    throw new ClientError(
+      400,
+      'validation_error',
+      `the URL's path must be at most ${EVENT_LIMITS.path} characters`,
+      `${prefix}url`,
+    );
+  }
   if (e.event_data !== undefined && e.event_data !== null) {
     if (!isPlainObject(e.event_data)) {
       throw new ClientError(
@@ -84,11 +96,11 @@ function toIncoming(body: unknown, prefix: string, now: number): IncomingEvent {
         `${prefix}event_data`,
       );
     }
-    if (jsonBytes(e.event_data) > 4096) {
+    if (jsonBytes(e.event_data) > EVENT_LIMITS.propertiesBytes) {
       throw new ClientError(
         400,
         'validation_error',
-        'event_data must be at most 4 KB',
+        `event_data must be at most ${EVENT_LIMITS.propertiesBytes} bytes as JSON`,
         `${prefix}event_data`,
       );
     }

@@ -1,6 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
+import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/event-message.js';
 import type { RawEvent } from '../enrichment/enrich.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';
@@ -35,13 +36,18 @@ export const RybbitEventSchema = Type.Object({
     ]),
   ),
   hostname: OptStr(253),
-  pathname: OptStr(8192),
-  querystring: OptStr(8192),
+  pathname: OptStr(EVENT_LIMITS.path),
+  querystring: OptStr(EVENT_LIMITS.querystring),
   referrer: OptStr(8192),
   page_title: OptStr(2048),
-  event_name: OptStr(200),
+  event_name: OptStr(EVENT_LIMITS.eventName),
   properties: OptStr(2048),
-  user_id: OptStr(200),
+  user_id: Type.Optional(
+    Type.Union([
+      Type.String({ maxLength: EVENT_LIMITS.clientId, pattern: NO_NUL_PATTERN }),
+      Type.Null(),
+    ]),
+  ),
   screenWidth: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   screenHeight: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
   language: OptStr(100),

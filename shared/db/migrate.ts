@@ -34,6 +34,11 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
   const files = (await readdir(dir)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
   const applied: string[] = [];
   const client = await db.pool.connect();
+  let current = '';
+  // A migration may name what an operator must look at (RAISE NOTICE): it goes to the log.
+  const onNotice = (n: { message?: string }) =>
+    logger.warn({ migration: current, notice: n.message }, 'migration_notice');
+  client.on('notice', onNotice);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -65,6 +70,7 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
       }
     }
     for (const { file, version, sql } of pending) {
+      current = file;
       try {
         await client.query('BEGIN');
         await client.query(sql);
@@ -81,6 +87,7 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
       applied.push(file);
     }
   } finally {
+    client.off('notice', onNotice);
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
     client.release();
   }

@@ -10,6 +10,29 @@ import { UUID_PATTERN, WEBSITE_ID_PATTERN } from '../ids.js';
  */
 export const EVENT_SCHEMA_VERSION = 1;
 
+/**
+ * The documented maximum lengths of what collect accepts (beyond them ingest answers 400), in
+ * characters. Goal matching and statistics filters run over these fields; with them bounded,
+ * their cost per event is bounded too.
+ */
+export const EVENT_LIMITS = {
+  /** A page URL as the Sparklytics payload sends it. */
+  url: 8192,
+  /** A page path after normalization (percent-decoded), and Rybbit's `pathname`. */
+  path: 2048,
+  /** Rybbit's `querystring`. */
+  querystring: 2048,
+  /** A custom event's name (Sparklytics' own payload allows 50). */
+  eventName: 200,
+  /** A client's visitor or user id. */
+  clientId: 200,
+  /** Event properties as JSON (every property value is within it). */
+  propertiesBytes: 4096,
+} as const;
+
+/** A string without U+0000, which PostgreSQL text cannot hold. */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
+
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Str = (max = 2048) => Nullable(Type.String({ maxLength: max }));
 const ISO_TIME = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$';

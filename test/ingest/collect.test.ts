@@ -429,6 +429,35 @@ describe('ingest collect routes', () => {
         code: 'unknown_website',
         field: '[1].website_id',
       },
+      // A malformed id is refused before any lookup (it used to cost an uncached query, and a
+      // NUL made that query fail: 503 "database unavailable").
+      ...['\u0000', 'site_\u0000', "' OR 1=1", 'x'.repeat(64)].map((id) => ({
+        body: { ...ok, website_id: id },
+        status: 400,
+        code: 'unknown_website',
+        field: 'website_id',
+      })),
+      // PostgreSQL text cannot hold a NUL: a client id with one is refused (it used to be
+      // accepted, then split the processor's sub-batch ten times to dead-letter it).
+      {
+        body: { ...ok, visitor_id: 'v\u0000x' },
+        status: 400,
+        code: 'validation_error',
+        field: 'visitor_id',
+      },
+      // The documented maximum lengths.
+      {
+        body: { ...ok, url: `https://shop.example/${'p'.repeat(2048)}` },
+        status: 400,
+        code: 'validation_error',
+        field: 'url',
+      },
+      {
+        body: { ...ok, url: `https://shop.example/?q=${'x'.repeat(8192)}` },
+        status: 400,
+        code: 'validation_error',
+        field: 'url',
+      },
     ];
     for (const c of cases) {
       const res = await app.inject({
@@ -468,6 +497,11 @@ describe('ingest collect routes', () => {
       { body: { ...base, site_id: { id: 1 } }, status: 400 },
       { body: { ...base, site_id: '999999999999' }, status: 404 },
       { body: { ...base, site_id: 'site_unknown000' }, status: 404 },
+      { body: { ...base, site_id: '\u0000' }, status: 404 },
+      { body: { ...base, user_id: 'u\u0000' }, status: 400 },
+      { body: { ...base, pathname: `/${'p'.repeat(2048)}` }, status: 400 },
+      { body: { ...base, querystring: `?q=${'x'.repeat(2048)}` }, status: 400 },
+      { body: { ...base, type: 'custom_event', event_name: 'e'.repeat(201) }, status: 400 },
     ];
     for (const c of cases) {
       const res = await post('/api/track', c.body);
