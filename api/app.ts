@@ -21,6 +21,7 @@ import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
 import { loadTimeZones } from './stats/date-range.js';
 import { refuseNul } from './http/no-nul.js';
+import { ApiGuards, DEFAULT_API_LIMITS, type ApiLimits } from './http/guards.js';
 
 export interface ApiDeps {
   db: Db;
@@ -39,8 +40,16 @@ export interface ApiDeps {
    * only work against the instance that issued them).
    */
   liveTokenSecret?: string;
+  /** Lifetime of live tokens (default 5 minutes). */
+  liveTokenTtlMs?: number;
+  /** Live stream heartbeat and key re-check interval (default 15 s). */
+  liveHeartbeatMs?: number;
   /** How long a goal write waits for Redis after its commit before logging and moving on. */
   handoffTimeoutMs?: number;
+  /** Abuse limits (defaults: DEFAULT_API_LIMITS). */
+  limits?: Partial<ApiLimits>;
+  /** `trustProxy` for X-Forwarded-For: the trusted proxies' IPs/CIDRs (default none). */
+  trustedProxies?: string[];
 }
 
 /** Routes that answer in the Rybbit dialect (`{error, details?}`, validation → 400). */
@@ -52,7 +61,8 @@ const isRybbitUrl = (url: string) =>
 export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   // Time zones are validated against the database's own list (api/stats/date-range.ts).
   await loadTimeZones(deps.db);
-  const app = createHttpApp(deps.logger);
+  const trusted = deps.trustedProxies ?? [];
+  const app = createHttpApp(deps.logger, { trustProxy: trusted.length > 0 ? trusted : false });
   // TypeBox validates bodies as sent (no type coercion); see shared/http/validator.ts.
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   installErrorHandler(app, (req) =>
@@ -88,7 +98,11 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
     logger: deps.logger,
     handoffTimeoutMs: deps.handoffTimeoutMs ?? 2_000,
   });
-  const auth = { db: deps.db, bootstrapApiKey: deps.bootstrapApiKey };
+  const auth = {
+    db: deps.db,
+    bootstrapApiKey: deps.bootstrapApiKey,
+    guards: new ApiGuards({ ...DEFAULT_API_LIMITS, ...deps.limits }),
+  };
   await app.register(websiteRoutes, { ...auth, redis: deps.redis, logger: deps.logger });
   await app.register(sparklyticsGoalRoutes, { ...auth, goals });
   await app.register(rybbitGoalRoutes, { ...auth, goals });
@@ -99,6 +113,8 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
     redis: deps.redis,
     logger: deps.logger,
     liveTokenSecret: deps.liveTokenSecret ?? randomBytes(32).toString('hex'),
+    ...(deps.liveTokenTtlMs !== undefined ? { liveTokenTtlMs: deps.liveTokenTtlMs } : {}),
+    ...(deps.liveHeartbeatMs !== undefined ? { heartbeatMs: deps.liveHeartbeatMs } : {}),
   });
   return app;
 }

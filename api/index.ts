@@ -5,18 +5,18 @@ import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { buildApiApp } from './app.js';
-import { API_DB_SETTINGS, ApiConfigSchema } from './config.js';
+import { apiDbSettings, ApiConfigSchema, checkApiConfig } from './config.js';
 import { createBackfillQueue } from '../shared/jobs/queues.js';
 import { requeuePendingBackfills } from './goals/goal.service.js';
 
-const config = loadConfigOrExit('api', ApiConfigSchema);
+const config = loadConfigOrExit('api', ApiConfigSchema, checkApiConfig);
 const logger = createLogger('api', config.LOG_LEVEL);
 const db = createDb(
   {
     url: config.DATABASE_URL,
     max: config.DATABASE_POOL_MAX,
     applicationName: 'goalpost-api',
-    settings: API_DB_SETTINGS,
+    settings: apiDbSettings(config.API_STATEMENT_TIMEOUT_MS),
   },
   logger,
 );
@@ -40,6 +40,17 @@ const app = await buildApiApp({
   bootstrapApiKey: config.GOALPOST_BOOTSTRAP_API_KEY ?? null,
   handoffTimeoutMs: config.API_REDIS_HANDOFF_TIMEOUT_MS,
   liveTokenSecret: config.API_LIVE_TOKEN_SECRET,
+  liveTokenTtlMs: config.API_LIVE_TOKEN_TTL_SECONDS * 1000,
+  trustedProxies: config.API_TRUSTED_PROXIES.split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== ''),
+  limits: {
+    authFailuresPerMinute: config.API_AUTH_FAILURES_PER_MINUTE,
+    requestsPerKeyPerMinute: config.API_RATE_LIMIT_KEY_PER_MINUTE,
+    liveStreamsPerToken: config.API_LIVE_STREAMS_PER_TOKEN,
+    liveStreamsPerWebsite: config.API_LIVE_STREAMS_PER_WEBSITE,
+    liveStreamsPerClient: config.API_LIVE_STREAMS_PER_CLIENT,
+  },
 });
 
 handleSignals(logger, async () => {

@@ -13,7 +13,7 @@
 import { Type } from '@sinclair/typebox';
 import pg from 'pg';
 import { buildApiApp } from '../api/app.js';
-import { API_DB_SETTINGS } from '../api/config.js';
+import { apiDbSettings } from '../api/config.js';
 import { loadConfig } from '../shared/config/load-config.js';
 import { migrate } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
@@ -58,7 +58,7 @@ const db = createDb(
     url: config.BENCH_DATABASE_URL,
     max: 4,
     applicationName: 'bench-query',
-    settings: API_DB_SETTINGS,
+    settings: apiDbSettings(10_000),
   },
   logger,
 );

@@ -12,7 +12,7 @@ import type { ApiKeySource } from './lookups/api-key.lookup.js';
 import { installCors } from './http/cors.js';
 import type { IntakeDeps, IntakeLimits, WebsiteSource } from './intake/intake.js';
 import { IngestMetrics } from './http/metrics.js';
-import { RateWindow } from './intake/rate-window.js';
+import { RateWindow } from '../shared/http/rate-window.js';
 import { SessionBatcher } from './sessions/session.batcher.js';
 import { collectRoutes } from './routes/collect.route.js';
 import { scriptRoutes } from './routes/script.route.js';
@@ -31,6 +31,7 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   trustedProxies: [],
   produceTimeoutMs: 5_000,
   redisKeyPrefix: 'gp:',
+  ratePerInstancePerSecond: 100_000,
   ratePerIpPerMinute: 1200,
   ratePerWebsitePerMinute: 600_000,
   botRateHeuristic: true,
@@ -117,6 +118,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     geo: deps.geo ?? GeoLookup.disabled(),
     metrics,
     logger: deps.logger,
+    instanceWindow: new RateWindow(1_000),
     ipWindow: new RateWindow(),
     siteWindow: new RateWindow(),
     limits: opts,

@@ -23,7 +23,9 @@ export const IngestConfigSchema = Type.Object({
    * Lite pair (IPv4 + IPv6), `off` = no geo, else the operator's GeoLite2/DB-IP file(s).
    */
   INGEST_GEOIP_DATABASES: Type.String({ default: '' }),
-  /** Events per minute one client IP may send (per instance), else 429. */
+  /** Events per second this instance accepts in all (above what the benchmarks offer), else 429. */
+  INGEST_RATE_LIMIT_INSTANCE_PER_SECOND: Type.Integer({ minimum: 1, default: 100_000 }),
+  /** Events per minute one client address (IPv6: one /64) may send, per instance, else 429. */
   INGEST_RATE_LIMIT_IP_PER_MINUTE: Type.Integer({ minimum: 1, default: 1200 }),
   /** Events per minute one website may receive (per instance), else 429. */
   INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE: Type.Integer({ minimum: 1, default: 600_000 }),

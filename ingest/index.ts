@@ -73,6 +73,7 @@ const app = await buildIngestApp({
       .map((p) => p.trim())
       .filter((p) => p !== ''),
     produceTimeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
+    ratePerInstancePerSecond: config.INGEST_RATE_LIMIT_INSTANCE_PER_SECOND,
     ratePerIpPerMinute: config.INGEST_RATE_LIMIT_IP_PER_MINUTE,
     ratePerWebsitePerMinute: config.INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE,
     botRateHeuristic: config.INGEST_BOT_RATE_HEURISTIC,

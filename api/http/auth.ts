@@ -8,11 +8,13 @@ import {
 import type { Db } from '../../shared/db/pool.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import { forbidden, notFound, unauthorized } from '../../shared/errors/errors.js';
+import type { ApiGuards } from './guards.js';
 import { parseWebsiteRef } from '../../shared/ids.js';
 
 export interface AuthDeps {
   db: Db;
   bootstrapApiKey: string | null;
+  guards: ApiGuards;
 }
 
 declare module 'fastify' {
@@ -25,8 +27,10 @@ declare module 'fastify' {
 }
 
 /**
- * 401 unless the request carries a valid, unrevoked key; 403 for a `collect` key, which is
- * genuine but may only send events (it is meant to sit in page HTML, so it must never manage).
+ * 401 unless the request carries a valid, unrevoked key (429 instead once its address failed
+ * too often, see ApiGuards); 403 for a `collect` key, which is genuine but may only send events
+ * (it is meant to sit in page HTML, so it must never manage); 429 beyond the key's request
+ * limit.
  */
 export async function requirePrincipal(deps: AuthDeps, req: FastifyRequest): Promise<Principal> {
   const p = await authenticateApiKey(
@@ -34,8 +38,9 @@ export async function requirePrincipal(deps: AuthDeps, req: FastifyRequest): Pro
     bearerToken(req.headers.authorization),
     deps.bootstrapApiKey,
   );
-  if (!p) throw unauthorized();
+  if (!p) deps.guards.failed(req.ip);
   if (p.kind !== 'manage') throw forbidden('collect keys may only send events');
+  deps.guards.admit(p.keyId);
   return p;
 }
 

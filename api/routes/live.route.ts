@@ -1,19 +1,28 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { sparklyticsErrors } from '../http/error-responses.js';
+import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
-import { TransientError, unauthorized } from '../../shared/errors/errors.js';
-import { liveStreamKey, recentCounts, type LiveConversion } from '../../shared/live/live-feed.js';
+import { RateLimitedError, TransientError } from '../../shared/errors/errors.js';
+import { clientBucket } from '../../shared/http/rate-window.js';
+import { recentCounts, type LiveConversion } from '../../shared/live/live-feed.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
+import { sparklyticsErrors } from '../http/error-responses.js';
 import { findWebsite, requirePrincipal, requireWebsite, type AuthDeps } from '../http/auth.js';
-import { createLiveToken, verifyLiveToken } from '../stats/live-token.js';
+import { compareStreamIds, liveBacklog, LiveHub, type LiveEntry } from '../stats/live-hub.js';
+import {
+  createLiveToken,
+  DEFAULT_LIVE_TOKEN_TTL_MS,
+  verifyLiveToken,
+} from '../stats/live-token.js';
 
 export interface LiveDeps extends AuthDeps {
   redis: Redis;
   logger: Logger;
   liveTokenSecret: string;
-  /** Heartbeat comment interval (15 s; tests may shorten it). */
+  /** Lifetime of a live token (default 5 minutes). */
+  liveTokenTtlMs?: number;
+  /** Heartbeat comment interval, also how often keys are re-checked (15 s; tests shorten it). */
   heartbeatMs?: number;
 }
 
@@ -21,33 +30,100 @@ export interface LiveDeps extends AuthDeps {
 export const RESUME_WINDOW_MS = 5 * 60_000;
 const SNAPSHOT_MINUTES = 30;
 const STREAM_ID_RE = /^(\d{1,16})-(\d{1,16})$/;
+/** At most this many backlog entries are replayed on a resume (the stream keeps 10 minutes). */
+const MAX_BACKLOG = 10_000;
 
-/** The website for the live stream: a token for exactly that website, or a manage key. */
-async function liveWebsite(
+/** Who opened a stream: the website, the key behind it, and when its credential expires. */
+interface StreamGrant {
+  site: Website;
+  keyId: string;
+  /** The credential the per-token cap counts: the token, or the key for header auth. */
+  credential: string;
+  expiresAt: number | null;
+}
+
+/** A token for exactly that website (while its key is active), or a manage key. */
+async function liveGrant(
   deps: LiveDeps,
   req: FastifyRequest,
   ref: string,
   token: string | undefined,
-): Promise<Website> {
+): Promise<StreamGrant> {
   if (token === undefined) {
-    return requireWebsite(deps, await requirePrincipal(deps, req), ref);
+    const principal = await requirePrincipal(deps, req);
+    const site = await requireWebsite(deps, principal, ref);
+    return { site, keyId: principal.keyId, credential: `key:${principal.keyId}`, expiresAt: null };
   }
   const granted = verifyLiveToken(deps.liveTokenSecret, token);
-  if (granted === null) throw unauthorized();
+  if (granted === null) deps.guards.failed(req.ip);
   const site = await findWebsite(deps, ref);
-  if (site.id !== granted) throw unauthorized();
-  return site;
+  if (site.id !== granted.websiteId) deps.guards.failed(req.ip);
+  if (!(await keysActive(deps, [granted.keyId])).has(granted.keyId)) deps.guards.failed(req.ip);
+  return { site, keyId: granted.keyId, credential: token, expiresAt: granted.expiresAt };
+}
+
+/** Which key ids are still active; the bootstrap key (from config) always is. */
+async function keysActive(deps: LiveDeps, ids: readonly string[]): Promise<Set<string>> {
+  const stored = ids.filter((id) => id !== 'bootstrap');
+  const active = stored.length > 0 ? await apiKeyRepository.activeIds(deps.db, stored) : new Set();
+  if (ids.includes('bootstrap')) active.add('bootstrap');
+  return active as Set<string>;
+}
+
+/** Open streams per token, per website, per client address, in this process. */
+class StreamCounts {
+  private readonly counts = new Map<string, number>();
+
+  /** Takes one slot under every key; throws 429 naming the first full one. */
+  take(slots: ReadonlyArray<readonly [key: string, limit: number, what: string]>): () => void {
+    for (const [key, limit, what] of slots) {
+      if ((this.counts.get(key) ?? 0) >= limit) {
+        throw new RateLimitedError(`at most ${limit} live streams per ${what}`, 5);
+      }
+    }
+    for (const [key] of slots) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const [key] of slots) {
+        const n = (this.counts.get(key) ?? 1) - 1;
+        if (n <= 0) this.counts.delete(key);
+        else this.counts.set(key, n);
+      }
+    };
+  }
+}
+
+/** What the SSE `conversion` event carries for one stream entry. */
+function conversionData(json: string): string {
+  const c = JSON.parse(json) as LiveConversion;
+  return JSON.stringify({
+    goal_id: c.goal_id,
+    value: c.value === null ? null : Number(c.value),
+    currency: c.currency,
+    time: c.time,
+    country: c.country,
+    page: c.page,
+  });
 }
 
 /**
  * Live conversions over Server-Sent Events, read from the processor's Redis stream (see
  * shared/live/live-feed.ts): on connect an `event: snapshot` (per-goal conversions of the last
  * 30 minutes), then one `event: conversion` per conversion with the stream entry id as SSE
- * `id`, and a heartbeat comment every 15 s. Each client gets its own Redis connection for the
- * blocking XREAD, closed when the client goes away.
+ * `id`, and a heartbeat comment every 15 s. All streams of a website in this process share one
+ * Redis reader (LiveHub). Streams are capped per token, website and client address (429
+ * beyond), and end (`event: end`) when their token expires or the key behind them is revoked;
+ * clients reconnect with a new token and `Last-Event-ID`, losing nothing.
  */
 export const liveRoutes: FastifyPluginAsyncTypebox<LiveDeps> = async (app, deps) => {
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
+  const ttlMs = deps.liveTokenTtlMs ?? DEFAULT_LIVE_TOKEN_TTL_MS;
+  const hub = new LiveHub(deps.redis, deps.logger);
+  const streams = new StreamCounts();
+  const limits = deps.guards.limits;
+  app.addHook('onClose', async () => hub.close());
   const params = Type.Object({
     website_id: Type.String({ description: '`site_…` or numeric id' }),
   });
@@ -69,12 +145,13 @@ export const liveRoutes: FastifyPluginAsyncTypebox<LiveDeps> = async (app, deps)
       },
     },
     async (req) => {
-      const site = await requireWebsite(
-        deps,
-        await requirePrincipal(deps, req),
-        req.params.website_id,
+      const principal = await requirePrincipal(deps, req);
+      const site = await requireWebsite(deps, principal, req.params.website_id);
+      const t = createLiveToken(
+        deps.liveTokenSecret,
+        { websiteId: site.id, keyId: principal.keyId },
+        ttlMs,
       );
-      const t = createLiveToken(deps.liveTokenSecret, site.id);
       return { data: { token: t.token, expires_at: t.expiresAt.toISOString() } };
     },
   );
@@ -84,86 +161,108 @@ export const liveRoutes: FastifyPluginAsyncTypebox<LiveDeps> = async (app, deps)
     {
       schema: {
         tags: ['goals'],
-        summary: 'Live conversions (text/event-stream); auth by header or ?token=',
+        summary:
+          'Live conversions (text/event-stream); auth by header or ?token=; ends with `event: end` when the token expires or the key is revoked',
         params,
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
       },
     },
     async (req, reply) => {
-      const site = await liveWebsite(deps, req, req.params.website_id, req.query.token);
-      const key = liveStreamKey(site.id);
-      const counts = await recentCounts(deps.redis, site.id, SNAPSHOT_MINUTES);
-      let lastId: string;
-      const resume = req.headers['last-event-id'];
-      const m = typeof resume === 'string' ? STREAM_ID_RE.exec(resume) : null;
-      if (m && Number(m[1]) >= Date.now() - RESUME_WINDOW_MS) {
-        lastId = resume as string;
-      } else {
-        const tail = await deps.redis.xrevrange(key, '+', '-', 'COUNT', 1);
-        lastId = tail[0]?.[0] ?? '0-0';
-      }
-
-      // A dedicated connection for the blocking XREAD, connected before the response starts so
-      // that a Redis outage is an error status rather than a stream that ends at once.
-      const conn = deps.redis.duplicate({ lazyConnect: true });
+      const grant = await liveGrant(deps, req, req.params.website_id, req.query.token);
+      const release = streams.take([
+        [`t:${grant.credential}`, limits.liveStreamsPerToken, 'token'],
+        [`w:${grant.site.id}`, limits.liveStreamsPerWebsite, 'website'],
+        [`c:${clientBucket(req.ip)}`, limits.liveStreamsPerClient, 'client address'],
+      ]);
+      let open = true;
+      const pending: LiveEntry[] = [];
+      let lastSent = '0-0';
+      let write: ((entries: readonly LiveEntry[]) => void) | null = null;
+      let stoppedEarly = false;
+      let end: (reason: string) => void = () => (stoppedEarly = true);
+      let sub: { position: string; unsubscribe: () => void } | null = null;
       try {
-        await conn.connect();
+        const counts = await recentCounts(deps.redis, grant.site.id, SNAPSHOT_MINUTES);
+        sub = await hub.subscribe(grant.site.id, (entries) => {
+          if (entries === null) end('feed_unavailable');
+          else if (write) write(entries);
+          else pending.push(...entries);
+        });
+        const resume = req.headers['last-event-id'];
+        const m = typeof resume === 'string' ? STREAM_ID_RE.exec(resume) : null;
+        // Resume after the client's last id (within the window), else at the live end.
+        const from =
+          m && Number(m[1]) >= Date.now() - RESUME_WINDOW_MS ? (resume as string) : sub.position;
+        const position = sub.position;
+        const subscription = sub;
+        const backlog =
+          compareStreamIds(from, position) < 0
+            ? await liveBacklog(deps.redis, grant.site.id, from, MAX_BACKLOG)
+            : [];
+        lastSent = from;
+        reply.hijack();
+        const raw = reply.raw;
+        raw.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        });
+        const snapshot = {
+          window_minutes: SNAPSHOT_MINUTES,
+          goals: [...counts].map(([goal_id, conversions]) => ({ goal_id, conversions })),
+        };
+        raw.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
+        write = (entries) => {
+          for (const e of entries) {
+            if (compareStreamIds(e.id, lastSent) <= 0) continue;
+            lastSent = e.id;
+            raw.write(`id: ${e.id}\nevent: conversion\ndata: ${conversionData(e.json)}\n\n`);
+          }
+        };
+        write(backlog);
+        write(pending.splice(0));
+
+        const timers: NodeJS.Timeout[] = [];
+        end = (reason) => {
+          if (!open) return;
+          open = false;
+          for (const t of timers) clearTimeout(t);
+          subscription.unsubscribe();
+          release();
+          if (reason !== 'client_closed') {
+            raw.write(`event: end\ndata: ${JSON.stringify({ reason })}\n\n`);
+          }
+          raw.end();
+        };
+        raw.on('close', () => end('client_closed'));
+        if (grant.expiresAt !== null) {
+          timers.push(setTimeout(() => end('token_expired'), grant.expiresAt - Date.now()));
+        }
+        // Heartbeat, and the key behind the stream re-checked: a revoked key ends it.
+        const beat = (): void => {
+          if (!open) return;
+          raw.write(': heartbeat\n\n');
+          keysActive(deps, [grant.keyId]).then(
+            (active) => {
+              if (!active.has(grant.keyId)) end('key_revoked');
+              else if (open) timers.push(setTimeout(beat, heartbeatMs));
+            },
+            () => open && timers.push(setTimeout(beat, heartbeatMs)),
+          );
+        };
+        timers.push(setTimeout(beat, heartbeatMs));
+        if (stoppedEarly) end('feed_unavailable');
       } catch (err) {
-        conn.disconnect();
+        open = false;
+        sub?.unsubscribe();
+        release();
+        if (reply.sent || reply.raw.headersSent) {
+          reply.raw.end();
+          return;
+        }
         throw new TransientError('live feed unavailable', { cause: err });
       }
-
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      const snapshot = {
-        window_minutes: SNAPSHOT_MINUTES,
-        goals: [...counts].map(([goal_id, conversions]) => ({ goal_id, conversions })),
-      };
-      raw.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
-
-      let open = true;
-      const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), heartbeatMs);
-      const close = () => {
-        if (!open) return;
-        open = false;
-        clearInterval(heartbeat);
-        conn.disconnect();
-        raw.end();
-      };
-      raw.on('close', close);
-      void (async () => {
-        while (open) {
-          let res: Array<[string, Array<[string, string[]]>]> | null;
-          try {
-            res = await conn.xread('COUNT', 500, 'BLOCK', 5_000, 'STREAMS', key, lastId);
-          } catch (err) {
-            if (open) deps.logger.warn({ err: (err as Error).message }, 'live_read_failed');
-            close();
-            return;
-          }
-          for (const [, entries] of res ?? []) {
-            for (const [id, fields] of entries) {
-              lastId = id;
-              const c = JSON.parse(fields[fields.indexOf('c') + 1] ?? '{}') as LiveConversion;
-              const data = {
-                goal_id: c.goal_id,
-                value: c.value === null ? null : Number(c.value),
-                currency: c.currency,
-                time: c.time,
-                country: c.country,
-                page: c.page,
-              };
-              raw.write(`id: ${id}\nevent: conversion\ndata: ${JSON.stringify(data)}\n\n`);
-            }
-          }
-        }
-      })();
     },
   );
 };

@@ -2,16 +2,25 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Read-only live tokens, for browsers' EventSource, which cannot send an Authorization header:
- * `<payload>.<signature>`, both base64url; the payload names one website and an expiry; the
- * signature is HMAC-SHA256 with the API's `API_LIVE_TOKEN_SECRET`. A token grants nothing but
- * the live stream of that website until it expires.
+ * `<payload>.<signature>`, both base64url; the payload names one website, the key it was issued
+ * to and an expiry; the signature is HMAC-SHA256 with the API's `API_LIVE_TOKEN_SECRET`. A token
+ * grants nothing but the live stream of that website until it expires, and only while the key
+ * that asked for it is active.
  */
-export const LIVE_TOKEN_TTL_MS = 5 * 60_000;
+export const DEFAULT_LIVE_TOKEN_TTL_MS = 5 * 60_000;
 
 interface Payload {
   w: string;
+  k: string;
   exp: number;
   scope: 'live';
+}
+
+/** What a valid token grants. */
+export interface LiveGrant {
+  websiteId: string;
+  keyId: string;
+  expiresAt: number;
 }
 
 const sign = (secret: string, body: string) =>
@@ -19,18 +28,18 @@ const sign = (secret: string, body: string) =>
 
 export function createLiveToken(
   secret: string,
-  websiteId: string,
+  grant: { websiteId: string; keyId: string },
+  ttlMs = DEFAULT_LIVE_TOKEN_TTL_MS,
   now = Date.now(),
 ): { token: string; expiresAt: Date } {
-  const exp = now + LIVE_TOKEN_TTL_MS;
-  const body = Buffer.from(
-    JSON.stringify({ w: websiteId, exp, scope: 'live' } satisfies Payload),
-  ).toString('base64url');
+  const exp = now + ttlMs;
+  const payload: Payload = { w: grant.websiteId, k: grant.keyId, exp, scope: 'live' };
+  const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
   return { token: `${body}.${sign(secret, body)}`, expiresAt: new Date(exp) };
 }
 
-/** The website id the token grants, or null when it is forged, malformed or expired. */
-export function verifyLiveToken(secret: string, token: string, now = Date.now()): string | null {
+/** What the token grants, or null when it is forged, malformed or expired. */
+export function verifyLiveToken(secret: string, token: string, now = Date.now()): LiveGrant | null {
   const [body, sig, extra] = token.split('.');
   if (!body || !sig || extra !== undefined) return null;
   const expected = Buffer.from(sign(secret, body));
@@ -38,8 +47,15 @@ export function verifyLiveToken(secret: string, token: string, now = Date.now())
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
   try {
     const p = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<Payload>;
-    if (p.scope !== 'live' || typeof p.w !== 'string' || typeof p.exp !== 'number') return null;
-    return p.exp > now ? p.w : null;
+    if (
+      p.scope !== 'live' ||
+      typeof p.w !== 'string' ||
+      typeof p.k !== 'string' ||
+      typeof p.exp !== 'number'
+    ) {
+      return null;
+    }
+    return p.exp > now ? { websiteId: p.w, keyId: p.k, expiresAt: p.exp } : null;
   } catch {
     return null;
   }

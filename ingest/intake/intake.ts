@@ -9,7 +9,7 @@ import {
   type RequestFacts,
 } from '../enrichment/enrich.js';
 import type { GeoLookup } from '../enrichment/geo.js';
-import { ClientError, TransientError } from '../../shared/errors/errors.js';
+import { ClientError, RateLimitedError, TransientError } from '../../shared/errors/errors.js';
 import {
   encodeEvent,
   EVENT_SCHEMA_VERSION,
@@ -22,7 +22,7 @@ import { cookielessVisitorId, type DailySalts } from '../sessions/visitor-id.js'
 import type { ApiKeySource } from '../lookups/api-key.lookup.js';
 import type { IngestMetrics } from '../http/metrics.js';
 import { originAllowed } from './origin.js';
-import type { RateWindow } from './rate-window.js';
+import { clientBucket, type RateWindow } from '../../shared/http/rate-window.js';
 import type { AssignedSessions, SessionBatcher } from '../sessions/session.batcher.js';
 
 /** One validated event of either payload format, before website resolution and enrichment. */
@@ -53,6 +53,7 @@ export interface RequestMeta {
 }
 
 export interface IntakeLimits {
+  ratePerInstancePerSecond: number;
   ratePerIpPerMinute: number;
   ratePerWebsitePerMinute: number;
   botRateHeuristic: boolean;
@@ -77,6 +78,8 @@ export interface IntakeDeps {
   geo: GeoLookup;
   metrics: IngestMetrics;
   logger: Logger;
+  /** Events per second this instance accepts in all. */
+  instanceWindow: RateWindow;
   ipWindow: RateWindow;
   siteWindow: RateWindow;
   limits: IntakeLimits;
@@ -102,9 +105,13 @@ export async function intake(
   items: readonly IncomingEvent[],
   unknownWebsite: (item: IncomingEvent) => ClientError,
 ): Promise<IntakeResult> {
-  const ipCount = deps.ipWindow.hit(meta.ip, items.length);
+  if (deps.instanceWindow.hit('', items.length) > deps.limits.ratePerInstancePerSecond) {
+    throw new RateLimitedError('this instance is at its event limit', 1);
+  }
+  // With or without an Origin header, by client address (IPv6 by /64).
+  const ipCount = deps.ipWindow.hit(clientBucket(meta.ip), items.length);
   if (ipCount > deps.limits.ratePerIpPerMinute) {
-    throw new ClientError(429, 'rate_limited', 'too many events from this address', null);
+    throw new RateLimitedError('too many events from this address', deps.ipWindow.secondsLeft());
   }
   const sites = await admitWebsites(deps, meta, items, unknownWebsite);
   const receivedMs = Date.now();
@@ -184,7 +191,7 @@ async function admitWebsites(
   meta.onOriginAccepted?.();
   for (const [siteId, n] of perSite) {
     if (deps.siteWindow.hit(siteId, n) > deps.limits.ratePerWebsitePerMinute) {
-      throw new ClientError(429, 'rate_limited', 'too many events for this website', null);
+      throw new RateLimitedError('too many events for this website', deps.siteWindow.secondsLeft());
     }
   }
   return sites;

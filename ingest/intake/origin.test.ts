@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Website } from '../../shared/db/website.repository.js';
 import { originAllowed } from './origin.js';
-import { RateWindow } from './rate-window.js';
 
 const site = {
   domain: 'shop.example',
@@ -22,17 +21,5 @@ describe('origin check', () => {
     for (const o of ['https://evilshop.example', 'https://shop.example.evil', 'null', '']) {
       expect(originAllowed(o, site)).toBe(false);
     }
-  });
-});
-
-describe('RateWindow', () => {
-  it('counts per key within a window and starts over in the next', () => {
-    let now = 60_000;
-    const w = new RateWindow(60_000, () => now);
-    expect(w.hit('a', 2)).toBe(2);
-    expect(w.hit('a', 3)).toBe(5);
-    expect(w.hit('b', 1)).toBe(1);
-    now += 60_000;
-    expect(w.hit('a', 1)).toBe(1);
   });
 });

@@ -4,6 +4,12 @@ import { Type } from '@sinclair/typebox';
  * Config fragments shared by the services. Each service composes its own schema from these
  * (see `<service>/config.ts`). Defaults point at the local stack started by `npm run stack:up`.
  */
+/**
+ * Marks a config variable whose value must never be printed (keys, secrets): a configuration
+ * error names the variable and says the value is hidden.
+ */
+export const SECRET = { secret: true } as const;
+
 export const LogEnv = {
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),

@@ -39,6 +39,16 @@ export const apiKeyRepository = {
     return rows[0] ?? null;
   },
 
+  /** Which of these key ids are active (exist and are not revoked). */
+  async activeIds(q: Queryable, ids: readonly string[]): Promise<Set<string>> {
+    const { rows } = await q.query<{ id: string }>(
+      'api_key.active_ids',
+      'SELECT id FROM api_keys WHERE id = ANY($1) AND revoked_at IS NULL',
+      [ids],
+    );
+    return new Set(rows.map((r) => r.id));
+  },
+
   async list(q: Queryable): Promise<ApiKeyRow[]> {
     const { rows } = await q.query<ApiKeyRow>(
       'api_key.list',

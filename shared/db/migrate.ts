@@ -36,8 +36,12 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
   const client = await db.pool.connect();
   let current = '';
   // A migration may name what an operator must look at (RAISE NOTICE): it goes to the log.
-  const onNotice = (n: { message?: string }) =>
-    logger.warn({ migration: current, notice: n.message }, 'migration_notice');
+  // (Notices PostgreSQL raises itself, such as "… does not exist, skipping", do not.)
+  const onNotice = (n: { message?: string; where?: string }) => {
+    if (n.where?.includes('RAISE')) {
+      logger.warn({ migration: current, notice: n.message }, 'migration_notice');
+    }
+  };
   client.on('notice', onNotice);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);

@@ -17,6 +17,17 @@ export class ClientError extends Error {
   }
 }
 
+/** A limit was reached: 429 with `Retry-After` (seconds). */
+export class RateLimitedError extends ClientError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(429, 'rate_limited', message, null);
+    this.name = 'RateLimitedError';
+  }
+}
+
 export const notFound = (what: string, field: string | null = null) =>
   new ClientError(404, 'not_found', `${what} not found`, field);
 export const validationError = (message: string, field: string | null) =>

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpApp } from './http-app.js';
-import { ClientError, TransientError } from '../errors/errors.js';
+import { ClientError, RateLimitedError, TransientError } from '../errors/errors.js';
 import type { ErrorBody, RybbitErrorBody } from './error.schemas.js';
 
 interface AjvError {
@@ -57,8 +57,28 @@ export function classifyError(err: FastifyError | Error): {
   field: string | null;
   headers?: Record<string, string>;
 } {
+  if (err instanceof RateLimitedError) {
+    return {
+      status: 429,
+      code: err.code,
+      message: err.message,
+      field: null,
+      headers: { 'retry-after': String(err.retryAfterSeconds) },
+    };
+  }
   if (err instanceof ClientError) {
     return { status: err.statusCode, code: err.code, message: err.message, field: err.field };
+  }
+  if ((err as { code?: unknown }).code === '57014') {
+    // statement_timeout (or a cancelled query): the database is busy, the request may succeed
+    // later. Never a 500, never the SQL.
+    return {
+      status: 503,
+      code: 'query_timeout',
+      message: 'the query took too long; retry later or narrow the range',
+      field: null,
+      headers: { 'retry-after': '10' },
+    };
   }
   const fe = err as FastifyError & { validation?: AjvError[] };
   if (fe.validation && fe.validation.length > 0) {

@@ -578,10 +578,39 @@ describe('ingest collect routes', () => {
     expect(res.json()).toMatchObject({ error: { code: 'rate_limited' } });
     expect((await send(limited, '198.51.100.2')).statusCode).toBe(202);
 
+    expect(res.headers['retry-after']).toMatch(/^\d+$/);
+
+    // IPv6 clients are one bucket per /64: other addresses of the same /64 share the limit.
+    for (const ip of ['2001:db8:7:1::1', '2001:db8:7:1::2', '2001:db8:7:1:ffff::3']) {
+      expect((await send(limited, ip)).statusCode).toBe(202);
+    }
+    expect((await send(limited, '2001:db8:7:1:aaaa::4')).statusCode).toBe(429);
+    expect((await send(limited, '2001:db8:7:2::1')).statusCode).toBe(202);
+
+    // Requests without an Origin header (server-side senders) are limited like the others.
+    const noOrigin = (ip: string) =>
+      limited.inject({
+        method: 'POST',
+        url: '/api/collect',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+        payload: JSON.stringify(body),
+      });
+    for (let i = 0; i < 3; i++) expect((await noOrigin('198.51.100.9')).statusCode).toBe(202);
+    expect((await noOrigin('198.51.100.9')).statusCode).toBe(429);
+
     const perSite = await h.build({ options: { ratePerWebsitePerMinute: 2 } });
     expect((await send(perSite, '198.51.100.3')).statusCode).toBe(202);
     expect((await send(perSite, '198.51.100.4')).statusCode).toBe(202);
     expect((await send(perSite, '198.51.100.5')).statusCode).toBe(429);
+
+    // A global limit per instance, whatever the addresses and websites.
+    const perInstance = await h.build({ options: { ratePerInstancePerSecond: 2 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await send(perInstance, `198.51.100.${20 + i}`)).statusCode);
+    // Five requests within well under a second: a one-second window of 2 refuses some of them
+    // even if a window boundary falls between two requests.
+    expect(statuses).toContain(429);
   });
 
   it('uses X-Forwarded-For only from a trusted proxy', async () => {
