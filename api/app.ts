@@ -21,6 +21,7 @@ import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
 import { loadTimeZones } from './stats/date-range.js';
 import { refuseNul } from './http/no-nul.js';
+import { ApiMetrics } from './http/api.metrics.js';
 import { ApiGuards, DEFAULT_API_LIMITS, type ApiLimits } from './http/guards.js';
 
 export interface ApiDeps {
@@ -46,6 +47,8 @@ export interface ApiDeps {
   liveHeartbeatMs?: number;
   /** How long a goal write waits for Redis after its commit before logging and moving on. */
   handoffTimeoutMs?: number;
+  /** Prometheus metrics, served by index.ts on their own listener; default: a fresh set. */
+  metrics?: ApiMetrics;
   /** Abuse limits (defaults: DEFAULT_API_LIMITS). */
   limits?: Partial<ApiLimits>;
   /** `trustProxy` for X-Forwarded-For: the trusted proxies' IPs/CIDRs (default none). */
@@ -68,6 +71,18 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   installErrorHandler(app, (req) =>
     isRybbitUrl(req.url) ? rybbitErrorDialect : defaultErrorFormatter,
   );
+  const metrics = deps.metrics ?? new ApiMetrics();
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.requestSeconds.observe(
+      {
+        method: req.method,
+        route: req.routeOptions.url ?? 'unknown',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
   // Runs before every route's own validation (after authentication, which is onRequest).
   app.addHook('preValidation', async (req) => refuseNul(req));
   app.decorateRequest('principal', null);

@@ -1,5 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DatabaseEnv, JobsEnv, LogEnv, RedisEnv, SECRET } from '../shared/config/env.js';
+import {
+  DatabaseEnv,
+  JobsEnv,
+  LogEnv,
+  metricsEnv,
+  RedisEnv,
+  SECRET,
+} from '../shared/config/env.js';
 
 const RANDOM_ENOUGH = 'at least 32 random characters (at least 10 different ones)';
 
@@ -8,6 +15,7 @@ export const ApiConfigSchema = Type.Object({
   ...DatabaseEnv,
   ...RedisEnv,
   ...JobsEnv,
+  ...metricsEnv(9103),
   API_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   API_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3200 }),
   /**

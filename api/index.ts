@@ -5,6 +5,8 @@ import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { buildApiApp } from './app.js';
+import { ApiMetrics } from './http/api.metrics.js';
+import { startMetricsServer } from '../shared/http/metrics-server.js';
 import { apiDbSettings, ApiConfigSchema, checkApiConfig } from './config.js';
 import { createBackfillQueue } from '../shared/jobs/queues.js';
 import { requeuePendingBackfills } from './goals/goal.service.js';
@@ -32,7 +34,9 @@ await migrateOrExit(db, logger);
 await backfillQueue
   .waitUntilReady()
   .catch((err: Error) => logger.warn({ err: err.message }, 'backfill_queue_not_ready'));
+const metrics = new ApiMetrics();
 const app = await buildApiApp({
+  metrics,
   db,
   redis,
   backfillQueue,
@@ -53,8 +57,15 @@ const app = await buildApiApp({
   },
 });
 
+const metricsServer = await startMetricsServer(
+  metrics.registry,
+  { host: config.METRICS_HOST, port: config.METRICS_PORT },
+  logger,
+);
+
 handleSignals(logger, async () => {
   await app.close();
+  await metricsServer.close();
   await backfillQueue.close().catch(() => undefined);
   queueRedis.disconnect();
   redis.disconnect();

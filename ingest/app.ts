@@ -51,6 +51,8 @@ export interface IngestDeps {
   logger: Logger;
   /** Reports whether the Kafka producer is connected (for /ready). */
   isReady: () => boolean;
+  /** Prometheus metrics, served by index.ts on their own listener; default: a fresh set. */
+  metrics?: IngestMetrics;
   /** GeoIP lookups; default: none (index.ts opens the configured databases). */
   geo?: GeoLookup;
   options?: Partial<IngestOptions>;
@@ -66,7 +68,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     bodyLimit: 100 * 1024,
     trustProxy: opts.trustedProxies.length > 0 ? opts.trustedProxies : false,
   });
-  const metrics = new IngestMetrics();
+  const metrics = deps.metrics ?? new IngestMetrics();
   installErrorHandler(app, (req) => (isTrack(req) ? rybbitErrorFormatter : defaultErrorFormatter));
 
   // Trackers post JSON as text/plain (CORS-safelisted: a beacon needs no preflight).
@@ -99,9 +101,6 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     deps.isReady() && deps.redis.status === 'ready'
       ? { ok: true }
       : reply.status(503).send({ ok: false }),
-  );
-  app.get('/metrics', async (_req, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
   const sessions = new SessionStore(deps.redis, {

@@ -1,11 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DatabaseEnv, KafkaEnv, LogEnv, RedisEnv } from '../shared/config/env.js';
+import { DatabaseEnv, KafkaEnv, LogEnv, metricsEnv, RedisEnv } from '../shared/config/env.js';
 
 export const IngestConfigSchema = Type.Object({
   ...LogEnv,
   ...DatabaseEnv,
   ...KafkaEnv,
   ...RedisEnv,
+  ...metricsEnv(9101),
   INGEST_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   INGEST_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3100 }),
   /** How long a produce waits for concurrent requests to share it. */

@@ -8,6 +8,8 @@ import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { ApiKeyLookup } from './lookups/api-key.lookup.js';
 import { buildIngestApp } from './app.js';
+import { IngestMetrics } from './http/metrics.js';
+import { startMetricsServer } from '../shared/http/metrics-server.js';
 import { IngestConfigSchema } from './config.js';
 import { keyPartitioner } from './kafka/key.partitioner.js';
 import { WebsiteLookup } from './lookups/website.lookup.js';
@@ -60,7 +62,9 @@ const producer = new BatchingProducer(kafkaProducer, {
   maxBatchMessages: config.INGEST_MAX_BATCH_MESSAGES,
   timeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
 });
+const metrics = new IngestMetrics();
 const app = await buildIngestApp({
+  metrics,
   producer,
   websites: new WebsiteLookup(db),
   apiKeys: new ApiKeyLookup(db),
@@ -81,8 +85,15 @@ const app = await buildIngestApp({
   },
 });
 
+const metricsServer = await startMetricsServer(
+  metrics.registry,
+  { host: config.METRICS_HOST, port: config.METRICS_PORT },
+  logger,
+);
+
 handleSignals(logger, async () => {
   await app.close(); // stop intake; in-flight requests finish
+  await metricsServer.close();
   await producer.drain();
   await kafkaProducer.disconnect();
   redis.disconnect();

@@ -1,5 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DatabaseEnv, JobsEnv, KafkaEnv, LogEnv, RedisEnv } from '../shared/config/env.js';
+import {
+  DatabaseEnv,
+  JobsEnv,
+  KafkaEnv,
+  LogEnv,
+  metricsEnv,
+  RedisEnv,
+} from '../shared/config/env.js';
 
 export const ProcessorConfigSchema = Type.Object({
   ...LogEnv,
@@ -7,6 +14,7 @@ export const ProcessorConfigSchema = Type.Object({
   ...KafkaEnv,
   ...RedisEnv,
   ...JobsEnv,
+  ...metricsEnv(9102),
   KAFKA_CONSUMER_GROUP: Type.String({ minLength: 1, default: 'goalpost-processor' }),
   KAFKA_DLQ_TOPIC: Type.String({
     pattern: '^[A-Za-z0-9._-]{1,249}$',

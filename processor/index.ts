@@ -9,6 +9,8 @@ import { createRedis } from '../shared/redis/redis.js';
 import { startBackfillWorker } from './jobs/backfill.worker.js';
 import { ProcessorConfigSchema } from './config.js';
 import { runEventsConsumer } from './consumer/events.consumer.js';
+import { ProcessorMetrics } from './consumer/processor.metrics.js';
+import { startMetricsServer } from '../shared/http/metrics-server.js';
 import { startRetention } from './jobs/retention.worker.js';
 import { Partitioners } from 'kafkajs';
 
@@ -76,6 +78,13 @@ const retention = await startRetention({
   everyMs: config.RETENTION_EVERY_MS,
 });
 
+const metrics = new ProcessorMetrics();
+const metricsServer = await startMetricsServer(
+  metrics.registry,
+  { host: config.METRICS_HOST, port: config.METRICS_PORT },
+  logger,
+);
+
 const stop = handleSignals(logger, async () => {
   // disconnect() waits for the running batch to finish; its offsets are committed only if
   // its transaction committed. A backfill may run for long: its worker closes without waiting;
@@ -87,6 +96,7 @@ const stop = handleSignals(logger, async () => {
   redis.disconnect();
   bullRedis.disconnect();
   await db.end();
+  await metricsServer.close();
 });
 consumer.on(consumer.events.CRASH, (e) => {
   if (!e.payload.restart) {
@@ -107,6 +117,7 @@ await runEventsConsumer({
   dlqTopic: config.KAFKA_DLQ_TOPIC,
   subBatchSize: config.PROCESSOR_SUB_BATCH_SIZE,
   partitionsConcurrently: config.PROCESSOR_PARTITIONS_CONCURRENTLY,
+  metrics,
 });
 logger.info(
   { topic: config.KAFKA_EVENTS_TOPIC, group: config.KAFKA_CONSUMER_GROUP },

@@ -12,6 +12,7 @@ import { matchEvent } from '../../shared/matching/goal-matcher.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { conversionRow, isPermanentDbError } from './conversions.js';
 import { deadLetterHeaders } from './dead-letter.headers.js';
+import { ProcessorMetrics } from './processor.metrics.js';
 import { buildSessionDeltas } from './session-deltas.js';
 
 export interface EventsConsumerDeps {
@@ -27,9 +28,14 @@ export interface EventsConsumerDeps {
   dlqTopic: string;
   subBatchSize: number;
   partitionsConcurrently: number;
+  /** Prometheus metrics (index.ts serves them); default: a set nobody reads. */
+  metrics?: ProcessorMetrics;
 }
 
 const MAX_BACKOFF_MS = 5_000;
+
+/** The loop's dependencies with its metrics resolved. */
+type Deps = EventsConsumerDeps & { metrics: ProcessorMetrics };
 
 interface Item {
   message: KafkaMessage;
@@ -54,17 +60,19 @@ interface Written {
  */
 export async function runEventsConsumer(deps: EventsConsumerDeps): Promise<void> {
   const { consumer } = deps;
+  const resolved: Deps = { ...deps, metrics: deps.metrics ?? new ProcessorMetrics() };
   await consumer.subscribe({ topic: deps.topic, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: deps.partitionsConcurrently,
-    eachBatch: (payload) => processBatch(deps, payload),
+    eachBatch: (payload) => processBatch(resolved, payload),
   });
 }
 
-async function processBatch(deps: EventsConsumerDeps, payload: EachBatchPayload): Promise<void> {
+async function processBatch(deps: Deps, payload: EachBatchPayload): Promise<void> {
   const { batch } = payload;
+  const { metrics } = deps;
   const { messages } = batch;
   for (let i = 0; i < messages.length; i += deps.subBatchSize) {
     if (!payload.isRunning() || payload.isStale()) return;
@@ -74,16 +82,23 @@ async function processBatch(deps: EventsConsumerDeps, payload: EachBatchPayload)
     );
     const last = chunk[chunk.length - 1]!.offset;
     payload.resolveOffset(last);
+    const next = BigInt(last) + 1n;
     await deps.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+      { topic: batch.topic, partition: batch.partition, offset: next.toString() },
     ]);
+    metrics.eventsConsumed.inc(chunk.length);
+    metrics.conversionsWritten.inc(written.conversions.length);
+    metrics.lag.set(
+      { topic: batch.topic, partition: batch.partition },
+      Math.max(0, Number(BigInt(batch.highWatermark) - next)),
+    );
     await payload.heartbeat();
     await publishLive(deps, written);
   }
 }
 
 async function processChunk(
-  deps: EventsConsumerDeps,
+  deps: Deps,
   topic: string,
   partition: number,
   chunk: KafkaMessage[],
@@ -114,7 +129,7 @@ async function processChunk(
  * committed, so a crash in the middle replays harmlessly.
  */
 async function writeIsolatingRejects(
-  deps: EventsConsumerDeps,
+  deps: Deps,
   topic: string,
   partition: number,
   items: Item[],
@@ -155,7 +170,7 @@ interface WriteTimings {
   tx_ms: number;
 }
 
-async function writeItems(deps: EventsConsumerDeps, items: Item[]): Promise<Written> {
+async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
   const t: WriteTimings = {
     match_ms: 0,
     events_ms: 0,
@@ -212,6 +227,7 @@ async function writeItems(deps: EventsConsumerDeps, items: Item[]): Promise<Writ
     };
   });
   t.tx_ms += t.events_ms + t.sessions_ms + t.conversions_ms + lap();
+  deps.metrics.transactionSeconds.observe(t.tx_ms / 1000);
   if (deps.logger.isLevelEnabled('debug')) {
     deps.logger.debug(
       { rows: rows.length, conversions: candidates.length, sessions, ...t },
@@ -222,7 +238,7 @@ async function writeItems(deps: EventsConsumerDeps, items: Item[]): Promise<Writ
 }
 
 /** After the commit: at most once, never blocks or fails the partition. */
-async function publishLive(deps: EventsConsumerDeps, written: Written): Promise<void> {
+async function publishLive(deps: Deps, written: Written): Promise<void> {
   if (!deps.live || written.conversions.length === 0) return;
   const entries: Array<LiveConversion & { website_id: string }> = written.conversions.map((c) => {
     const ev = written.byEvent.get(c.event_id);
@@ -248,7 +264,7 @@ async function publishLive(deps: EventsConsumerDeps, written: Written): Promise<
 }
 
 async function sendToDeadLetters(
-  deps: EventsConsumerDeps,
+  deps: Deps,
   topic: string,
   partition: number,
   dead: Array<{ message: KafkaMessage; error: PermanentError }>,
@@ -270,6 +286,7 @@ async function sendToDeadLetters(
     })),
   });
   for (const { message, error } of dead) {
+    deps.metrics.deadLetters.inc({ reason: error.reason });
     deps.logger.warn(
       { topic, partition, offset: message.offset, reason: error.reason, err: error.message },
       'message_dead_lettered',

@@ -44,3 +44,12 @@ export const JobsEnv = {
 export const RedisEnv = {
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:26379' }),
 };
+
+/**
+ * Where a service serves its Prometheus metrics: a listener of its own, loopback by default
+ * (never the public port). Port 0 picks a free port (tests, several instances on one host).
+ */
+export const metricsEnv = (defaultPort: number) => ({
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort }),
+});

@@ -1,10 +1,12 @@
 import { runEventsConsumer } from '../../processor/consumer/events.consumer.js';
 import { GoalCache } from '../../processor/goals/goal.cache.js';
+import { ProcessorMetrics } from '../../processor/consumer/processor.metrics.js';
 import type { TestDeps } from './deps.js';
 import { uniqueSuffix } from './test-env.js';
 
 /** A running in-process processor for a test; `stop()` disconnects it. */
 export interface TestProcessor {
+  metrics: ProcessorMetrics;
   stop(): Promise<void>;
 }
 
@@ -37,7 +39,9 @@ export async function startTestProcessor(
     groupId: opts.groupId ?? `test-${opts.name}-${uniqueSuffix()}`,
   });
   await Promise.all([dlqProducer.connect(), consumer.connect()]);
+  const metrics = new ProcessorMetrics();
   await runEventsConsumer({
+    metrics,
     consumer,
     producer: dlqProducer,
     db: deps.db,
@@ -53,6 +57,7 @@ export async function startTestProcessor(
     partitionsConcurrently: opts.partitionsConcurrently ?? 2,
   });
   return {
+    metrics,
     async stop() {
       await consumer.disconnect();
       await dlqProducer.disconnect();

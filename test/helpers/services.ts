@@ -44,6 +44,8 @@ export function spawnService(
       REDIS_URL: testConfig.REDIS_URL,
       KAFKA_BROKERS: testConfig.KAFKA_BROKERS,
       LOG_LEVEL: 'warn',
+      // Several services of a test run side by side: each metrics listener on a free port.
+      METRICS_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import { defaultGeoDatabasePaths, GeoLookup } from '../../ingest/enrichment/geo.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
+import { startMetricsServer } from '../../shared/http/metrics-server.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import { createRedis } from '../../shared/redis/redis.js';
@@ -693,14 +694,26 @@ describe('ingest collect routes', () => {
     expect(h.produced.filter((p) => p.ev.event_id === id)).toHaveLength(1);
   });
 
-  it('serves /health, /ready, /metrics and the tracker script', async () => {
+  it('serves /health, /ready and the tracker script; metrics only on their own listener', async () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
-    const m = await app.inject({ method: 'GET', url: '/metrics' });
-    expect(m.statusCode).toBe(200);
-    expect(m.body).toContain('goalpost_ingest_events_total{outcome="accepted"');
-    expect(m.body).toContain('reason="unknown_website"');
-    expect(m.body).toContain('goalpost_ingest_produce_seconds_bucket');
+    // Not on the public port.
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(404);
+    const server = await startMetricsServer(
+      h.metrics.registry,
+      { host: '127.0.0.1', port: 0 },
+      deps.logger,
+    );
+    try {
+      const m = await fetch(server.url);
+      expect(m.status).toBe(200);
+      const body = await m.text();
+      expect(body).toContain('goalpost_ingest_events_total{outcome="accepted"');
+      expect(body).toContain('reason="unknown_website"');
+      expect(body).toContain('goalpost_ingest_produce_seconds_bucket');
+    } finally {
+      await server.close();
+    }
     const s = await app.inject({ method: 'GET', url: '/script.js' });
     expect(s.statusCode).toBe(200);
     expect(s.headers['content-type']).toContain('javascript');

@@ -6,6 +6,7 @@ import type { GeoLookup } from '../../ingest/enrichment/geo.js';
 import { decodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
+import { IngestMetrics } from '../../ingest/http/metrics.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { createTestTopic, deleteTestTopics, type TestDeps } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
@@ -16,6 +17,8 @@ import { uniqueSuffix } from '../helpers/test-env.js';
  */
 export interface IngestHarness {
   app: HttpApp;
+  /** The metrics of `app` (and of apps built without their own). */
+  metrics: IngestMetrics;
   topic: string;
   produced: Array<{ key: string; raw: string; ev: EventMessage }>;
   kafkaProducer: Producer;
@@ -24,6 +27,7 @@ export interface IngestHarness {
     redis?: Redis;
     producer?: BatchingProducer;
     options?: Partial<IngestOptions>;
+    metrics?: IngestMetrics;
   }): Promise<HttpApp>;
   close(): Promise<void>;
 }
@@ -49,10 +53,12 @@ export async function openIngestHarness(
     },
   });
   const apps: HttpApp[] = [];
+  const metrics = new IngestMetrics();
   const websites = new WebsiteLookup(deps.db);
   const apiKeys = new ApiKeyLookup(deps.db);
   const build: IngestHarness['build'] = async (over = {}) => {
     const app = await buildIngestApp({
+      metrics: over.metrics ?? metrics,
       producer:
         over.producer ??
         new BatchingProducer(kafkaProducer, {
@@ -81,6 +87,7 @@ export async function openIngestHarness(
   const app = await build();
   return {
     app,
+    metrics,
     topic,
     produced,
     kafkaProducer,

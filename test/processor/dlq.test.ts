@@ -127,6 +127,16 @@ describe('processor: dead letters', () => {
       [goals.get(w)!.checkout],
     );
     expect(rows[0]!.n).toBe(data.oracle.get(w)!.checkout.conversions);
+    // The processor's metrics count them: messages consumed, dead letters by reason, lag.
+    const metrics = await processor!.metrics.registry.metrics();
+    for (const reason of ['undecodable', 'schema_version', 'db_rejected']) {
+      expect(metrics).toContain(`goalpost_processor_dead_letters_total{reason="${reason}"} 1`);
+    }
+    expect(metrics).toMatch(/^goalpost_processor_events_consumed_total 123$/m);
+    expect(metrics).toMatch(
+      new RegExp(`goalpost_processor_consumer_lag\\{topic="${topic}",partition="0"\\} 0`),
+    );
+    expect(metrics).toContain('goalpost_processor_transaction_seconds_count');
   });
 
   it('replays dead letters once; those that fail again come back as new letters', async () => {
