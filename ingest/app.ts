@@ -10,6 +10,7 @@ import { SessionStore } from './sessions/session.store.js';
 import { DailySalts } from './sessions/visitor-id.js';
 import type { ApiKeySource } from './lookups/api-key.lookup.js';
 import { installCors } from './http/cors.js';
+import type { OriginSource } from './lookups/origin.index.js';
 import type { IntakeDeps, IntakeLimits, WebsiteSource } from './intake/intake.js';
 import { IngestMetrics } from './http/metrics.js';
 import { RateWindow } from '../shared/http/rate-window.js';
@@ -41,6 +42,8 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
 export interface IngestDeps {
   producer: BatchingProducer;
   websites: WebsiteSource;
+  /** The origins some website lists (CORS preflights); OriginIndex in production. */
+  origins: OriginSource;
   /**
    * Verifies Rybbit `api_key`s (ApiKeyLookup); default: none, so every body carrying a key is
    * refused with 403.
@@ -122,7 +125,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     siteWindow: new RateWindow(),
     limits: opts,
   };
-  installCors(app);
+  installCors(app, deps.origins);
   await app.register(collectRoutes, intakeDeps);
   await app.register(trackRoutes, intakeDeps);
   await app.register(scriptRoutes);

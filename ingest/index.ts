@@ -13,6 +13,7 @@ import { startMetricsServer } from '../shared/http/metrics-server.js';
 import { IngestConfigSchema } from './config.js';
 import { keyPartitioner } from './kafka/key.partitioner.js';
 import { WebsiteLookup } from './lookups/website.lookup.js';
+import { OriginIndex } from './lookups/origin.index.js';
 
 const config = loadConfigOrExit('ingest', IngestConfigSchema);
 const logger = createLogger('ingest', config.LOG_LEVEL);
@@ -63,10 +64,13 @@ const producer = new BatchingProducer(kafkaProducer, {
   timeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
 });
 const metrics = new IngestMetrics();
+const origins = new OriginIndex(db, logger);
+await origins.start();
 const app = await buildIngestApp({
   metrics,
   producer,
   websites: new WebsiteLookup(db),
+  origins,
   apiKeys: new ApiKeyLookup(db),
   redis,
   geo,
@@ -94,6 +98,7 @@ const metricsServer = await startMetricsServer(
 handleSignals(logger, async () => {
   await app.close(); // stop intake; in-flight requests finish
   await metricsServer.close();
+  origins.stop();
   await producer.drain();
   await kafkaProducer.disconnect();
   redis.disconnect();

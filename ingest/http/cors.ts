@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@fastify/type-provider-typebox';
 import type { HttpApp } from '../../shared/http/http-app.js';
+import type { OriginSource } from '../lookups/origin.index.js';
 
 /** The collect routes that browsers call cross-origin. */
 export const CORS_ROUTES = ['/api/collect', '/e', '/api/track'] as const;
@@ -26,32 +27,35 @@ function setGrant(reply: FastifyReply, origin: string): void {
 
 /**
  * CORS for the collect routes. The real Sparklytics and Rybbit trackers post
- * `application/json`, so the browser sends a preflight first; beacons carry credentials, so
- * the grant is the exact origin with `Allow-Credentials: true`, never `*`.
+ * `application/json`, so the browser sends a preflight first; the grant is the exact origin with
+ * `Allow-Credentials: true`, never `*`.
  *
- * Preflights are granted to every http(s) origin, and the Origin is enforced on the POST.
- * A preflight names no website (the site is in the body), and a Rybbit tag with a collect key
- * may legitimately post from any origin, so the preflight cannot know the answer. Granting it
- * opens nothing: the same POST is already possible without a preflight (a `text/plain` beacon
- * or form post), the collector reads no cookies or ambient credentials (`Allow-Credentials`
- * therefore exposes nothing), and every POST is checked against the website's origins (or its
- * collect key) before anything is accepted. A refused POST (403) carries no CORS grant, so a
- * page on a foreign origin cannot even read the refusal. `Origin: null` is never granted.
+ * A preflight names no website (the site is in the body), so it is granted to the origins some
+ * website lists: its domain (and subdomains) or one of its `allowed_origins`, from an index kept
+ * in memory and refreshed in the background (OriginIndex). Any other origin gets a preflight
+ * with no grant at all (no `Allow-Origin`, hence no credentials), so a browser page there cannot
+ * post JSON: a page that sends with a collect key must have its origin listed by some website.
+ * The POST is still checked against its own website's origins (or its collect key) before
+ * anything is accepted, and a refused POST (403) carries no grant, so a page on a foreign origin
+ * cannot even read the refusal. `Origin: null` is never granted.
  */
-export function installCors(app: HttpApp): void {
+export function installCors(app: HttpApp, origins: OriginSource): void {
   for (const url of CORS_ROUTES) {
     app.options(
       url,
       {
         schema: {
-          summary: 'CORS preflight (granted to any http(s) origin; the POST checks the origin)',
+          summary:
+            'CORS preflight (granted to origins some website lists; the POST checks its own)',
           response: { 204: Type.Null() },
         },
       },
       async (req, reply) => {
         const origin = req.headers.origin;
         void reply.header('vary', 'Origin');
-        if (origin !== undefined && HTTP_ORIGIN.test(origin)) setGrant(reply, origin);
+        if (origin !== undefined && HTTP_ORIGIN.test(origin) && origins.listed(origin)) {
+          setGrant(reply, origin);
+        }
         return reply.status(204).send(null);
       },
     );

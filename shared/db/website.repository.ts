@@ -93,6 +93,17 @@ export const websiteRepository = {
     return (res.rowCount ?? 0) > 0;
   },
 
+  /** Every website's domain and allowed origins (the CORS index of ingest). */
+  async originsOfAll(
+    q: Queryable,
+  ): Promise<Array<Pick<Website, 'domain' | 'allowed_origins'>>> {
+    const { rows } = await q.query<Pick<Website, 'domain' | 'allowed_origins'>>(
+      'website.origins_of_all',
+      'SELECT domain, allowed_origins FROM websites',
+    );
+    return rows;
+  },
+
   async list(q: Queryable, ids: string[] | null): Promise<Website[]> {
     const { rows } = await q.query<Website>(
       'website.list',

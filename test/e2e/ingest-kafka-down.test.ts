@@ -6,6 +6,7 @@ import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import { openTestDeps, type TestDeps } from '../helpers/deps.js';
+import { loadedOriginIndex } from '../ingest/ingest-harness.js';
 
 /**
  * "Never a 2xx for an event that is not in Kafka": when the producer has no connection to
@@ -34,6 +35,7 @@ describe('ingest when Kafka cannot take events', () => {
     app = await buildIngestApp({
       producer,
       websites: new WebsiteLookup(deps.db),
+      origins: await loadedOriginIndex(deps),
       redis: deps.redis,
       logger: deps.logger,
       isReady: () => false,

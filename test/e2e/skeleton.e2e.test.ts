@@ -17,6 +17,7 @@ import {
   type TestDeps,
 } from '../helpers/deps.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
+import { loadedOriginIndex } from '../ingest/ingest-harness.js';
 
 /**
  * The walking skeleton, end to end over real sockets and the real stack:
@@ -74,6 +75,7 @@ describe('walking skeleton: pageview goal from ingest to stats', () => {
     ingest = await buildIngestApp({
       producer,
       websites: new WebsiteLookup(deps.db),
+      origins: await loadedOriginIndex(deps),
       redis: deps.redis,
       logger: deps.logger,
       isReady: () => true,

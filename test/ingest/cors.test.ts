@@ -186,12 +186,17 @@ describe('ingest CORS and drop-in tracker paths', () => {
     expect(evs[1]!.properties).toEqual({ plan: 'pro', n: 2 });
   });
 
-  it('grants preflights broadly but refuses a disallowed origin’s POST with 403 and no grant', async () => {
+  it('grants preflights only to listed origins and refuses a disallowed origin’s POST with 403', async () => {
     const evil = 'https://evil.example';
     for (const path of ['/e', '/api/collect', '/api/track']) {
+      // An origin no website lists: a preflight with no grant (no credentials either).
       const pre = await preflight(path, evil);
       expect(pre.status).toBe(204);
-      expect(corsOf(pre)).toEqual(grant(evil)); // decided on the POST, see ingest/cors.ts
+      expect(corsOf(pre)).toEqual({});
+      // Origins some website lists: its domain, a subdomain, another website's domain.
+      for (const listed of [PAGE_ORIGIN, 'https://app.localhost', 'https://other.example']) {
+        expect(corsOf(await preflight(path, listed))).toEqual(grant(listed));
+      }
     }
     const spark = await postJson(
       '/e',
@@ -231,6 +236,12 @@ describe('ingest CORS and drop-in tracker paths', () => {
     const revoked = await newKey('collect', [site.id]);
     await apiKeyRepository.revoke(deps.db, revoked.id);
     const foreign = 'https://embed.partner-cdn.example:8443';
+    // From a browser page a collect key needs its page's origin listed by some website for the
+    // preflight: before that, none; here another website lists it (the key is for `site`).
+    expect(corsOf(await preflight('/api/track', foreign))).toEqual({});
+    await websiteRepository.update(deps.db, other.id, { allowed_origins: [foreign] });
+    await h.origins.refresh();
+    expect(corsOf(await preflight('/api/track', foreign))).toEqual(grant(foreign));
     const body = (api_key: string, pathname: string) => ({
       site_id: String(site.numeric_id),
       hostname: 'embed.partner-cdn.example',

@@ -2,6 +2,7 @@ import type { Consumer, Producer } from 'kafkajs';
 import { ApiKeyLookup } from '../../ingest/lookups/api-key.lookup.js';
 import { buildIngestApp, type IngestOptions } from '../../ingest/app.js';
 import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
+import { OriginIndex } from '../../ingest/lookups/origin.index.js';
 import type { GeoLookup } from '../../ingest/enrichment/geo.js';
 import { decodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
@@ -19,6 +20,8 @@ export interface IngestHarness {
   app: HttpApp;
   /** The metrics of `app` (and of apps built without their own). */
   metrics: IngestMetrics;
+  /** The CORS origin index (refresh it after changing websites' origins). */
+  origins: OriginIndex;
   topic: string;
   produced: Array<{ key: string; raw: string; ev: EventMessage }>;
   kafkaProducer: Producer;
@@ -30,6 +33,13 @@ export interface IngestHarness {
     metrics?: IngestMetrics;
   }): Promise<HttpApp>;
   close(): Promise<void>;
+}
+
+/** The CORS origin index of an ingest app a test builds by hand, loaded now. */
+export async function loadedOriginIndex(deps: TestDeps): Promise<OriginIndex> {
+  const origins = new OriginIndex(deps.db, deps.logger);
+  await origins.start();
+  return origins;
 }
 
 export async function openIngestHarness(
@@ -55,6 +65,7 @@ export async function openIngestHarness(
   const apps: HttpApp[] = [];
   const metrics = new IngestMetrics();
   const websites = new WebsiteLookup(deps.db);
+  const origins = await loadedOriginIndex(deps);
   const apiKeys = new ApiKeyLookup(deps.db);
   const build: IngestHarness['build'] = async (over = {}) => {
     const app = await buildIngestApp({
@@ -68,6 +79,7 @@ export async function openIngestHarness(
           timeoutMs: 5000,
         }),
       websites,
+      origins,
       apiKeys,
       redis: over.redis ?? deps.redis,
       logger: deps.logger,
@@ -88,12 +100,14 @@ export async function openIngestHarness(
   return {
     app,
     metrics,
+    origins,
     topic,
     produced,
     kafkaProducer,
     redisPrefix,
     build,
     async close() {
+      origins.stop();
       for (const a of apps) await a.close();
       await consumer.disconnect();
       await kafkaProducer.disconnect();

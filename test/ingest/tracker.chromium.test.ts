@@ -21,6 +21,7 @@ import {
 } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
+import { loadedOriginIndex } from './ingest-harness.js';
 
 /** Flags that keep Chromium quiet on a closed network (no background fetches). */
 const CHROMIUM_ARGS = [
@@ -130,6 +131,7 @@ describe('tracker script in Chromium, end to end into the database', () => {
         timeoutMs: 5000,
       }),
       websites: new WebsiteLookup(deps.db),
+      origins: await loadedOriginIndex(deps),
       apiKeys: new ApiKeyLookup(deps.db),
       redis: deps.redis,
       logger: deps.logger,
