@@ -94,9 +94,7 @@ export const websiteRepository = {
   },
 
   /** Every website's domain and allowed origins (the CORS index of ingest). */
-  async originsOfAll(
-    q: Queryable,
-  ): Promise<Array<Pick<Website, 'domain' | 'allowed_origins'>>> {
+  async originsOfAll(q: Queryable): Promise<Array<Pick<Website, 'domain' | 'allowed_origins'>>> {
     const { rows } = await q.query<Pick<Website, 'domain' | 'allowed_origins'>>(
       'website.origins_of_all',
       'SELECT domain, allowed_origins FROM websites',
