@@ -306,7 +306,8 @@ function buildMessages(
     const ev: EventMessage = {
       v: EVENT_SCHEMA_VERSION,
       event_id: r.eventId ?? randomUUID(),
-      event_time: r.eventTimeMs === receivedMs ? receivedAt : new Date(r.eventTimeMs).toISOString(),
+      event_time:
+        res.eventTimeMs === receivedMs ? receivedAt : new Date(res.eventTimeMs).toISOString(),
       received_at: receivedAt,
       website_id: site.id,
       session_id: res.sessionId,
@@ -337,7 +338,7 @@ async function produce(deps: IntakeDeps, messages: Message[], claims: Claims): P
   }
   // The events are in Kafka: the answer is a success even if Redis fails now (the pending
   // markers then expire, and a retry would be produced again).
-  await deps.sessions.markDone(claims.keys).catch((err: unknown) => {
+  await deps.sessions.markDone(claims.keys, claims.token).catch((err: unknown) => {
     deps.logger.warn({ err: (err as Error).message }, 'ingest_claim_done_failed');
   });
 }

@@ -22,32 +22,53 @@ import type { Redis } from '../../shared/redis/redis.js';
  *   current state, so late events of one old visit mostly share an id, and a redelivered copy
  *   maps to the same id. Past sessions are never re-opened or merged.
  *
- * The same script also claims the event's idempotency key (`event_id`) when it has one: a key
- * already marked `done` means the event is already in Kafka (acknowledge, do not produce); a
- * key `pending` means another request is producing it right now. A claim is a `pending:<token>`
- * marker with a TTL longer than the produce timeout; it becomes `done` (24 h) only after Kafka
- * acknowledged, and is released (compare-and-delete on the token) when the produce failed, so a
- * failed produce never swallows the client's retry. A crash between the Kafka ack and `done`
- * leaves a pending marker that expires; a later retry is then produced again, and the database
- * drops it if it carries the same (event_id, event_time), i.e. when the client sent a timestamp.
+ * The same script also claims the event's idempotency key (`event_id`) when it has one. The
+ * claim key holds the event's time from its first attempt, so every retry of an event is the
+ * same (event_id, event_time) row and the database keeps it once, whatever happened to earlier
+ * attempts. Its values (all kept 24 h):
+ * - `p:<token>:<time>:<deadline>`: a request is producing it right now; another request with
+ *   the same id is refused with 503 (retry later) until the deadline (the produce timeout plus
+ *   a margin) has passed; after it the producer is presumed gone (crashed) and the claim is
+ *   taken over, keeping the time;
+ * - `f:<time>`: a produce failed (503). The message may still reach Kafka after its timeout
+ *   (the producer retries on its own), so the retry that takes the claim over keeps the time:
+ *   if both land, they are one row;
+ * - `d:<time>`: Kafka acknowledged it; a repeat is acknowledged without producing.
+ * (Markers of earlier versions, `pending:<token>` and `done`, are still understood.)
  *
  * Keys are plain (no hash tags): one Redis or a primary with replicas, not Redis Cluster.
  */
 // KEYS: per event, its session key and its claim key ('' = no event_id).
-// ARGV: gap ms, state TTL ms, pending TTL ms, pending marker, then per event: time ms, candidate id.
-// Returns per event: status ('ok' | 'duplicate' | 'pending'), session id.
+// ARGV: gap ms, state TTL ms, claim TTL ms, token, now ms, pending deadline ms, then per event:
+// time ms, candidate id.
+// Returns per event: status ('ok' | 'duplicate' | 'pending'), session id, event time ms.
 const ASSIGN_LUA = `
 local gap = tonumber(ARGV[1])
+local now = tonumber(ARGV[5])
 local out = {}
 for i = 1, #KEYS / 2 do
   local skey = KEYS[2 * i - 1]
   local claim = KEYS[2 * i]
-  local t = tonumber(ARGV[3 + 2 * i])
-  local candidate = ARGV[4 + 2 * i]
+  local t = tonumber(ARGV[5 + 2 * i])
+  local candidate = ARGV[6 + 2 * i]
   local status = 'ok'
   if claim ~= '' then
-    if not redis.call('SET', claim, ARGV[4], 'NX', 'PX', ARGV[3]) then
-      if redis.call('GET', claim) == 'done' then status = 'duplicate' else status = 'pending' end
+    local v = redis.call('GET', claim)
+    if v then
+      local kind = string.sub(v, 1, 2)
+      if v == 'done' or kind == 'd:' then
+        status = 'duplicate'
+      elseif kind == 'f:' then
+        t = tonumber(string.sub(v, 3))
+      elseif kind == 'p:' then
+        local tok, pt, deadline = string.match(v, '^p:([^:]*):(%d+):(%d+)$')
+        if tonumber(deadline) > now then status = 'pending' else t = tonumber(pt) end
+      else
+        status = 'pending'
+      end
+    end
+    if status == 'ok' then
+      redis.call('SET', claim, 'p:' .. ARGV[4] .. ':' .. string.format('%d', t) .. ':' .. ARGV[6], 'PX', ARGV[3])
     end
   end
   local sid = ''
@@ -76,14 +97,23 @@ for i = 1, #KEYS / 2 do
       redis.call('PEXPIRE', skey, ARGV[2])
     end
   end
-  out[2 * i - 1] = status
-  out[2 * i] = sid
+  out[3 * i - 2] = status
+  out[3 * i - 1] = sid
+  out[3 * i] = string.format('%d', t)
 end
 return out
 `;
 
-const RELEASE_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+// KEYS: claim keys of one request. ARGV: token, claim TTL ms, new kind ('f' or 'd').
+// Each claim still held by this token becomes `<kind>:<time>`, keeping its time.
+const SETTLE_LUA = `
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local tok, t = string.match(v, '^p:([^:]*):(%d+):%d+$')
+    if tok == ARGV[1] then redis.call('SET', KEYS[i], ARGV[3] .. ':' .. t, 'PX', ARGV[2]) end
+  end
+end
 return 0
 `;
 
@@ -99,28 +129,38 @@ export interface SessionRequest {
 }
 
 export type SessionResult =
-  { status: 'ok'; sessionId: string } | { status: 'duplicate' } | { status: 'pending' };
+  | {
+      status: 'ok';
+      sessionId: string;
+      /** The event's time: its first attempt's when it is a retry of a claimed event_id. */
+      eventTimeMs: number;
+    }
+  | { status: 'duplicate' }
+  | { status: 'pending' };
 
 export interface SessionStoreOptions {
   keyPrefix?: string;
   /** How long session state lives without events (must exceed the gap). */
   stateTtlMs?: number;
-  /** Lifetime of a `pending` claim; must exceed the produce timeout. */
+  /** How long a claim counts as in progress; must exceed the produce timeout. */
   pendingTtlMs: number;
-  /** How long an accepted event_id is remembered. */
-  doneTtlMs?: number;
+  /** How long a claimed event_id (and its time) is remembered. */
+  claimTtlMs?: number;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
 interface ScriptedRedis {
   gpAssignSession(...args: Array<string | number>): Promise<string[]>;
-  gpReleaseClaim(key: string, token: string): Promise<number>;
+  gpSettleClaims(...args: Array<string | number>): Promise<number>;
 }
 
 /** Session assignment and event_id claims in Redis (see the notes above). */
 export class SessionStore {
   private readonly prefix: string;
   private readonly stateTtlMs: number;
-  private readonly doneTtlMs: number;
+  private readonly claimTtlMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly redis: Redis,
@@ -128,11 +168,12 @@ export class SessionStore {
   ) {
     this.prefix = opts.keyPrefix ?? 'gp:';
     this.stateTtlMs = opts.stateTtlMs ?? 6 * 3_600_000;
-    this.doneTtlMs = opts.doneTtlMs ?? 24 * 3_600_000;
+    this.claimTtlMs = opts.claimTtlMs ?? 24 * 3_600_000;
+    this.now = opts.now ?? Date.now;
     if (!('gpAssignSession' in redis)) {
       // The key count varies per call: it is the first argument.
       redis.defineCommand('gpAssignSession', { lua: ASSIGN_LUA });
-      redis.defineCommand('gpReleaseClaim', { numberOfKeys: 1, lua: RELEASE_LUA });
+      redis.defineCommand('gpSettleClaims', { lua: SETTLE_LUA });
     }
   }
 
@@ -159,35 +200,47 @@ export class SessionStore {
       );
       perEvent.push(it.eventTimeMs, randomUUID());
     }
+    const now = this.now();
     const flat = await (this.redis as unknown as ScriptedRedis).gpAssignSession(
       keys.length,
       ...keys,
       SESSION_GAP_MS,
       this.stateTtlMs,
-      this.opts.pendingTtlMs,
-      `pending:${token}`,
+      this.claimTtlMs,
+      token,
+      now,
+      now + this.opts.pendingTtlMs,
       ...perEvent,
     );
     return items.map((_, i): SessionResult => {
-      const status = flat[2 * i];
+      const status = flat[3 * i];
       if (status === 'duplicate') return { status: 'duplicate' };
       if (status === 'pending') return { status: 'pending' };
-      return { status: 'ok', sessionId: flat[2 * i + 1]! };
+      return { status: 'ok', sessionId: flat[3 * i + 1]!, eventTimeMs: Number(flat[3 * i + 2]) };
     });
   }
 
-  /** Marks claims as done after Kafka acknowledged their events. */
-  async markDone(claimKeys: readonly string[]): Promise<void> {
-    if (claimKeys.length === 0) return;
-    const p = this.redis.pipeline();
-    for (const k of claimKeys) p.set(k, 'done', 'PX', this.doneTtlMs);
-    await p.exec();
+  /** Marks this request's claims done after Kafka acknowledged their events. */
+  async markDone(claimKeys: readonly string[], token: string): Promise<void> {
+    await this.settle(claimKeys, token, 'd');
   }
 
-  /** Releases this request's claims after a failed produce, so a retry is produced. */
+  /**
+   * Releases this request's claims after a failed produce (or a refusal before it), so a retry
+   * is produced, keeping each event's time for that retry.
+   */
   async release(claimKeys: readonly string[], token: string): Promise<void> {
+    await this.settle(claimKeys, token, 'f');
+  }
+
+  private async settle(claimKeys: readonly string[], token: string, kind: 'd' | 'f') {
     if (claimKeys.length === 0) return;
-    const redis = this.redis as unknown as ScriptedRedis;
-    await Promise.all(claimKeys.map((k) => redis.gpReleaseClaim(k, `pending:${token}`)));
+    await (this.redis as unknown as ScriptedRedis).gpSettleClaims(
+      claimKeys.length,
+      ...claimKeys,
+      token,
+      this.claimTtlMs,
+      kind,
+    );
   }
 }
