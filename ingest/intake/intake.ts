@@ -306,6 +306,7 @@ function buildMessages(
     const ev: EventMessage = {
       v: EVENT_SCHEMA_VERSION,
       event_id: r.eventId ?? randomUUID(),
+      seq: i,
       event_time:
         res.eventTimeMs === receivedMs ? receivedAt : new Date(res.eventTimeMs).toISOString(),
       received_at: receivedAt,

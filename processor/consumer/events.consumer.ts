@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
-import { eventRepository, type EventRow } from '../../shared/db/event.repository.js';
+import { eventRepository, eventRowOf, type EventRow } from '../../shared/db/event.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
 import { PermanentError } from '../../shared/errors/errors.js';
@@ -107,7 +107,7 @@ async function processChunk(
   const dead: Array<{ message: KafkaMessage; error: PermanentError }> = [];
   for (const m of chunk) {
     try {
-      const { v: _v, ...row } = decodeEvent(m.value);
+      const row = eventRowOf(decodeEvent(m.value));
       // PostgreSQL prints uuids in lowercase; the returned ids are matched against these.
       row.event_id = row.event_id.toLowerCase();
       items.push({ message: m, row });

@@ -5,6 +5,7 @@ import { buildSessionDeltas, timeKey } from './session-deltas.js';
 const base: EventRow = {
   event_id: '00000000-0000-4000-8000-000000000000',
   event_time: '2026-01-01T00:00:00Z',
+  seq: 0,
   received_at: '2026-01-01T00:00:00Z',
   website_id: 'site_aaaaaaaaaa',
   session_id: 's1',
@@ -57,18 +58,21 @@ describe('timeKey', () => {
 });
 
 describe('buildSessionDeltas', () => {
-  it('picks landing, entry and exit by event time, not by arrival order', () => {
+  it('picks landing (first pageview), entry and exit by event time, not by arrival order', () => {
     const rows = [
-      ev(3, '2026-01-01T00:00:30Z', { path: '/exit' }),
-      ev(1, '2026-01-01T00:00:05Z', { type: 'event', event_name: 'x', utm_source: 'mail' }),
-      ev(2, '2026-01-01T00:00:10.5Z', { path: '/entry', user_id: 'u' }),
+      ev(3, '2026-01-01T00:00:30Z', { path: '/exit', utm_source: 'later' }),
+      ev(1, '2026-01-01T00:00:05Z', { type: 'event', event_name: 'x', utm_source: 'event' }),
+      ev(2, '2026-01-01T00:00:10.5Z', { path: '/entry', user_id: 'u', utm_source: 'mail' }),
       ev(4, '2026-01-01T00:00:00Z', { type: 'performance', path: '/perf' }),
     ];
     const [d] = buildSessionDeltas(rows);
     expect(d).toMatchObject({
       started_at: '2026-01-01T00:00:05Z',
       ended_at: '2026-01-01T00:00:30Z',
+      // The session's first pageview, although a custom event came earlier.
       utm_source: 'mail',
+      first_event_id: '00000000-0000-4000-8000-000000000002',
+      landing_pageview: true,
       entry_page: '/entry',
       exit_page: '/exit',
       pageviews: 2,
@@ -78,12 +82,26 @@ describe('buildSessionDeltas', () => {
     expect(buildSessionDeltas([...rows].reverse())).toEqual([d]);
   });
 
-  it('breaks equal times by event id, as PostgreSQL compares (timestamptz, uuid)', () => {
+  it('breaks equal times by seq, then event id, as PostgreSQL compares (timestamptz, smallint, uuid)', () => {
     const [d] = buildSessionDeltas([
       ev(9, '2026-01-01T00:00:00Z', { path: '/b' }),
       ev(8, '2026-01-01T00:00:00Z', { path: '/a' }),
     ]);
     expect([d!.entry_page, d!.exit_page]).toEqual(['/a', '/b']);
+    // One request, no timestamps: its order (seq) decides, whatever the ids.
+    const [s] = buildSessionDeltas([
+      ev(1, '2026-01-01T00:00:00Z', { path: '/second', seq: 1 }),
+      ev(9, '2026-01-01T00:00:00Z', { path: '/first', seq: 0, utm_source: 'google' }),
+    ]);
+    expect([s!.entry_page, s!.exit_page, s!.utm_source]).toEqual(['/first', '/second', 'google']);
+  });
+
+  it('takes the landing from the first event when the session has no pageview', () => {
+    const [d] = buildSessionDeltas([
+      ev(2, '2026-01-01T00:00:02Z', { type: 'event', event_name: 'b', utm_source: 'two' }),
+      ev(1, '2026-01-01T00:00:01Z', { type: 'event', event_name: 'a', utm_source: 'one' }),
+    ]);
+    expect(d).toMatchObject({ utm_source: 'one', landing_pageview: false, entry_page: null });
   });
 
   it('ignores performance-only sessions and sorts deltas by key', () => {

@@ -12,15 +12,20 @@ export function timeKey(iso: string): string {
   return `${base}.${frac.padEnd(9, '0')}`;
 }
 
-/** (time, event_id) order, the one PostgreSQL applies to (timestamptz, uuid) in the upsert. */
+/**
+ * (time, seq, event_id) order, the one PostgreSQL applies to (timestamptz, smallint, uuid) in
+ * the upsert: events of one request share a receive time and keep their order in it.
+ */
 function before(a: EventRow, b: EventRow): boolean {
   const ta = timeKey(a.event_time);
   const tb = timeKey(b.event_time);
-  return ta < tb || (ta === tb && a.event_id < b.event_id);
+  if (ta !== tb) return ta < tb;
+  return a.seq !== b.seq ? a.seq < b.seq : a.event_id < b.event_id;
 }
 
 /**
  * Folds newly inserted events into one delta per session, sorted by (website_id, session_id).
+ * The landing attributes come from the first pageview when there is one, else the first event.
  * `performance` events are ignored: they never count as pageviews or events. Event ids must
  * be lowercase (as PostgreSQL prints uuids) for the tie-break to agree with the database.
  */
@@ -53,6 +58,9 @@ export function buildSessionDeltas(events: readonly EventRow[]): SessionDelta[] 
       if (!entry || before(ev, entry)) entry = ev;
       if (!exit || before(exit, ev)) exit = ev;
     }
+    // Landing attributes: the first pageview's when the session has one (a custom event sent
+    // in the same request just before it must not hide the campaign the visitor came with).
+    const landing = entry ?? first;
     deltas.push({
       website_id: first.website_id,
       session_id: first.session_id,
@@ -61,32 +69,37 @@ export function buildSessionDeltas(events: readonly EventRow[]): SessionDelta[] 
       user_id_at: user?.event_time ?? null,
       started_at: first.event_time,
       ended_at: last.event_time,
-      first_event_id: first.event_id,
+      first_event_id: landing.event_id,
+      landing_at: landing.event_time,
+      landing_seq: landing.seq,
+      landing_pageview: entry !== null,
       entry_page: entry?.path ?? null,
       entry_at: entry?.event_time ?? null,
       entry_event_id: entry?.event_id ?? null,
+      entry_seq: entry?.seq ?? 0,
       exit_page: exit?.path ?? null,
       exit_at: exit?.event_time ?? null,
       exit_event_id: exit?.event_id ?? null,
+      exit_seq: exit?.seq ?? 0,
       pageviews,
       events: rows.length - pageviews,
-      hostname: first.hostname,
-      referrer: first.referrer,
-      referrer_domain: first.referrer_domain,
-      channel: first.channel,
-      utm_source: first.utm_source,
-      utm_medium: first.utm_medium,
-      utm_campaign: first.utm_campaign,
-      utm_term: first.utm_term,
-      utm_content: first.utm_content,
-      browser: first.browser,
-      os: first.os,
-      device: first.device,
-      screen_width: first.screen_width,
-      language: first.language,
-      country: first.country,
-      region: first.region,
-      city: first.city,
+      hostname: landing.hostname,
+      referrer: landing.referrer,
+      referrer_domain: landing.referrer_domain,
+      channel: landing.channel,
+      utm_source: landing.utm_source,
+      utm_medium: landing.utm_medium,
+      utm_campaign: landing.utm_campaign,
+      utm_term: landing.utm_term,
+      utm_content: landing.utm_content,
+      browser: landing.browser,
+      os: landing.os,
+      device: landing.device,
+      screen_width: landing.screen_width,
+      language: landing.language,
+      country: landing.country,
+      region: landing.region,
+      city: landing.city,
       is_bot: isBot,
     });
   }

@@ -2,7 +2,12 @@ import type { EventMessage } from '../events/event-message.js';
 import { bulkInsertReturning, type BulkColumn } from './bulk.js';
 import type { Queryable } from './pool.js';
 
-export type EventRow = Omit<EventMessage, 'v'>;
+export type EventRow = Omit<EventMessage, 'v' | 'seq'> & { seq: number };
+
+/** The row of a decoded message (`seq` absent in messages of earlier versions: 0). */
+export function eventRowOf({ v: _v, seq, ...fields }: EventMessage): EventRow {
+  return { ...fields, seq: seq ?? 0 };
+}
 
 /** An event as the backfill reads it: what matching and the conversion row need. */
 export interface ScannedEvent {
@@ -29,6 +34,7 @@ const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 const COLUMNS: ReadonlyArray<BulkColumn<EventRow>> = [
   ['event_id', 'uuid'],
   ['event_time', 'timestamptz'],
+  ['seq', 'smallint'],
   ['received_at', 'timestamptz'],
   ['website_id', 'text'],
   ['session_id', 'text'],

@@ -3,7 +3,8 @@ import type { Queryable } from './pool.js';
 /**
  * What a set of newly inserted events of one session contributes to its row: counts to add,
  * the time span, and the candidates for landing, entry, exit and user id, each tagged with
- * the (time, event_id) that decides between it and the stored one.
+ * the (time, seq, event_id) that decides between it and the stored one. The landing is the
+ * first pageview when the session has one (`landing_pageview`), else the first event.
  */
 export interface SessionDelta {
   website_id: string;
@@ -13,13 +14,19 @@ export interface SessionDelta {
   user_id_at: string | null;
   started_at: string;
   ended_at: string;
+  /** The landing event: its id, time and position in its request. */
   first_event_id: string;
+  landing_at: string;
+  landing_seq: number;
+  landing_pageview: boolean;
   entry_page: string | null;
   entry_at: string | null;
   entry_event_id: string | null;
+  entry_seq: number;
   exit_page: string | null;
   exit_at: string | null;
   exit_event_id: string | null;
+  exit_seq: number;
   pageviews: number;
   events: number;
   hostname: string | null;
@@ -51,12 +58,17 @@ const COLUMNS: ReadonlyArray<readonly [keyof SessionDelta, string]> = [
   ['started_at', 'timestamptz'],
   ['ended_at', 'timestamptz'],
   ['first_event_id', 'uuid'],
+  ['landing_at', 'timestamptz'],
+  ['landing_seq', 'smallint'],
+  ['landing_pageview', 'boolean'],
   ['entry_page', 'text'],
   ['entry_at', 'timestamptz'],
   ['entry_event_id', 'uuid'],
+  ['entry_seq', 'smallint'],
   ['exit_page', 'text'],
   ['exit_at', 'timestamptz'],
   ['exit_event_id', 'uuid'],
+  ['exit_seq', 'smallint'],
   ['pageviews', 'integer'],
   ['events', 'integer'],
   ['hostname', 'text'],
@@ -79,9 +91,12 @@ const COLUMNS: ReadonlyArray<readonly [keyof SessionDelta, string]> = [
   ['is_bot', 'boolean'],
 ];
 
-/** Attributes of the session's landing: taken from its first event by (event_time, event_id). */
+/** Attributes of the session's landing (see SessionDelta). */
 const LANDING = [
   'first_event_id',
+  'landing_at',
+  'landing_seq',
+  'landing_pageview',
   'hostname',
   'referrer',
   'referrer_domain',
@@ -101,12 +116,22 @@ const LANDING = [
   'city',
 ] as const;
 
-const EARLIER_LANDING =
-  '(EXCLUDED.started_at, EXCLUDED.first_event_id) < (sessions.started_at, sessions.first_event_id)';
+// Rows written before migration 013 have no landing_at / landing_pageview: their landing was
+// their first event, a pageview exactly when it is also their first pageview.
+const STORED_PAGEVIEW =
+  'COALESCE(sessions.landing_pageview, sessions.first_event_id = sessions.entry_event_id, false)';
+const STORED_LANDING_AT = 'COALESCE(sessions.landing_at, sessions.started_at)';
+/** A pageview landing beats an event landing; otherwise the earlier one wins. */
+const EARLIER_LANDING = `((EXCLUDED.landing_pageview AND NOT ${STORED_PAGEVIEW}) OR
+  (EXCLUDED.landing_pageview = ${STORED_PAGEVIEW} AND
+   (EXCLUDED.landing_at, EXCLUDED.landing_seq, EXCLUDED.first_event_id)
+     < (${STORED_LANDING_AT}, sessions.landing_seq, sessions.first_event_id)))`;
 const EARLIER_ENTRY = `(EXCLUDED.entry_at IS NOT NULL AND (sessions.entry_at IS NULL OR
-  (EXCLUDED.entry_at, EXCLUDED.entry_event_id) < (sessions.entry_at, sessions.entry_event_id)))`;
+  (EXCLUDED.entry_at, EXCLUDED.entry_seq, EXCLUDED.entry_event_id)
+    < (sessions.entry_at, sessions.entry_seq, sessions.entry_event_id)))`;
 const LATER_EXIT = `(EXCLUDED.exit_at IS NOT NULL AND (sessions.exit_at IS NULL OR
-  (EXCLUDED.exit_at, EXCLUDED.exit_event_id) > (sessions.exit_at, sessions.exit_event_id)))`;
+  (EXCLUDED.exit_at, EXCLUDED.exit_seq, EXCLUDED.exit_event_id)
+    > (sessions.exit_at, sessions.exit_seq, sessions.exit_event_id)))`;
 const LATER_USER = `(EXCLUDED.user_id_at IS NOT NULL AND (sessions.user_id_at IS NULL OR
   EXCLUDED.user_id_at >= sessions.user_id_at))`;
 
@@ -121,8 +146,8 @@ const UPSERT_SET = [
   'ended_at = GREATEST(sessions.ended_at, EXCLUDED.ended_at)',
   'is_bot = sessions.is_bot OR EXCLUDED.is_bot',
   ...LANDING.map((c) => pick(EARLIER_LANDING, c)),
-  ...['entry_page', 'entry_at', 'entry_event_id'].map((c) => pick(EARLIER_ENTRY, c)),
-  ...['exit_page', 'exit_at', 'exit_event_id'].map((c) => pick(LATER_EXIT, c)),
+  ...['entry_page', 'entry_at', 'entry_seq', 'entry_event_id'].map((c) => pick(EARLIER_ENTRY, c)),
+  ...['exit_page', 'exit_at', 'exit_seq', 'exit_event_id'].map((c) => pick(LATER_EXIT, c)),
   ...['user_id', 'user_id_at'].map((c) => pick(LATER_USER, c)),
   'updated_at = now()',
 ].join(',\n    ');

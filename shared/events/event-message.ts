@@ -40,6 +40,12 @@ const ISO_TIME = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$';
 export const EventMessageSchema = Type.Object({
   v: Type.Literal(EVENT_SCHEMA_VERSION),
   event_id: Type.String({ pattern: UUID_PATTERN }),
+  /**
+   * The event's position within its request (0 for a request of one): breaks ties in event
+   * time, which the events of one request share when the client sent no timestamp. Absent in
+   * messages of earlier ingest versions (read as 0).
+   */
+  seq: Type.Optional(Type.Integer({ minimum: 0, maximum: 32_767 })),
   event_time: Type.String({ pattern: ISO_TIME }),
   received_at: Type.String({ pattern: ISO_TIME }),
   website_id: Type.String({ pattern: WEBSITE_ID_PATTERN }),

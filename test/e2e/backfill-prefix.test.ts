@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { eventRepository } from '../../shared/db/event.repository.js';
+import { eventRepository, eventRowOf } from '../../shared/db/event.repository.js';
 import { createBackfillQueue } from '../../shared/jobs/queues.js';
 import { createRedis } from '../../shared/redis/redis.js';
 import { cleanupSites, createSites, generate } from '../processor/pipeline.js';
@@ -36,10 +36,7 @@ describe('backfill queue: a non-default BULLMQ_PREFIX reaches the worker', () =>
     deps = openTestDeps('backfill-prefix');
     website = (await createSites(deps.db, 1))[0]!;
     const data = generate([website], 2_000, 7, Date.now() - 10 * 86_400_000);
-    await eventRepository.insertReturningIds(
-      deps.db,
-      data.events.map(({ v: _v, ...row }) => row),
-    );
+    await eventRepository.insertReturningIds(deps.db, data.events.map(eventRowOf));
     expected = data.oracle.get(website)!.checkout.conversions;
     topics = [
       await createTestTopic(deps.kafka, 'prefix', 1),

@@ -3,7 +3,7 @@ import { Queue, type Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { startRetention, type RetentionResult } from '../../processor/jobs/retention.worker.js';
 import { conversionRepository } from '../../shared/db/conversion.repository.js';
-import { eventRepository } from '../../shared/db/event.repository.js';
+import { eventRepository, eventRowOf } from '../../shared/db/event.repository.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
 import { createRedis, type Redis } from '../../shared/redis/redis.js';
 import { buildSessionDeltas } from '../../processor/consumer/session-deltas.js';
@@ -47,8 +47,8 @@ describe('processor: retention job', () => {
     const old = generate([w], 5, 1, now - (RETENTION_DAYS + 30) * DAY).events;
     const young = generate([w], 5, 2, now - (RETENTION_DAYS - 30) * DAY).events;
     const rows = [
-      ...old.map(({ v: _v, ...r }) => ({ ...r, type: 'pageview' as const, session_id: 'old' })),
-      ...young.map(({ v: _v, ...r }) => ({ ...r, type: 'pageview' as const, session_id: 'new' })),
+      ...old.map((e) => ({ ...eventRowOf(e), type: 'pageview' as const, session_id: 'old' })),
+      ...young.map((e) => ({ ...eventRowOf(e), type: 'pageview' as const, session_id: 'new' })),
     ];
     await deps.db.tx(async (q) => {
       await eventRepository.insertReturningIds(q, rows);

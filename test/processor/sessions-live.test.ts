@@ -90,7 +90,7 @@ describe('processor: sessions and live feed', () => {
         utm_source: 'news',
         country: 'FR',
       }),
-      ev(10, { type: 'pageview', path: '/first' }),
+      ev(10, { type: 'pageview', path: '/first', utm_source: 'ads', country: 'IT' }),
       ev(20, { type: 'pageview', path: '/checkout/success', user_id: 'u-1' }),
       ev(30, { type: 'pageview', path: '/blog/a', user_id: 'u-2' }),
       ev(40, { type: 'pageview', path: '/last' }),
@@ -132,8 +132,9 @@ describe('processor: sessions and live feed', () => {
         exit_page: '/last',
         pageviews: 4,
         events: 1,
-        utm_source: 'news',
-        country: 'FR',
+        // Landing attributes: the first pageview's, not the earlier custom event's.
+        utm_source: 'ads',
+        country: 'IT',
         is_bot: false,
       },
     ]);
