@@ -51,6 +51,9 @@ export async function openApiFixture(
     logger,
     bootstrapApiKey: bootstrapKey,
     handoffTimeoutMs: 1_000,
+    // These suites send many bad keys and requests from one address on purpose; the throttles
+    // themselves are tested in abuse-limits.test.ts.
+    limits: { authFailuresPerMinute: 100_000, requestsPerKeyPerMinute: 100_000 },
   });
   const keyIds: string[] = [];
   return {
