@@ -70,14 +70,13 @@ const boundaries = {
 
 export default tseslint.config(
   {
-    // ingest/.build and .bench-build: the bundles npm start and the ingest bench write.
+    // dist/: the build (npm run build).
     ignores: [
       'node_modules/**',
       '.stack/**',
       'coverage/**',
       'ingest/public/**',
-      'ingest/.build/**',
-      'ingest/.bench-build*/**',
+      'dist/**',
     ],
   },
   js.configs.recommended,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-export { freePort } from '../test/helpers/services.js';
+export { freePort } from '../scripts/services.js';
 
 /** CPU seconds (user + system) a process has used so far, from /proc; 0 when it is gone. */
 export function cpuSeconds(pid: number | null | undefined): number {

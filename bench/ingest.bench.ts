@@ -5,8 +5,7 @@
  *       enrichment with the GeoIP database, Redis session script, Kafka acks=all);
  *   (c) batches of 50 events;
  *   (d) a fixed 2,000 req/s of (b), for the latency target.
- * Servers run as child processes (ingest is the real `ingest/index.ts`, compiled to one
- * JavaScript file as production should run it; BENCH_INGEST_COMPILED=false runs it under tsx),
+ * Servers run as child processes (ingest from the build, as npm start and production run it),
  * autocannon runs here. BENCH_CLIENT_IPS > 0 sends each request from one of that many public
  * addresses (X-Forwarded-For, ingest trusting loopback as its proxy), so GeoIP lookups and
  * their caches work as under real traffic instead of answering 127.0.0.1 from memory.
@@ -17,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import autocannon, { type Result } from 'autocannon';
 import { DatabaseEnv, KafkaEnv, RedisEnv } from '../shared/config/env.js';
@@ -28,7 +28,7 @@ import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { cpuSeconds, freePort } from './bench-util.js';
-import { bundleIngest, INGEST_NODE_FLAGS } from '../scripts/ingest-build.js';
+import { REPO_ROOT, SERVICE_NODE_FLAGS, serviceArgs } from '../scripts/services.js';
 
 const BenchConfigSchema = Type.Object({
   ...DatabaseEnv,
@@ -37,17 +37,12 @@ const BenchConfigSchema = Type.Object({
   BENCH_DURATION_S: Type.Integer({ minimum: 3, maximum: 120, default: 15 }),
   BENCH_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
   BENCH_PROFILE: Type.Boolean({ default: false }),
-  /**
-   * Run ingest as `npm start` does: one esbuild bundle on plain node (scripts/ingest-build.ts);
-   * false runs `ingest/index.ts` under tsx (about 45 MB more RSS).
-   */
-  BENCH_INGEST_COMPILED: Type.Boolean({ default: true }),
   /** Node flags for the ingest process: by default those `npm start` uses; '' = V8's defaults. */
-  BENCH_INGEST_NODE_FLAGS: Type.String({ default: INGEST_NODE_FLAGS.join(' ') }),
+  BENCH_INGEST_NODE_FLAGS: Type.String({ default: SERVICE_NODE_FLAGS.ingest.join(' ') }),
   /** Distinct client addresses (X-Forwarded-For) for (b)–(d); 0: every request from loopback. */
   BENCH_CLIENT_IPS: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
 });
-const ROOT = join(import.meta.dirname, '..');
+const ROOT = REPO_ROOT;
 const PROFILE_DIR = join(tmpdir(), 'goalpost-ingest-profile');
 
 async function main(): Promise<void> {
@@ -70,7 +65,8 @@ async function main(): Promise<void> {
   try {
     // (a) baseline
     const barePort = await freePort();
-    const bare = spawnNode([join(ROOT, 'bench/ingest.bench.ts'), 'bare', String(barePort)], {});
+    // This file (from dist/, as the bench runs), as a bare Fastify server.
+    const bare = spawnNode([fileURLToPath(import.meta.url), 'bare', String(barePort)], {});
     children.push(bare);
     const bareUrl = `http://127.0.0.1:${barePort}`;
     await waitHttp(`${bareUrl}/api/collect`, 'POST');
@@ -92,9 +88,8 @@ async function main(): Promise<void> {
       [
         ...(config.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
         ...config.BENCH_INGEST_NODE_FLAGS.split(' ').filter((f) => f !== ''),
-        config.BENCH_INGEST_COMPILED
-          ? bundleIngest(ROOT, '.bench-build')
-          : join(ROOT, 'ingest/index.ts'),
+        // The build, as npm start and production run it.
+        serviceArgs(ROOT, 'ingest').at(-1)!,
       ],
       {
         INGEST_PORT: String(port),
@@ -179,7 +174,6 @@ async function main(): Promise<void> {
     if (config.BENCH_PROFILE) printProfile();
   } finally {
     for (const ch of children) if (ch.exitCode === null) ch.kill('SIGTERM');
-    rmSync(BUNDLE_DIR, { recursive: true, force: true });
     await db.query('bench.cleanup', 'DELETE FROM websites WHERE id = $1', [site.id]);
     await db.end();
     const admin = kafka.admin();
@@ -291,13 +285,8 @@ function load(
   });
 }
 
-// The bench builds into its own directory, removed when the run ends, so it never replaces
-// the bundle of a running `npm start`.
-const BUNDLE_DIR = join(ROOT, 'ingest/.bench-build');
-
 function spawnNode(args: string[], env: Record<string, string>): ChildProcess {
-  const compiled = args.some((a) => a.endsWith('.mjs'));
-  const child = spawn(process.execPath, [...(compiled ? [] : ['--import', 'tsx']), ...args], {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -454,7 +443,7 @@ function componentOf(url: string, fn: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith('node:')) return url.replace(/^node:(internal\/)?([^/]+).*$/, 'node:$2');
-  if (url.includes('.bench-build/')) return 'ingest+shared (our code, bundled)';
+  if (url.includes('/dist/')) return 'ingest+shared (our code, built)';
   const ours = /\/(ingest|shared)\//.exec(url);
   return ours ? `${ours[1]}/ (our code)` : url;
 }

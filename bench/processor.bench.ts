@@ -6,16 +6,15 @@
  * Setup: BENCH_WEBSITES websites × BENCH_GOALS goals of mixed kinds (every match operator,
  * property filters, the three value modes) in the dev database; BENCH_EVENTS synthetic events
  * (1M by default) preloaded into a fresh 6-partition topic; the processor runs as a child
- * process (`node --import tsx processor/index.ts`), as in production, and so does ingest for
- * the freshness part (`ingest/index.ts`, producing into the same topic). The processor logs
+ * process from the build, as npm start and production run it, and so does ingest for the
+ * freshness part (producing into the same topic). The processor logs
  * each sub-batch's statement timings at debug level; the run sums them into the profile it
  * prints. Everything the run creates is deleted at the end.
  */
 import { Type } from '@sinclair/typebox';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
@@ -31,7 +30,7 @@ import { newGoalId, newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { cpuSeconds, freePort } from './bench-util.js';
-import { bundleIngest, INGEST_NODE_FLAGS } from '../scripts/ingest-build.js';
+import { REPO_ROOT, serviceArgs } from '../scripts/services.js';
 import { createRedis } from '../shared/redis/redis.js';
 
 const config = loadConfig(
@@ -232,7 +231,7 @@ let collectTimings = true;
 const profile = config.BENCH_CPU_PROFILE_DIR
   ? ['--cpu-prof', `--cpu-prof-dir=${config.BENCH_CPU_PROFILE_DIR}`]
   : [];
-const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'processor/index.ts'], {
+const child = spawn(process.execPath, [...profile, ...serviceArgs(REPO_ROOT, 'processor')], {
   env: {
     DATABASE_URL: config.DATABASE_URL,
     REDIS_URL: config.REDIS_URL,
@@ -424,9 +423,8 @@ for (const l of profileLines) out(`profile: ${l}`);
 
 // --- freshness: ingest's 202 → conversion readable, at a steady rate ---------------------------
 const ingestPort = await freePort();
-// Ingest runs as `npm start` runs it (scripts/ingest-build.ts), from its own build folder.
-const ingestBundle = bundleIngest(process.cwd(), '.bench-build-processor');
-const ingest = spawn(process.execPath, [...INGEST_NODE_FLAGS, ingestBundle], {
+// Ingest runs as `npm start` runs it: from the build, with its Node flags.
+const ingest = spawn(process.execPath, serviceArgs(REPO_ROOT, 'ingest'), {
   env: {
     DATABASE_URL: config.DATABASE_URL,
     REDIS_URL: config.REDIS_URL,
@@ -683,7 +681,6 @@ await Promise.all([
   new Promise((r) => ingest.once('exit', r)),
   new Promise((r) => child.once('exit', r)),
 ]);
-rmSync(dirname(ingestBundle), { recursive: true, force: true });
 await producer.disconnect();
 await deleteRows();
 await db.query('bench.cleanup', 'DELETE FROM websites WHERE id = ANY($1)', [websites]);

@@ -7,7 +7,7 @@ import { loadConfigOrExit } from '../shared/config/load-config.js';
 import { migrateOrExit } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { createLogger } from '../shared/logger.js';
-import { bundleIngest, INGEST_NODE_FLAGS } from './ingest-build.js';
+import { REPO_ROOT, SERVICES, serviceArgs } from './services.js';
 import { formatLogLine } from './log-format.js';
 import { Type } from '@sinclair/typebox';
 import { DatabaseEnv, LogEnv } from '../shared/config/env.js';
@@ -32,22 +32,17 @@ const db = createDb(
 await migrateOrExit(db, logger);
 await db.end();
 
-const services = ['ingest', 'processor', 'api'] as const;
+const services = SERVICES;
 // In a terminal the services' JSON lines are shown readably; piped or in production they stay
 // JSON, one per line, for a log collector.
 const readable = process.stdout.isTTY && config.NODE_ENV !== 'production';
 const show = (line: string) => (readable ? formatLogLine(line, true) : line);
-// Ingest, the front door, runs bundled with its memory flags (scripts/ingest-build.ts), as the
-// ingest benchmark measures it; the other two under tsx.
-const ingestBundle = bundleIngest(process.cwd());
-const argv = (name: (typeof services)[number]) =>
-  name === 'ingest'
-    ? [...INGEST_NODE_FLAGS, ingestBundle]
-    : ['--import', 'tsx', `${name}/index.ts`];
+// Every service runs from the build with its own Node flags (scripts/services.ts), as the
+// benchmarks measure them and production runs them.
 const children: ChildProcess[] = services.map((name) => {
   // Each service gets its own process group: Ctrl-C reaches only this supervisor, which
   // sends one SIGTERM to each service (a second signal would make a service force-exit).
-  const child = spawn(process.execPath, argv(name), {
+  const child = spawn(process.execPath, serviceArgs(REPO_ROOT, name), {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

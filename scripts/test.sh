@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash deploy/local/stack.sh up
+# Tests that run services as processes run them from the build, as production does.
+bash scripts/build.sh
 # Headless Chromium for the tracker's browser tests (Debian package; installed when missing).
 bash deploy/local/chromium.sh
 mkdir -p .stack

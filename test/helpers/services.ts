@@ -1,42 +1,35 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
+import { createWriteStream, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serviceArgs, type Service } from '../../scripts/services.js';
 import { testConfig } from './test-env.js';
+
+export { freePort } from '../../scripts/services.js';
+export type { Service };
 
 /** The project root (where `npm start` runs the services from). */
 export const ROOT = new URL('../../', import.meta.url).pathname;
-
-/** A TCP port on 127.0.0.1 that is free right now (for a child service a test or bench starts). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-export type Service = 'ingest' | 'processor' | 'api';
 
 /** Where a spawned service's output goes: $TMPDIR/goalpost-<service>-<name>.log. */
 export const serviceLogPath = (service: Service, name: string) =>
   join(tmpdir(), `goalpost-${service}-${name}.log`);
 
 /**
- * One service as a child process, as `npm start` runs it (`<service>/index.ts`), pointed at the
- * test stack; `env` adds or overrides variables. Output is appended to {@link serviceLogPath}
- * for diagnosing a failed run.
+ * One service as a child process, as `npm start` and production run it (`node` on its entry in
+ * dist/, which `npm test` builds first), pointed at the test stack; `env` adds or overrides
+ * variables. Output is appended to {@link serviceLogPath} for diagnosing a failed run.
  */
 export function spawnService(
   service: Service,
   name: string,
   env: Record<string, string>,
 ): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${service}/index.ts`], {
+  const args = serviceArgs(ROOT, service);
+  if (!existsSync(args[args.length - 1]!)) {
+    throw new Error(`${args[args.length - 1]} is missing: run npm run build (npm test does)`);
+  }
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -67,7 +67,7 @@ describe('processor: dead letters', () => {
   });
 
   const cli = (...args: string[]) =>
-    run(process.execPath, ['--import', 'tsx', 'processor/cli/main.ts', 'dlq', ...args], {
+    run(process.execPath, ['dist/processor/cli/main.js', 'dlq', ...args], {
       cwd: new URL('../../', import.meta.url).pathname,
       env: {
         KAFKA_BROKERS: testConfig.KAFKA_BROKERS,
