@@ -71,13 +71,7 @@ const boundaries = {
 export default tseslint.config(
   {
     // dist/: the build (npm run build).
-    ignores: [
-      'node_modules/**',
-      '.stack/**',
-      'coverage/**',
-      'ingest/public/**',
-      'dist/**',
-    ],
+    ignores: ['node_modules/**', '.stack/**', 'coverage/**', 'ingest/public/**', 'dist/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
