@@ -1,7 +1,7 @@
 import type { GoalChanges } from '../../shared/db/goal.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 import type { GoalType, PropertyFilter } from '../../shared/goals/goal-definition.js';
-import { checkRegex } from '../../shared/matching/regex-safety.js';
+import { checkRegex } from '../../shared/matching/regex.js';
 import { rybbitTypeOf, type RybbitGoalInput, type SparklyticsGoalInput } from './goal.schemas.js';
 
 /**
@@ -88,9 +88,18 @@ function sparklyticsMatching(
       : existing?.match_value;
   if (matchValue === undefined) throw validationError('match_value is required', 'match_value');
   const matchOperator = input.match_operator ?? existing?.match_operator ?? 'equals';
-  if (matchOperator === 'regex') {
-    const problem = checkRegex(matchValue);
-    if (problem !== null) throw validationError(problem, 'match_value');
+  const caseSensitive = input.case_sensitive ?? existing?.case_sensitive ?? true;
+  // Checked whenever the request touches how the pattern is read. An update that leaves the
+  // pattern alone (a rename) is not refused for a stored pattern the current rules refuse:
+  // that goal keeps its `pattern_issue` and never matches until its pattern is changed.
+  const patternTouched =
+    existing === null ||
+    input.match_value !== undefined ||
+    input.match_operator !== undefined ||
+    input.case_sensitive !== undefined;
+  if (matchOperator === 'regex' && patternTouched) {
+    const problem = checkRegex(matchValue, !caseSensitive);
+    if (problem !== null) throw validationError(`invalid regex: ${problem}`, 'match_value');
   }
   const filters =
     input.property_filters !== undefined
@@ -102,7 +111,7 @@ function sparklyticsMatching(
   return {
     match_value: matchValue,
     match_operator: matchOperator,
-    case_sensitive: input.case_sensitive ?? existing?.case_sensitive ?? true,
+    case_sensitive: caseSensitive,
     property_filters: filters,
   };
 }
