@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import type { GoalDefinition, MatchOperator, PropertyFilter } from '../goals/goal-definition.js';
 import { compileGoal, compileGoals, decimalValue, foldCase, matchEvent } from './goal-matcher.js';
 import type { MatchableEvent } from './goal-matcher.js';
@@ -757,5 +758,68 @@ describe('compileGoals and matchEvent', () => {
 
   it('handles an empty goal list', () => {
     expect(matchEvent(compileGoals([]), pageview('/'))).toEqual([]);
+  });
+});
+
+describe('property: matching never throws', () => {
+  const text = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.constantFrom('**', '*', '/**/x', '(', '\\', '%E0%A4%A', '.*', 'ß', 'İ', 'ς', '(?i)a', '[^]'),
+  );
+  const defArb = fc.record({
+    goal_type: fc.constantFrom('pageview', 'event', 'click') as fc.Arbitrary<
+      GoalDefinition['goal_type']
+    >,
+    match_operator: fc.constantFrom(
+      'equals',
+      'starts_with',
+      'ends_with',
+      'contains',
+      'glob',
+      'regex',
+      'like',
+    ) as fc.Arbitrary<MatchOperator>,
+    match_value: text,
+    case_sensitive: fc.boolean(),
+    property_filters: fc.array(
+      fc.record({
+        key: text,
+        operator: fc.constantFrom(
+          'equals',
+          'not_equals',
+          'contains',
+          'gt',
+          'gte',
+          'lt',
+          'lte',
+          'exists',
+          'nope',
+        ) as fc.Arbitrary<PropertyFilter['operator']>,
+        value: fc.option(fc.oneof(text, fc.double(), fc.boolean()), { nil: undefined }),
+      }),
+      { maxLength: 3 },
+    ),
+    value_mode: fc.constantFrom<GoalDefinition['value_mode']>('none', 'fixed', 'event_property'),
+    fixed_value: fc.option(text, { nil: null }),
+    value_property_key: fc.option(text, { nil: null }),
+  });
+  const eventArb = fc.record({
+    type: fc.constantFrom('pageview', 'event', 'performance'),
+    event_name: fc.option(text, { nil: null }),
+    path: fc.option(text, { nil: null }),
+    properties: fc.option(fc.dictionary(text, fc.jsonValue({ maxDepth: 2 })), { nil: null }),
+  });
+
+  it('compileGoal, matches and value never throw, whatever the definition and event', () => {
+    fc.assert(
+      fc.property(defArb, fc.array(eventArb, { maxLength: 5 }), (d, events) => {
+        const g = compileGoal(goal(d));
+        for (const ev of events) {
+          if (g.matches(ev)) g.value(ev);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -371,7 +371,10 @@ class Parser {
     };
   }
 
+  private readonly groupNames = new Set<string>();
+
   private groupName(): string {
+    const at = this.pos;
     const close = this.src.indexOf('>', this.pos);
     if (close === -1) this.fail('unterminated group name');
     const name = this.src.slice(this.pos, close);
@@ -379,6 +382,8 @@ class Parser {
       this.fail('group names are letters, digits and _');
     }
     if (name === '') this.fail('empty group name');
+    if (this.groupNames.has(name)) this.fail(`duplicate group name ${name}`, at);
+    this.groupNames.add(name);
     this.pos = close + 1;
     return name;
   }
