@@ -13,6 +13,11 @@ import { rybbitTypeOf, type RybbitGoalInput, type SparklyticsGoalInput } from '.
 /** Everything a goal is, apart from identity and timestamps. */
 export interface GoalFields extends GoalChanges {
   goal_type: GoalType;
+  /**
+   * The request set how the pattern is read (value, operator or case) and it passed the
+   * current engine's rules: any note of the stored-pattern check (`pattern_issue`) is void.
+   */
+  pattern_checked?: boolean;
 }
 
 export const NAME_MAX = 100;
@@ -81,7 +86,10 @@ function sparklyticsMatching(
   existing: Existing,
   input: SparklyticsGoalInput,
   goalType: GoalType,
-): Pick<GoalFields, 'match_value' | 'match_operator' | 'case_sensitive' | 'property_filters'> {
+): Pick<
+  GoalFields,
+  'match_value' | 'match_operator' | 'case_sensitive' | 'property_filters' | 'pattern_checked'
+> {
   const matchValue =
     input.match_value !== undefined
       ? checkText(input.match_value, 'match_value', MATCH_VALUE_MAX)
@@ -113,6 +121,7 @@ function sparklyticsMatching(
     match_operator: matchOperator,
     case_sensitive: caseSensitive,
     property_filters: filters,
+    pattern_checked: patternTouched,
   };
 }
 
@@ -222,6 +231,7 @@ export function resolveRybbitGoal(
     GoalFields,
     'goal_type' | 'match_operator' | 'match_value' | 'case_sensitive' | 'property_filters'
   >;
+  // Rybbit sends the whole config: globs and event names always run under the current engine.
   if (input.goalType === 'path') {
     for (const k of ['eventName', 'eventPropertyKey', 'eventPropertyValue'] as const) {
       if (c[k] !== undefined)
@@ -281,6 +291,7 @@ export function resolveRybbitGoal(
     name,
     description: existing?.description ?? null,
     ...matching,
+    pattern_checked: true,
     value_mode: existing?.value_mode ?? 'none',
     fixed_value: existing?.fixed_value ?? null,
     value_property_key: existing?.value_property_key ?? null,
