@@ -27,8 +27,15 @@ export interface Decimal {
 const NUMERAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /**
+ * Largest written exponent (`1e…`) of a numeral. Within it `Number()` reads the exponent
+ * exactly and the scaled exponent stays a safe integer, so the rule is the same in the SQL
+ * rendering of property filters (`goal-condition-sql.ts`), which checks the written exponent.
+ */
+export const MAX_NUMERAL_EXPONENT = 1e15;
+
+/**
  * Parses a plain decimal numeral (see {@link NUMERAL}); `null` for anything else, including
- * `""`, `" 1"`, `"0x10"`, `"Infinity"`, `"NaN"` and exponents beyond ±(2^53 − 1).
+ * `""`, `" 1"`, `"0x10"`, `"Infinity"`, `"NaN"` and written exponents beyond ±10^15.
  */
 export function parseDecimal(text: string): Decimal | null {
   const m = NUMERAL.exec(text);
@@ -36,7 +43,9 @@ export function parseDecimal(text: string): Decimal | null {
   const [, sign = '', intDigits = '', fracDigits = '', expText] = m;
   // The regex lets `""`, `"."`, `"e5"` through; a numeral needs at least one digit.
   if (intDigits.length === 0 && fracDigits.length === 0) return null;
-  const exponent = (expText === undefined ? 0 : Number(expText)) - fracDigits.length;
+  const written = expText === undefined ? 0 : Number(expText);
+  if (Math.abs(written) > MAX_NUMERAL_EXPONENT) return null;
+  const exponent = written - fracDigits.length;
   if (!Number.isSafeInteger(exponent)) return null;
   const digits = intDigits + fracDigits;
   const lead = leadingZeros(digits);

@@ -211,7 +211,8 @@ function pgChar(cp: number): string {
   return cp > 0xffff ? `\\U${hex(cp).padStart(8, '0')}` : `\\u${hex(cp).padStart(4, '0')}`;
 }
 
-function pgSet(set: CharSet): string {
+/** A set as one PostgreSQL ARE atom: a character, or a bracket of explicit code points. */
+export function postgresSet(set: CharSet): string {
   const s = subtractSets(set, NOT_IN_POSTGRES_TEXT);
   if (s.length === 0) return '[^\\u0001-\\U0010ffff]';
   if (s.length === 1 && s[0]![0] === s[0]![1]) return pgChar(s[0]![0]);
@@ -240,10 +241,12 @@ function pgQuantifier(min: number, max: number): string {
 function pgNode(node: RegexNode, ci: boolean): string | null {
   switch (node.kind) {
     case 'literal':
-      return ci ? pgSet(foldClosure([[node.cp, node.cp]])) : pgSet([[node.cp, node.cp]]);
+      return ci
+        ? postgresSet(foldClosure([[node.cp, node.cp]]))
+        : postgresSet([[node.cp, node.cp]]);
     case 'class': {
       const s = classSet(node, ci);
-      return s === null ? null : pgSet(s);
+      return s === null ? null : postgresSet(s);
     }
     case 'assert':
       // `\y`/`\Y` are PostgreSQL's word boundaries (its `\b` is a backspace); under COLLATE "C"
