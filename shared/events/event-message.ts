@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { PermanentError } from '../errors/errors.js';
 import { UUID_PATTERN, WEBSITE_ID_PATTERN } from '../ids.js';
+import { MAX_EVENT_NAME_LENGTH, MAX_PATH_LENGTH } from './input-limits.js';
 
 /**
  * The event as it travels through Kafka: produced by ingest, decoded by the processor. The
@@ -28,9 +29,9 @@ export const EventMessageSchema = Type.Object({
    * stored but never counted as a pageview or a custom event, and never matches a goal.
    */
   type: Type.Union([Type.Literal('pageview'), Type.Literal('event'), Type.Literal('performance')]),
-  event_name: Str(200),
+  event_name: Str(MAX_EVENT_NAME_LENGTH),
   hostname: Str(253),
-  path: Str(),
+  path: Str(MAX_PATH_LENGTH),
   querystring: Str(),
   page_title: Str(),
   referrer: Str(),
