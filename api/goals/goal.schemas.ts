@@ -197,7 +197,14 @@ const GoalBodyFields = {
       description: '`page_view` is accepted as an alias of `pageview`',
     },
   ),
-  match_value: Type.String({ description: '1–500 characters' }),
+  match_value: Type.String({
+    description:
+      '1–500 characters. glob: `*` = one or more characters but `/`, `**` = anything. regex: ' +
+      'RE2 syntax (unanchored; `.` is anything but \\n, `\\s` `\\w` `\\d` `\\b` are ASCII; no ' +
+      'lookaround, backreferences, inline flags or JavaScript escapes such as \\u0041: write ' +
+      '\\x{41}); at most 255 repetitions and a bounded program size. Refused patterns are a 422 ' +
+      'naming match_value.',
+  }),
   match_operator: literals(MATCH_OPERATORS),
   case_sensitive: Type.Boolean({ default: true }),
   property_filters: Type.Array(PropertyFilterSchema, {
