@@ -79,6 +79,29 @@ export function compileGlob(glob: string): CompiledGlob {
   const last = state;
   const none = mask();
 
+  if (words === 1) {
+    // The common case (globs of up to 31 tokens): the state set fits one machine word.
+    const lit = new Map([...literalStep].map(([cp, m]) => [cp, m[0]!]));
+    const ascii = new Int32Array(128);
+    for (const [cp, m] of lit) if (cp < 128) ascii[cp] = m;
+    const [ss, sl, al] = [starStep[0]!, starLoop[0]!, anyLoop[0]!];
+    const accept = 2 ** last;
+    return {
+      tokens,
+      test(subject: string): boolean {
+        let d = 1;
+        for (let i = 0; i < subject.length;) {
+          const cp = subject.codePointAt(i)!;
+          i += cp > 0xffff ? 2 : 1;
+          const l = cp < 128 ? ascii[cp]! : (lit.get(cp) ?? 0);
+          d = cp === SLASH ? ((d << 1) & l) | (d & al) : ((d << 1) & (l | ss)) | (d & (al | sl));
+          if (d === 0) return false;
+        }
+        return (d & accept) !== 0;
+      },
+    };
+  }
+
   return {
     tokens,
     test(subject: string): boolean {
