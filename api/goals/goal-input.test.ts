@@ -46,6 +46,7 @@ describe('resolveSparklyticsGoal', () => {
       match_value: '/thanks',
       case_sensitive: true,
       property_filters: [],
+      pattern_checked: true,
       value_mode: 'none',
       fixed_value: null,
       value_property_key: null,
