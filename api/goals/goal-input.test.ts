@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../../shared/errors/errors.js';
+import { compileGoal } from '../../shared/matching/goal-matcher.js';
+import { checkRegex } from '../../shared/matching/regex.js';
 import {
   definitionChanged,
   firstFreeName,
@@ -43,6 +46,7 @@ describe('resolveSparklyticsGoal', () => {
       match_value: '/thanks',
       case_sensitive: true,
       property_filters: [],
+      pattern_checked: true,
       value_mode: 'none',
       fixed_value: null,
       value_property_key: null,
@@ -77,10 +81,10 @@ describe('resolveSparklyticsGoal', () => {
     expect(fieldOf(() => resolveSparklyticsGoal(base, { name: '𝒳'.repeat(101) }))).toBe('name');
   });
 
-  it('refuses unsafe regexes on the merged definition', () => {
+  it('refuses regexes the engine cannot run, on the merged definition', () => {
     const rx = resolveSparklyticsGoal(base, { match_operator: 'regex', match_value: '^sign' });
     expect(rx.match_operator).toBe('regex');
-    expect(fieldOf(() => resolveSparklyticsGoal(rx, { match_value: '(a|a)*' }))).toBe(
+    expect(fieldOf(() => resolveSparklyticsGoal(rx, { match_value: '(a{200}){2}' }))).toBe(
       'match_value',
     );
   });
@@ -132,5 +136,76 @@ describe('naming and versioning', () => {
         { ...base, property_filters: [{ value: 1, operator: 'equals', key: 'a' } as never] },
       ),
     ).toBe(false);
+  });
+});
+
+describe('property: goal input either resolves to a runnable goal or is a 4xx naming a field', () => {
+  const text = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 30 }),
+    fc.constantFrom(
+      '(',
+      '.*.*.*=',
+      '(a|a)*',
+      '\\u0041',
+      '\\p{L}',
+      '(?<n>a)',
+      'a{300}',
+      '/**/x',
+      '[^]',
+    ),
+  );
+  const inputArb = fc.record(
+    {
+      name: text,
+      goal_type: fc.constantFrom('event', 'pageview', 'page_view') as fc.Arbitrary<'event'>,
+      match_value: text,
+      match_operator: fc.constantFrom(
+        'equals',
+        'contains',
+        'glob',
+        'regex',
+      ) as fc.Arbitrary<'regex'>,
+      case_sensitive: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('Sparklytics create and update', () => {
+    fc.assert(
+      fc.property(inputArb, inputArb, (create, update) => {
+        let g: GoalFields;
+        try {
+          g = resolveSparklyticsGoal(null, create);
+          g = resolveSparklyticsGoal(g, update);
+        } catch (err) {
+          expect(err).toBeInstanceOf(ClientError);
+          expect((err as ClientError).field).toEqual(expect.any(String));
+          return;
+        }
+        if (g.match_operator === 'regex')
+          expect(checkRegex(g.match_value, !g.case_sensitive)).toBeNull();
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('Rybbit path goals: any pattern is a runnable glob', () => {
+    fc.assert(
+      fc.property(text, (pathPattern) => {
+        try {
+          const g = resolveRybbitGoal(null, { goalType: 'path', config: { pathPattern } });
+          expect(
+            compileGoal({ ...g, id: 'g', website_id: 's', definition_version: 1 }).matches({
+              type: 'pageview',
+              event_name: null,
+              path: pathPattern,
+              properties: null,
+            }),
+          ).toEqual(expect.any(Boolean));
+        } catch (err) {
+          expect(err).toBeInstanceOf(ClientError);
+        }
+      }),
+    );
   });
 });

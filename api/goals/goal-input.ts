@@ -1,7 +1,7 @@
 import type { GoalChanges } from '../../shared/db/goal.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 import type { GoalType, PropertyFilter } from '../../shared/goals/goal-definition.js';
-import { checkRegex } from '../../shared/matching/regex-safety.js';
+import { checkRegex } from '../../shared/matching/regex.js';
 import { rybbitTypeOf, type RybbitGoalInput, type SparklyticsGoalInput } from './goal.schemas.js';
 
 /**
@@ -13,6 +13,11 @@ import { rybbitTypeOf, type RybbitGoalInput, type SparklyticsGoalInput } from '.
 /** Everything a goal is, apart from identity and timestamps. */
 export interface GoalFields extends GoalChanges {
   goal_type: GoalType;
+  /**
+   * The request set how the pattern is read (value, operator or case) and it passed the
+   * current engine's rules: any note of the stored-pattern check (`pattern_issue`) is void.
+   */
+  pattern_checked?: boolean;
 }
 
 export const NAME_MAX = 100;
@@ -81,16 +86,28 @@ function sparklyticsMatching(
   existing: Existing,
   input: SparklyticsGoalInput,
   goalType: GoalType,
-): Pick<GoalFields, 'match_value' | 'match_operator' | 'case_sensitive' | 'property_filters'> {
+): Pick<
+  GoalFields,
+  'match_value' | 'match_operator' | 'case_sensitive' | 'property_filters' | 'pattern_checked'
+> {
   const matchValue =
     input.match_value !== undefined
       ? checkText(input.match_value, 'match_value', MATCH_VALUE_MAX)
       : existing?.match_value;
   if (matchValue === undefined) throw validationError('match_value is required', 'match_value');
   const matchOperator = input.match_operator ?? existing?.match_operator ?? 'equals';
-  if (matchOperator === 'regex') {
-    const problem = checkRegex(matchValue);
-    if (problem !== null) throw validationError(problem, 'match_value');
+  const caseSensitive = input.case_sensitive ?? existing?.case_sensitive ?? true;
+  // Checked whenever the request touches how the pattern is read. An update that leaves the
+  // pattern alone (a rename) is not refused for a stored pattern the current rules refuse:
+  // that goal keeps its `pattern_issue` and never matches until its pattern is changed.
+  const patternTouched =
+    existing === null ||
+    input.match_value !== undefined ||
+    input.match_operator !== undefined ||
+    input.case_sensitive !== undefined;
+  if (matchOperator === 'regex' && patternTouched) {
+    const problem = checkRegex(matchValue, !caseSensitive);
+    if (problem !== null) throw validationError(`invalid regex: ${problem}`, 'match_value');
   }
   const filters =
     input.property_filters !== undefined
@@ -102,8 +119,9 @@ function sparklyticsMatching(
   return {
     match_value: matchValue,
     match_operator: matchOperator,
-    case_sensitive: input.case_sensitive ?? existing?.case_sensitive ?? true,
+    case_sensitive: caseSensitive,
     property_filters: filters,
+    pattern_checked: patternTouched,
   };
 }
 
@@ -213,6 +231,7 @@ export function resolveRybbitGoal(
     GoalFields,
     'goal_type' | 'match_operator' | 'match_value' | 'case_sensitive' | 'property_filters'
   >;
+  // Rybbit sends the whole config: globs and event names always run under the current engine.
   if (input.goalType === 'path') {
     for (const k of ['eventName', 'eventPropertyKey', 'eventPropertyValue'] as const) {
       if (c[k] !== undefined)
@@ -272,6 +291,7 @@ export function resolveRybbitGoal(
     name,
     description: existing?.description ?? null,
     ...matching,
+    pattern_checked: true,
     value_mode: existing?.value_mode ?? 'none',
     fixed_value: existing?.fixed_value ?? null,
     value_property_key: existing?.value_property_key ?? null,

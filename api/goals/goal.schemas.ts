@@ -48,6 +48,23 @@ export const SparklyticsGoalSchema = Type.Object({
   value_property_key: Type.Union([Type.String(), Type.Null()]),
   currency: Type.String(),
   backfill: Type.Union([BackfillSchema, Type.Null()]),
+  invalid: Type.Optional(
+    Type.Object(
+      { reason: Type.String() },
+      {
+        description:
+          'Present when the stored pattern cannot run under the current regex rules (a regex ' +
+          'stored before them): the goal never matches until match_value is changed, which ' +
+          'backfills it.',
+      },
+    ),
+  ),
+  pattern_rewritten_from: Type.Optional(
+    Type.String({
+      description:
+        'The JavaScript-era regex that an upgrade rewrote into match_value, with the same matches',
+    }),
+  ),
   created_at: Type.String(),
   updated_at: Type.String(),
 });
@@ -82,6 +99,10 @@ export function toSparklyticsGoal(g: Goal): SparklyticsGoal {
             started_at: b.started_at,
             finished_at: b.finished_at,
           },
+    ...(g.pattern_issue == null ? {} : { invalid: { reason: g.pattern_issue } }),
+    ...(g.pattern_rewritten_from == null
+      ? {}
+      : { pattern_rewritten_from: g.pattern_rewritten_from }),
     created_at: isoSeconds(g.created_at),
     updated_at: isoSeconds(g.updated_at),
   };
@@ -115,7 +136,8 @@ const hasGlobStar = (s: string) => s.includes('*');
  */
 export function toRybbitGoal(g: Goal): RybbitGoal {
   let config: Static<typeof RybbitGoalConfigSchema>;
-  let exact = g.case_sensitive && g.value_mode === 'none';
+  // An invalid goal always carries the `goalpost` object, which says why.
+  let exact = g.case_sensitive && g.value_mode === 'none' && g.pattern_issue == null;
   if (g.goal_type === 'pageview') {
     const v = g.match_value;
     switch (g.match_operator) {
@@ -175,7 +197,14 @@ const GoalBodyFields = {
       description: '`page_view` is accepted as an alias of `pageview`',
     },
   ),
-  match_value: Type.String({ description: '1–500 characters' }),
+  match_value: Type.String({
+    description:
+      '1–500 characters. glob: `*` = one or more characters but `/`, `**` = anything. regex: ' +
+      'RE2 syntax (unanchored; `.` is anything but \\n, `\\s` `\\w` `\\d` `\\b` are ASCII; no ' +
+      'lookaround, backreferences, inline flags or JavaScript escapes such as \\u0041: write ' +
+      '\\x{41}); at most 255 repetitions and a bounded program size. Refused patterns are a 422 ' +
+      'naming match_value.',
+  }),
   match_operator: literals(MATCH_OPERATORS),
   case_sensitive: Type.Boolean({ default: true }),
   property_filters: Type.Array(PropertyFilterSchema, {

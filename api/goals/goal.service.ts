@@ -129,8 +129,13 @@ export class GoalService {
         const existing = await goalRepository.findByRef(q, website.id, ref, { forUpdate: true });
         if (!existing) throw notFound('goal', field);
         const next = resolve(existing);
-        bumped = definitionChanged(existing, next);
-        return goalRepository.update(q, existing, next, bumped);
+        const clearPatternIssue = next.pattern_checked === true;
+        // A goal that never matched because of its stored pattern starts matching again when
+        // the pattern is re-validated, even unchanged: that is a new definition to backfill.
+        bumped =
+          definitionChanged(existing, next) ||
+          (clearPatternIssue && existing.pattern_issue !== null);
+        return goalRepository.update(q, existing, next, bumped, clearPatternIssue);
       });
     } catch (err) {
       throw translate(err);

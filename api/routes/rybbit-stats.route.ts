@@ -19,7 +19,11 @@ const CommonQuery = {
   start_date: str('YYYY-MM-DD; with end_date absent too: all retained data'),
   end_date: str('YYYY-MM-DD'),
   time_zone: str('IANA time zone; default the website’s'),
-  filters: str('JSON array of {parameter, type, value: string[]}; values OR, filters AND'),
+  filters: str(
+    'JSON array of at most 20 {parameter, type, value: string[]} (1–20 values each); values OR, ' +
+      'filters AND. type=regex takes the goal regex dialect (RE2 syntax, unanchored; no \\p{…} ' +
+      'classes here); a pattern it refuses is a 400 naming filters[i].value[j]',
+  ),
 };
 
 const SORTS = ['goalId', 'name', 'goalType', 'createdAt', 'conversions'] as const;

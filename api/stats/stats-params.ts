@@ -1,8 +1,11 @@
 import { validationError } from '../../shared/errors/errors.js';
 import type { BotPolicy } from '../../shared/db/website.repository.js';
 import {
+  CASE_INSENSITIVE_FIELDS,
   checkFilterRegex,
   FILTER_OPERATORS,
+  MAX_FILTER_VALUES,
+  MAX_FILTERS,
   type FilterOperator,
   type SessionFilter,
 } from '../../shared/db/session-filters.sql.js';
@@ -62,9 +65,6 @@ export const RYBBIT_FILTER_FIELDS = {
   exit_page: 'exit_page',
 } as const satisfies Record<string, SessionFilter['field']>;
 
-const MAX_FILTERS = 20;
-const MAX_VALUES = 100;
-
 /**
  * Parses Rybbit's `filters` parameter: a JSON array of `{parameter, type, value: string[]}`.
  * Anything else is a validation error naming `filters[i].…` (400 in the Rybbit dialect).
@@ -101,10 +101,13 @@ export function parseRybbitFilters(raw: string | undefined): SessionFilter[] {
     if (
       !Array.isArray(value) ||
       value.length === 0 ||
-      value.length > MAX_VALUES ||
+      value.length > MAX_FILTER_VALUES ||
       !value.every((v) => typeof v === 'string')
     ) {
-      throw validationError(`value must be an array of 1–${MAX_VALUES} strings`, `${at}.value`);
+      throw validationError(
+        `value must be an array of 1–${MAX_FILTER_VALUES} strings`,
+        `${at}.value`,
+      );
     }
     const values = value;
     // JSON escapes hide a NUL from the request-level check; PostgreSQL text cannot hold one.
@@ -115,9 +118,13 @@ export function parseRybbitFilters(raw: string | undefined): SessionFilter[] {
         `${at}.value[${nul}]`,
       );
     }
-    if (type === 'regex') values.forEach((v, j) => checkFilterRegex(v, `${at}.value[${j}]`));
+    const field = RYBBIT_FILTER_FIELDS[parameter as keyof typeof RYBBIT_FILTER_FIELDS];
+    if (type === 'regex') {
+      const ci = CASE_INSENSITIVE_FIELDS.has(field);
+      values.forEach((v, j) => checkFilterRegex(v, `${at}.value[${j}]`, ci));
+    }
     return {
-      field: RYBBIT_FILTER_FIELDS[parameter as keyof typeof RYBBIT_FILTER_FIELDS],
+      field,
       operator: type as FilterOperator,
       values,
     };

@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type
 import { ClientError } from '../../shared/errors/errors.js';
 import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
-import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/event-message.js';
+import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/input-limits.js';
 import { pathFromUrl } from '../../shared/matching/url-path.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';

@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
-import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/event-message.js';
+import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/input-limits.js';
 import type { RawEvent } from '../enrichment/enrich.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';

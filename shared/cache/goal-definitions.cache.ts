@@ -5,13 +5,16 @@ import type { Redis } from '../redis/redis.js';
  * The Redis contract of the goal definition cache, between its writers (the API, after every
  * committed goal or website change) and its readers (the processor's in-process cache):
  *   goalpost:goals:ver:<website>        integer, INCR'd after every committed change
- *   goalpost:goals:defs:<website>:<ver> JSON definitions for that version (expires)
+ *   goalpost:goals:defs2:<website>:<ver> JSON definitions for that version (expires); `defs2`
+ *                                        since definitions carry `pattern_issue` and regexes
+ *                                        are Goalpost regexes (issue 12): a copy cached by an
+ *                                        older processor is never read
  * Writers commit to the database first and bump the version after, so a reader that sees the
  * new version always reads the new rows; definitions stored under an old version can never be
  * served for a newer one.
  */
 const verKey = (websiteId: string) => `goalpost:goals:ver:${websiteId}`;
-const defsKey = (websiteId: string, ver: string) => `goalpost:goals:defs:${websiteId}:${ver}`;
+const defsKey = (websiteId: string, ver: string) => `goalpost:goals:defs2:${websiteId}:${ver}`;
 const DEFS_TTL_SECONDS = 3600;
 
 /** Called by every writer after its database transaction committed. */

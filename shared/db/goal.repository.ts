@@ -8,13 +8,23 @@ export interface Goal extends GoalDefinition {
   name: string;
   description: string | null;
   backfill: BackfillStatus | null;
+  /** Why the stored pattern cannot run (see migration 010); null when it runs. */
+  pattern_issue: string | null;
+  /** The JavaScript-era text the stored-pattern check rewrote into `match_value`. */
+  pattern_rewritten_from: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
 export type NewGoal = Omit<
   Goal,
-  'numeric_id' | 'created_at' | 'updated_at' | 'definition_version' | 'backfill'
+  | 'numeric_id'
+  | 'created_at'
+  | 'updated_at'
+  | 'definition_version'
+  | 'backfill'
+  | 'pattern_issue'
+  | 'pattern_rewritten_from'
 >;
 
 /** The fields an update may change (everything but identity and timestamps). */
@@ -22,7 +32,8 @@ export type GoalChanges = Omit<NewGoal, 'id' | 'website_id' | 'goal_type'>;
 
 const COLUMNS = `id, numeric_id, website_id, name, description, goal_type, match_operator,
   match_value, case_sensitive, property_filters, value_mode, fixed_value, value_property_key,
-  currency, definition_version, backfill, created_at, updated_at`;
+  currency, definition_version, backfill, pattern_issue, pattern_rewritten_from, created_at,
+  updated_at`;
 
 interface PgError {
   code?: string;
@@ -127,13 +138,16 @@ export const goalRepository = {
    * Writes the changed fields of a goal the caller read (and locked) in this transaction as
    * `existing`. With `bumpVersion`, the definition version becomes `existing`'s + 1 and the
    * backfill is reset to queued for it, in the same statement; the version check makes a
-   * caller that did not hold the lock fail loudly instead of skipping a version.
+   * caller that did not hold the lock fail loudly instead of skipping a version. With
+   * `clearPatternIssue` (the caller validated the pattern against the current engine), the
+   * stored-pattern check's notes are cleared.
    */
   async update(
     q: Queryable,
     existing: Pick<Goal, 'id' | 'website_id' | 'definition_version'>,
     c: GoalChanges,
     bumpVersion: boolean,
+    clearPatternIssue = false,
   ): Promise<Goal> {
     const version = existing.definition_version + (bumpVersion ? 1 : 0);
     const { rows } = await q.query<Goal>(
@@ -142,7 +156,10 @@ export const goalRepository = {
          name = $4, description = $5, match_operator = $6, match_value = $7,
          case_sensitive = $8, property_filters = $9, value_mode = $10, fixed_value = $11,
          value_property_key = $12, currency = $13, updated_at = now(),
-         definition_version = $14, backfill = COALESCE($15::jsonb, backfill)
+         definition_version = $14, backfill = COALESCE($15::jsonb, backfill),
+         pattern_issue = CASE WHEN $16 THEN NULL ELSE pattern_issue END,
+         pattern_rewritten_from = CASE WHEN $16 THEN NULL ELSE pattern_rewritten_from END,
+         pattern_engine = CASE WHEN $16 THEN 2 ELSE pattern_engine END
        WHERE website_id = $1 AND id = $2 AND definition_version = $3
        RETURNING ${COLUMNS}`,
       [
@@ -161,6 +178,7 @@ export const goalRepository = {
         c.currency,
         version,
         bumpVersion ? JSON.stringify(queuedBackfill(version)) : null,
+        clearPatternIssue,
       ],
     );
     const goal = rows[0];
@@ -200,7 +218,7 @@ export const goalRepository = {
       'goal.definitions_for_website',
       `SELECT id, website_id, goal_type, match_operator, match_value, case_sensitive,
               property_filters, value_mode, fixed_value, value_property_key, currency,
-              definition_version
+              definition_version, pattern_issue
          FROM goals WHERE website_id = $1 ORDER BY id`,
       [websiteId],
     );

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logger.js';
+import { checkStoredGoalPatterns } from './goal-pattern-check.js';
 import type { Db } from './pool.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -28,7 +29,9 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * whose file no longer has the recorded checksum stops the run with
  * {@link MigrationChangedError} naming the file, before anything new is applied. Migrations
  * applied before checksums were recorded get today's file's checksum. Safe to run from every
- * service at start-up.
+ * service at start-up. After the files, the goal patterns stored before the current matching
+ * engine are checked ({@link checkStoredGoalPatterns}): a step SQL cannot do, run under the
+ * same lock.
  */
 export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
@@ -89,6 +92,9 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
       }
       logger.info({ migration: file }, 'migration_applied');
       applied.push(file);
+    }
+    if (done.has(10) || applied.some((f) => f.startsWith('010_'))) {
+      await checkStoredGoalPatterns(client, logger);
     }
   } finally {
     client.off('notice', onNotice);

@@ -1,5 +1,5 @@
 import { validationError } from '../errors/errors.js';
-import { checkRegex } from '../matching/regex-safety.js';
+import { compileRegex, RegexRefusedError, toPostgresRegex } from '../matching/regex.js';
 import type { SqlParams } from './sql-params.js';
 
 /**
@@ -70,14 +70,42 @@ export interface SessionFilter {
 
 const isEventField = (f: string): f is EventField => f in EVENT_FIELDS;
 
+/** Filters per request and values per filter (more is a 400). */
+export const MAX_FILTERS = 20;
+export const MAX_FILTER_VALUES = 20;
+
+/** Fields whose values compare case-insensitively (host names). */
+export const CASE_INSENSITIVE_FIELDS: ReadonlySet<string> = new Set(['hostname']);
+
 /**
- * Refuses a regex filter value that the goal regex rules refuse (JavaScript syntax, no
- * backtracking blow-ups). It does not guarantee that PostgreSQL's regex dialect accepts the
- * pattern.
+ * The PostgreSQL pattern of a regex filter value: the Goalpost regex dialect (the one goal
+ * regexes use, RE2 syntax), rendered with explicit character sets for `col COLLATE "C" ~`.
+ * So a filter means what the same goal regex means, and PostgreSQL is never handed a pattern
+ * it refuses or reads differently (`\b`, `.`, `\w` and `~*` all differ there). `\p{…}`
+ * classes, which PostgreSQL lacks, are refused. Throws a validation error naming `field`.
  */
-export function checkFilterRegex(pattern: string, field: string): void {
-  const problem = checkRegex(pattern);
-  if (problem !== null) throw validationError(`invalid regex: ${problem}`, field);
+export function filterRegexSql(pattern: string, field: string, caseInsensitive: boolean): string {
+  let pg: string | null;
+  try {
+    pg = toPostgresRegex(compileRegex(pattern, caseInsensitive));
+  } catch (err) {
+    if (err instanceof RegexRefusedError) {
+      throw validationError(`invalid regex: ${err.message}`, field);
+    }
+    throw err;
+  }
+  if (pg === null) {
+    throw validationError(
+      'invalid regex: Unicode classes (\\p{…}) are not supported in statistics filters',
+      field,
+    );
+  }
+  return pg;
+}
+
+/** Refuses a regex filter value {@link filterRegexSql} cannot render (400 naming `field`). */
+export function checkFilterRegex(pattern: string, field: string, caseInsensitive = false): void {
+  filterRegexSql(pattern, field, caseInsensitive);
 }
 
 /**
@@ -92,7 +120,7 @@ export function sessionFilterSql(filters: readonly SessionFilter[], params: SqlP
     const negative = f.operator === 'not_equals' || f.operator === 'not_contains';
     if (isEventField(f.field)) {
       const { column, type } = EVENT_FIELDS[f.field];
-      const ci = f.field === 'hostname';
+      const ci = CASE_INSENSITIVE_FIELDS.has(f.field);
       const cond = valuesSql(`e.${column}`, f, params, ci);
       const typeCond = type === null ? '' : ` AND e.type = '${type}'`;
       const exists = `EXISTS (SELECT 1 FROM events e
@@ -127,7 +155,8 @@ function valuesSql(col: string, f: SessionFilter, params: SqlParams, ci: boolean
         return `right(${c}, length(${x})) = ${x}`;
       }
       case 'regex':
-        return `${c} ~ ${p(v)}`;
+        // Case-insensitivity is in the rendered pattern (folding orbits), not in lower().
+        return `${col} COLLATE "C" ~ ${params.add(filterRegexSql(v, f.field, ci))}`;
     }
   });
   return ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`;

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { PermanentError } from '../errors/errors.js';
 import { UUID_PATTERN, WEBSITE_ID_PATTERN } from '../ids.js';
+import { EVENT_LIMITS } from './input-limits.js';
 
 /**
  * The event as it travels through Kafka: produced by ingest, decoded by the processor. The
@@ -9,29 +10,6 @@ import { UUID_PATTERN, WEBSITE_ID_PATTERN } from '../ids.js';
  * so a redelivered message maps to the same (event_id, event_time) row.
  */
 export const EVENT_SCHEMA_VERSION = 1;
-
-/**
- * The documented maximum lengths of what collect accepts (beyond them ingest answers 400), in
- * characters. Goal matching and statistics filters run over these fields; with them bounded,
- * their cost per event is bounded too.
- */
-export const EVENT_LIMITS = {
-  /** A page URL as the Sparklytics payload sends it. */
-  url: 8192,
-  /** A page path after normalization (percent-decoded), and Rybbit's `pathname`. */
-  path: 2048,
-  /** Rybbit's `querystring`. */
-  querystring: 2048,
-  /** A custom event's name (Sparklytics' own payload allows 50). */
-  eventName: 200,
-  /** A client's visitor or user id. */
-  clientId: 200,
-  /** Event properties as JSON (every property value is within it). */
-  propertiesBytes: 4096,
-} as const;
-
-/** A string without U+0000, which PostgreSQL text cannot hold. */
-export const NO_NUL_PATTERN = '^[^\\u0000]*$';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Str = (max = 2048) => Nullable(Type.String({ maxLength: max }));
@@ -57,9 +35,9 @@ export const EventMessageSchema = Type.Object({
    * stored but never counted as a pageview or a custom event, and never matches a goal.
    */
   type: Type.Union([Type.Literal('pageview'), Type.Literal('event'), Type.Literal('performance')]),
-  event_name: Str(200),
+  event_name: Str(EVENT_LIMITS.eventName),
   hostname: Str(253),
-  path: Str(),
+  path: Str(EVENT_LIMITS.path),
   querystring: Str(),
   page_title: Str(),
   referrer: Str(),

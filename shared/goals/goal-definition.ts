@@ -53,4 +53,10 @@ export interface GoalDefinition {
   value_property_key: string | null;
   currency: string;
   definition_version: number;
+  /**
+   * Set when the stored pattern cannot run as written (a regex stored before the current
+   * regex rules that the new engine refuses or reads differently): the reason. Such a goal
+   * never matches until its pattern is changed. Absent or null: the pattern runs.
+   */
+  pattern_issue?: string | null;
 }

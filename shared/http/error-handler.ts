@@ -124,6 +124,16 @@ export function classifyError(err: FastifyError | Error): {
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, code: 'bad_request', message: fe.message, field: null };
   }
+  if (fe.code === '2201B') {
+    // PostgreSQL refused a regular expression (invalid_regular_expression). Regex filters are
+    // rendered by our own parser and never should be; if one is, it is the request's pattern.
+    return {
+      status: 422,
+      code: 'validation_error',
+      message: 'invalid regular expression',
+      field: null,
+    };
+  }
   return { status: 500, code: 'internal_error', message: 'internal error', field: null };
 }
 

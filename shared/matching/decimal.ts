@@ -27,8 +27,15 @@ export interface Decimal {
 const NUMERAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /**
+ * Largest written exponent (`1e…`) of a numeral. Within it `Number()` reads the exponent
+ * exactly and the scaled exponent stays a safe integer, so the rule is the same in the SQL
+ * rendering of property filters (`goal-condition-sql.ts`), which checks the written exponent.
+ */
+export const MAX_NUMERAL_EXPONENT = 1e15;
+
+/**
  * Parses a plain decimal numeral (see {@link NUMERAL}); `null` for anything else, including
- * `""`, `" 1"`, `"0x10"`, `"Infinity"`, `"NaN"` and exponents beyond ±(2^53 − 1).
+ * `""`, `" 1"`, `"0x10"`, `"Infinity"`, `"NaN"` and written exponents beyond ±10^15.
  */
 export function parseDecimal(text: string): Decimal | null {
   const m = NUMERAL.exec(text);
@@ -36,10 +43,14 @@ export function parseDecimal(text: string): Decimal | null {
   const [, sign = '', intDigits = '', fracDigits = '', expText] = m;
   // The regex lets `""`, `"."`, `"e5"` through; a numeral needs at least one digit.
   if (intDigits.length === 0 && fracDigits.length === 0) return null;
-  const exponent = (expText === undefined ? 0 : Number(expText)) - fracDigits.length;
+  const written = expText === undefined ? 0 : Number(expText);
+  if (Math.abs(written) > MAX_NUMERAL_EXPONENT) return null;
+  const exponent = written - fracDigits.length;
   if (!Number.isSafeInteger(exponent)) return null;
-  const coefficient = (intDigits + fracDigits).replace(/^0+(?=\d)/, '');
-  const isZero = /^0+$/.test(coefficient);
+  const digits = intDigits + fracDigits;
+  const lead = leadingZeros(digits);
+  const coefficient = lead === digits.length ? '0' : digits.slice(lead);
+  const isZero = coefficient === '0';
   return { negative: sign === '-' && !isZero, coefficient, exponent };
 }
 
@@ -58,10 +69,23 @@ export function decimalOf(value: unknown): Decimal | null {
   return null;
 }
 
-/** Significant digits (no leading or trailing zeros) and the exponent that goes with them. */
+/** Number of `'0'` characters at the start of `digits`. */
+function leadingZeros(digits: string): number {
+  let i = 0;
+  while (i < digits.length && digits.charCodeAt(i) === 0x30) i += 1;
+  return i;
+}
+
+/**
+ * Significant digits (no leading or trailing zeros) and the exponent that goes with them.
+ * A plain loop: `replace(/0+$/, '')` backtracks from every zero run, quadratic on
+ * `"1000…0001"`, which a property value can be.
+ */
 function significant(d: Decimal): { digits: string; exponent: number } {
-  const trimmed = d.coefficient.replace(/0+$/, '');
-  return { digits: trimmed, exponent: d.exponent + (d.coefficient.length - trimmed.length) };
+  let end = d.coefficient.length;
+  while (end > 0 && d.coefficient.charCodeAt(end - 1) === 0x30) end -= 1;
+  const trimmed = d.coefficient.slice(0, end);
+  return { digits: trimmed, exponent: d.exponent + (d.coefficient.length - end) };
 }
 
 /** Exact numeric order of two decimals: -1, 0 or 1. `"10.0"` and `"1e1"` equal `"10"`. */
@@ -116,7 +140,7 @@ export function formatPlainDecimal(d: Decimal): string {
   const sign = d.negative ? '-' : '';
   if (d.exponent >= 0) {
     const digits = d.coefficient + '0'.repeat(d.exponent);
-    return sign + (/^0+$/.test(digits) ? '0' : digits);
+    return sign + (leadingZeros(digits) === digits.length ? '0' : digits);
   }
   const fraction = -d.exponent;
   const padded = d.coefficient.padStart(fraction + 1, '0');

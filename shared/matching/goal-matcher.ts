@@ -2,13 +2,19 @@ import type { GoalDefinition, PropertyFilter } from '../goals/goal-definition.js
 import { compareProperty } from './compare.js';
 import { decimalOf, formatPlainDecimal, plainDecimalLength } from './decimal.js';
 import type { Decimal } from './decimal.js';
-import { checkRegex } from './regex-safety.js';
+import { compileGlob } from './glob.js';
+import { compileRegex } from './regex.js';
 import { decodePercentTolerant } from './url-path.js';
 
 /**
  * The one goal matcher: the processor, the backfill job and any query-time check all decide
  * "does this event convert, and for how much" through {@link compileGoal}. Goals are compiled
  * once (regexes built, match values folded and decoded) and then applied to many events.
+ *
+ * Every operator runs in time linear in the event's fields: plain operators are single string
+ * scans, globs run a bit-parallel automaton (`glob.ts`), regexes run in re2js, a linear-time
+ * RE2 engine, with a capped program size (`regex.ts`); property conditions are linear scans
+ * (`compare.ts`). The inputs themselves are bounded at ingest (`shared/events/input-limits.ts`).
  */
 
 /** The fields of an event that goal matching reads. */
@@ -50,37 +56,6 @@ export interface GoalMatch {
  */
 export function foldCase(text: string): string {
   return text.toLowerCase().toUpperCase().toLowerCase().replaceAll('ς', 'σ');
-}
-
-/**
- * Translates a glob (Rybbit's `pathPattern` syntax) to an anchored regex source:
- * `**` matches any characters including `/` (possibly none), `*` matches one or more
- * characters other than `/`, and everything else is literal (regex metacharacters escaped).
- * So `/blog/*` matches `/blog/a` but not `/blog/` or `/blog/a/b`, and `/blog/**` matches
- * `/blog/`, `/blog/a` and `/blog/a/b`. A run of three or more stars is read left to right as
- * `**` then `*`.
- *
- * The source is meant for the `su` flags: `u` because escapes are Unicode-mode valid (no `\-`),
- * `s` so that `**` also spans a decoded line break.
- */
-export function globToRegExpSource(glob: string): string {
-  let source = '^';
-  let i = 0;
-  while (i < glob.length) {
-    if (glob.startsWith('**', i)) {
-      source += '.*';
-      i += 2;
-    } else if (glob[i] === '*') {
-      source += '[^/]+';
-      i += 1;
-    } else {
-      const next = glob.indexOf('*', i);
-      const literal = next === -1 ? glob.slice(i) : glob.slice(i, next);
-      source += literal.replace(/[\\^$.+?()[\]{}|/]/g, '\\$&');
-      i += literal.length;
-    }
-  }
-  return `${source}$`;
 }
 
 /** Conversion values longer than this (as plain text) are treated as non-numeric. */
@@ -125,11 +100,15 @@ function subjectTest(def: GoalDefinition): (subject: string) => boolean {
   const fold = !def.case_sensitive;
   const raw = typeof def.match_value === 'string' ? def.match_value : '';
   if (def.match_operator === 'regex') {
-    // Validated again here: a goal stored before a rule existed must not run an unsafe or
-    // broken pattern. Such a goal never matches.
-    if (checkRegex(raw) !== null) return NEVER;
-    const re = new RegExp(raw, fold ? 'iu' : 'u');
-    return (subject) => re.test(subject);
+    // Compiled with the same rules as at create time: a goal stored before a rule existed,
+    // or marked by the stored-pattern check (`pattern_issue`), never runs and never matches.
+    if (def.pattern_issue != null) return NEVER;
+    try {
+      const re = compileRegex(raw, fold);
+      return (subject) => re.test(subject);
+    } catch {
+      return NEVER;
+    }
   }
   const decoded = def.goal_type === 'pageview' ? decodePercentTolerant(raw) : raw;
   const value = fold ? foldCase(decoded) : decoded;
@@ -144,10 +123,10 @@ function subjectTest(def: GoalDefinition): (subject: string) => boolean {
     case 'contains':
       return (subject) => prepare(subject).includes(value);
     case 'glob': {
-      // The glob is folded as text before translation (folding never creates or removes `*`
+      // The glob is folded as text before compilation (folding never creates or removes `*`
       // or `/`), so glob goals fold exactly like the plain operators: `ß` matches `SS`.
-      const re = new RegExp(globToRegExpSource(value), 'su');
-      return (subject) => re.test(prepare(subject));
+      const glob = compileGlob(value);
+      return (subject) => glob.test(prepare(subject));
     }
     default:
       return NEVER;
@@ -162,11 +141,11 @@ function subjectTest(def: GoalDefinition): (subject: string) => boolean {
  * - `pageview` goals match events of type `'pageview'` on `path`; `event` goals match events of
  *   type `'event'` on `event_name`. A `null` subject never matches.
  * - `equals`, `starts_with`, `ends_with`, `contains` are plain string operations: `%` and `_`
- *   are ordinary characters. `glob`: see {@link globToRegExpSource}. `regex`: JavaScript syntax
- *   with the `u` flag, unanchored (`RegExp.test`), compiled here and never per event.
+ *   are ordinary characters. `glob`: see `glob.ts`. `regex`: the Goalpost regex dialect (RE2
+ *   syntax, see `regex-syntax.ts`), unanchored, compiled here and never per event.
  * - `case_sensitive: false` folds both sides with {@link foldCase} for the plain operators and
- *   glob; regexes get the `iu` flags (Unicode simple case folding: `ſ` ~ `s`, `ς` ~ `σ`, but `ß`
- *   does not match `ss`).
+ *   glob; regexes use RE2's simple case folding (`ſ` ~ `s`, `ς` ~ `σ`, but `ß` does not match
+ *   `ss`).
  * - Property filters apply to both goal types (normally only event goals have any) and must
  *   all hold, each by {@link compareProperty} on the top-level property `key` (own keys only).
  * - Values: see {@link CompiledGoal.value}, {@link decimalValue}; `fixed` returns

@@ -280,8 +280,8 @@ describe('goal management API', () => {
         'match_value',
       ],
       [
-        'exponential regex',
-        { name: 'a', goal_type: 'pageview', match_value: '(a+)+$', match_operator: 'regex' },
+        'regex too big a program for the engine',
+        { name: 'a', goal_type: 'pageview', match_value: '(a{200}){2}', match_operator: 'regex' },
         'validation_error',
         'match_value',
       ],
@@ -532,7 +532,7 @@ describe('goal management API', () => {
         error: { code: 'validation_error', field: 'goal_type' },
       });
 
-      const toRegex = await put(url, { match_operator: 'regex', match_value: '(x+)+' });
+      const toRegex = await put(url, { match_operator: 'regex', match_value: '\\u0041' });
       expect(toRegex.statusCode).toBe(422);
       expect(toRegex.json()).toMatchObject({ error: { field: 'match_value' } });
 
