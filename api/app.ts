@@ -19,6 +19,8 @@ import { rybbitStatsRoutes } from './routes/rybbit-stats.route.js';
 import { sparklyticsGoalRoutes } from './routes/sparklytics-goals.route.js';
 import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
+import { keyRoutes } from './routes/keys.route.js';
+import { KeyService } from './keys/key.service.js';
 
 export interface ApiDeps {
   db: Db;
@@ -93,6 +95,10 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
     redis: deps.redis,
     logger: deps.logger,
     liveTokenSecret: deps.liveTokenSecret ?? randomBytes(32).toString('hex'),
+  });
+  await app.register(keyRoutes, {
+    ...auth,
+    keys: new KeyService({ db: deps.db, logger: deps.logger }),
   });
   return app;
 }
