@@ -41,6 +41,8 @@ export interface ApiDeps {
   liveTokenSecret?: string;
   /** How long a goal write waits for Redis after its commit before logging and moving on. */
   handoffTimeoutMs?: number;
+  /** Lifetime of live-stream tokens (default 5 minutes; tests use seconds). */
+  liveTokenTtlMs?: number;
 }
 
 /** Routes that answer in the Rybbit dialect (`{error, details?}`, validation → 400). */
@@ -95,6 +97,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
     redis: deps.redis,
     logger: deps.logger,
     liveTokenSecret: deps.liveTokenSecret ?? randomBytes(32).toString('hex'),
+    liveTokenTtlMs: deps.liveTokenTtlMs,
   });
   await app.register(keyRoutes, {
     ...auth,

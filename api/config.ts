@@ -10,12 +10,14 @@ export const ApiConfigSchema = Type.Object({
   API_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3200 }),
   /** Accepted as an all-sites manage key, so automation can start from nothing. */
   GOALPOST_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
+  /** HMAC secret for live-stream tokens (`POST …/live-token`); unset → random per process. */
+  API_LIVE_TOKEN_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  /** Lifetime of a live-stream token; the dashboard renews its token before it expires. */
+  API_LIVE_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 300 }),
   /**
    * How long a goal write waits for Redis (cache invalidation, backfill enqueue) after its
    * commit; past it the write still succeeds and the failure is logged.
    */
-  /** HMAC secret for live-stream tokens (`POST …/live-token`); unset → random per process. */
-  API_LIVE_TOKEN_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   API_REDIS_HANDOFF_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 2_000 }),
 });
 export type ApiConfig = Static<typeof ApiConfigSchema>;

@@ -40,6 +40,7 @@ const app = await buildApiApp({
   bootstrapApiKey: config.GOALPOST_BOOTSTRAP_API_KEY ?? null,
   handoffTimeoutMs: config.API_REDIS_HANDOFF_TIMEOUT_MS,
   liveTokenSecret: config.API_LIVE_TOKEN_SECRET,
+  liveTokenTtlMs: config.API_LIVE_TOKEN_TTL_SECONDS * 1000,
 });
 
 handleSignals(logger, async () => {

@@ -7,12 +7,14 @@ import { liveStreamKey, recentCounts, type LiveConversion } from '../../shared/l
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { findWebsite, requirePrincipal, requireWebsite, type AuthDeps } from '../http/auth.js';
-import { createLiveToken, verifyLiveToken } from '../stats/live-token.js';
+import { createLiveToken, LIVE_TOKEN_TTL_MS, verifyLiveToken } from '../stats/live-token.js';
 
 export interface LiveDeps extends AuthDeps {
   redis: Redis;
   logger: Logger;
   liveTokenSecret: string;
+  /** Lifetime of the tokens `POST …/live-token` issues (default {@link LIVE_TOKEN_TTL_MS}). */
+  liveTokenTtlMs?: number;
   /** Heartbeat comment interval (15 s; tests may shorten it). */
   heartbeatMs?: number;
 }
@@ -57,7 +59,7 @@ export const liveRoutes: FastifyPluginAsyncTypebox<LiveDeps> = async (app, deps)
     {
       schema: {
         tags: ['goals'],
-        summary: 'A read-only token for the live stream of this website (5 minutes)',
+        summary: 'A read-only token for the live stream of this website (5 minutes by default)',
         security: [{ bearerAuth: [] }],
         params,
         response: {
@@ -74,7 +76,12 @@ export const liveRoutes: FastifyPluginAsyncTypebox<LiveDeps> = async (app, deps)
         await requirePrincipal(deps, req),
         req.params.website_id,
       );
-      const t = createLiveToken(deps.liveTokenSecret, site.id);
+      const t = createLiveToken(
+        deps.liveTokenSecret,
+        site.id,
+        Date.now(),
+        deps.liveTokenTtlMs ?? LIVE_TOKEN_TTL_MS,
+      );
       return { data: { token: t.token, expires_at: t.expiresAt.toISOString() } };
     },
   );

@@ -6,6 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * signature is HMAC-SHA256 with the API's `API_LIVE_TOKEN_SECRET`. A token grants nothing but
  * the live stream of that website until it expires.
  */
+/** The default lifetime of a live token (`API_LIVE_TOKEN_TTL_SECONDS` overrides it). */
 export const LIVE_TOKEN_TTL_MS = 5 * 60_000;
 
 interface Payload {
@@ -21,8 +22,9 @@ export function createLiveToken(
   secret: string,
   websiteId: string,
   now = Date.now(),
+  ttlMs = LIVE_TOKEN_TTL_MS,
 ): { token: string; expiresAt: Date } {
-  const exp = now + LIVE_TOKEN_TTL_MS;
+  const exp = now + ttlMs;
   const body = Buffer.from(
     JSON.stringify({ w: websiteId, exp, scope: 'live' } satisfies Payload),
   ).toString('base64url');
