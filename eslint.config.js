@@ -78,6 +78,7 @@ export default tseslint.config(
       'ingest/public/**',
       'ingest/.build/**',
       'ingest/.bench-build*/**',
+      'dist/**',
     ],
   },
   js.configs.recommended,

@@ -21,6 +21,7 @@ import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
 import { keyRoutes } from './routes/keys.route.js';
 import { KeyService } from './keys/key.service.js';
+import { dashboardRoutes, DEFAULT_DASHBOARD_DIR } from './routes/dashboard.route.js';
 
 export interface ApiDeps {
   db: Db;
@@ -43,6 +44,8 @@ export interface ApiDeps {
   handoffTimeoutMs?: number;
   /** Lifetime of live-stream tokens (default 5 minutes; tests use seconds). */
   liveTokenTtlMs?: number;
+  /** The built dashboard to serve at `/app/` (default {@link DEFAULT_DASHBOARD_DIR}). */
+  dashboardDir?: string;
 }
 
 /** Routes that answer in the Rybbit dialect (`{error, details?}`, validation → 400). */
@@ -103,5 +106,6 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
     ...auth,
     keys: new KeyService({ db: deps.db, logger: deps.logger }),
   });
+  await app.register(dashboardRoutes, { dir: deps.dashboardDir ?? DEFAULT_DASHBOARD_DIR });
   return app;
 }

@@ -15,6 +15,11 @@ export const ApiConfigSchema = Type.Object({
   /** Lifetime of a live-stream token; the dashboard renews its token before it expires. */
   API_LIVE_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 300 }),
   /**
+   * The built dashboard (`npm run build:dashboard`), served at `/app/`; empty = the repository's
+   * `dist/dashboard/`, found from this file, not from the working directory.
+   */
+  API_DASHBOARD_DIR: Type.String({ default: '' }),
+  /**
    * How long a goal write waits for Redis (cache invalidation, backfill enqueue) after its
    * commit; past it the write still succeeds and the failure is logged.
    */

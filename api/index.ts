@@ -41,6 +41,7 @@ const app = await buildApiApp({
   handoffTimeoutMs: config.API_REDIS_HANDOFF_TIMEOUT_MS,
   liveTokenSecret: config.API_LIVE_TOKEN_SECRET,
   liveTokenTtlMs: config.API_LIVE_TOKEN_TTL_SECONDS * 1000,
+  dashboardDir: config.API_DASHBOARD_DIR === '' ? undefined : config.API_DASHBOARD_DIR,
 });
 
 handleSignals(logger, async () => {

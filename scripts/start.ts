@@ -8,6 +8,7 @@ import { migrateOrExit } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { createLogger } from '../shared/logger.js';
 import { bundleIngest, INGEST_NODE_FLAGS } from './ingest-build.js';
+import { ensureDashboardBuilt } from './dashboard-build.js';
 import { formatLogLine } from './log-format.js';
 import { Type } from '@sinclair/typebox';
 import { DatabaseEnv, LogEnv } from '../shared/config/env.js';
@@ -40,6 +41,9 @@ const show = (line: string) => (readable ? formatLogLine(line, true) : line);
 // Ingest, the front door, runs bundled with its memory flags (scripts/ingest-build.ts), as the
 // ingest benchmark measures it; the other two under tsx.
 const ingestBundle = bundleIngest(process.cwd());
+// The API serves the dashboard from dist/dashboard/; build it once when it is missing
+// (`npm run build:dashboard` rebuilds it).
+ensureDashboardBuilt(process.cwd());
 const argv = (name: (typeof services)[number]) =>
   name === 'ingest'
     ? [...INGEST_NODE_FLAGS, ingestBundle]
@@ -79,7 +83,8 @@ process.on('SIGTERM', stopAll);
 
 process.stdout.write(
   `\nGoalpost is starting:\n  ingest  http://${config.INGEST_HOST}:${config.INGEST_PORT}\n` +
-    `  api     http://${config.API_HOST}:${config.API_PORT}\n  Ctrl-C stops all services.\n\n`,
+    `  api     http://${config.API_HOST}:${config.API_PORT}\n` +
+    `  dashboard http://${config.API_HOST}:${config.API_PORT}/app/\n  Ctrl-C stops all services.\n\n`,
 );
 await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
 const failed = children.some((c) => c.exitCode !== 0 && c.signalCode !== 'SIGTERM');
