@@ -85,7 +85,8 @@ export interface DashboardStack {
   /** A new page (its own context: fresh sessionStorage), with console errors collected. */
   page(opts?: BrowserContextOptions): Promise<{ page: Page; errors: string[] }>;
   signIn(page: Page, key: string): Promise<void>;
-  shot(page: Page, name: string): Promise<void>;
+  /** A screenshot in {@link SHOTS_DIR}: the whole page, or only the window. */
+  shot(page: Page, name: string, opts?: { fullPage?: boolean }): Promise<void>;
   /** axe-core's violations of impact serious or critical on the current page. */
   axe(page: Page): Promise<Array<{ id: string; impact: string; nodes: string[] }>>;
   close(): Promise<void>;
@@ -246,8 +247,8 @@ export async function openDashboardStack(
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
     },
-    async shot(page, shotName) {
-      await page.screenshot({ path: join(SHOTS_DIR, `${shotName}.png`), fullPage: true });
+    async shot(page, shotName, { fullPage = true } = {}) {
+      await page.screenshot({ path: join(SHOTS_DIR, `${shotName}.png`), fullPage });
     },
     async axe(page) {
       const r = await new AxeBuilder({ page })

@@ -1,11 +1,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  openDashboardStack,
-  type CollectEvent,
-  type DashboardStack,
-  type Website,
-} from './dashboard-stack.js';
+import { openDashboardStack, type DashboardStack, type Website } from './dashboard-stack.js';
+import { DAY, seedShop, utcDate } from './shop-data.js';
 
 interface Stats {
   goal_id: string;
@@ -13,41 +9,6 @@ interface Stats {
   converting_sessions: number;
   conversion_rate: number;
   total_value: number | null;
-}
-
-const DAY = 86_400_000;
-const utcDate = (t: number) => new Date(t).toISOString().slice(0, 10);
-
-/** 14 days of sessions on the site: a home page view, some pricing views, some signups. */
-function dataset(site: string, now: number): CollectEvent[] {
-  const out: CollectEvent[] = [];
-  for (let d = 0; d < 14; d++) {
-    for (let i = 0; i < 3 + (d % 4); i++) {
-      const t = now - d * DAY - 3_600_000 - i * 120_000;
-      const visitor_id = `v-${d}-${i}`;
-      out.push({ website_id: site, type: 'pageview', url: '/', visitor_id, timestamp: t });
-      if (i % 2 === 0) {
-        out.push({
-          website_id: site,
-          type: 'pageview',
-          url: '/pricing',
-          visitor_id,
-          timestamp: t + 20_000,
-        });
-      }
-      if (i % 3 === 0 || d % 5 === 0) {
-        out.push({
-          website_id: site,
-          type: 'event',
-          event_name: 'signup',
-          url: '/pricing',
-          visitor_id,
-          timestamp: t + 40_000,
-        });
-      }
-    }
-  }
-  return out;
 }
 
 /** The numbers of a goal's row as the page shows them. */
@@ -75,24 +36,6 @@ const expected = (s: Stats, currency: string | null) => ({
 });
 
 /**
- * Presses Tab until the focused element matches, as a keyboard user would. `focused` is a
- * script expression over `el`, the focused element (page scripts are strings here: the test
- * project has no DOM types).
- */
-async function tabTo(page: Page, what: string, focused: string, max = 60) {
-  for (let i = 0; i < max; i++) {
-    await page.keyboard.press('Tab');
-    const js = `(() => { const el = document.activeElement; return !!el && (${focused}); })()`;
-    if (await page.evaluate<boolean>(js)) return;
-  }
-  throw new Error(`Tab never reached ${what}`);
-}
-
-/** How far the page is wider than the window (0 when nothing sticks out). */
-const overflowOf = (page: Page) =>
-  page.evaluate<number>('document.documentElement.scrollWidth - innerWidth');
-
-/**
  * The dashboard in headless Chromium against the running services (ingest, processor, api as
  * child processes), with data sent through ingest's collect endpoint: sign in and out, the goals
  * table against the API's own numbers, the range in the URL, the goal form (mouse and keyboard,
@@ -101,32 +44,13 @@ const overflowOf = (page: Page) =>
 describe('dashboard: websites and goals in Chromium', () => {
   let s: DashboardStack;
   let shop: Website;
-  let blog: Website;
   let signup: { id: string };
   let pricing: { id: string };
   const now = Date.now();
 
   beforeAll(async () => {
     s = await openDashboardStack('goals');
-    shop = await s.site('Shop');
-    blog = await s.site('Blog');
-    signup = await s.goal(shop.id, {
-      name: 'Signup',
-      goal_type: 'event',
-      match_value: 'signup',
-      value_mode: 'fixed',
-      fixed_value: 10,
-      currency: 'EUR',
-    });
-    pricing = await s.goal(shop.id, {
-      name: 'Pricing page',
-      goal_type: 'pageview',
-      match_value: '/pricing',
-    });
-    await s.goal(blog.id, { name: 'Read', goal_type: 'pageview', match_value: '/post' });
-    const events = dataset(shop.id, now);
-    await s.send(events);
-    await s.waitForEvents(shop.id, events.length);
+    ({ shop, signup, pricing } = await seedShop(s, now));
   }, 90_000);
 
   afterAll(async () => {
@@ -294,69 +218,5 @@ describe('dashboard: websites and goals in Chromium', () => {
     await page.locator('tr', { hasText: 'Newsletter' }).waitFor();
     expect(errors.filter((e) => !e.includes('422'))).toEqual([]);
     await page.context().close();
-  });
-
-  it('a goal is created with the keyboard alone', async () => {
-    const { page } = await s.page();
-    await s.signIn(page, s.adminKey);
-    await page.goto(`${s.apiUrl}/app/#/sites/${shop.id}`);
-    await page.getByRole('heading', { name: 'Goals' }).waitFor();
-    await tabTo(page, 'New goal', "el.textContent.trim() === 'New goal'");
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { name: 'New goal' }).waitFor();
-    await tabTo(page, 'Name', "el.id === 'gf-name'");
-    await page.keyboard.type('Thanks page');
-    await page.keyboard.press('Tab'); // type
-    await page.keyboard.press('p'); // "Page view"
-    await tabTo(page, 'Match value', "el.id === 'gf-match_value'");
-    await page.keyboard.type('/thanks');
-    await tabTo(page, 'Create goal', "el.textContent.trim() === 'Create goal'");
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { name: 'Thanks page', level: 1 }).waitFor();
-    const goals = (
-      await s.get<{ data: Array<Record<string, unknown>> }>(`/api/websites/${shop.id}/goals`)
-    ).data;
-    expect(goals.find((g) => g.name === 'Thanks page')).toMatchObject({
-      goal_type: 'pageview',
-      match_value: '/thanks',
-    });
-    await page.context().close();
-  });
-
-  it('a key scoped to one website sees only that website', async () => {
-    const scoped = await s.key([blog.id]);
-    const { page } = await s.page();
-    await s.signIn(page, scoped);
-    await page.locator('li.card').first().waitFor();
-    expect(await page.locator('li.card h2').allInnerTexts()).toEqual(['Blog']);
-    expect(await page.getByRole('link', { name: 'API keys' }).count()).toBe(0);
-    await page.goto(`${s.apiUrl}/app/#/sites/${shop.id}`);
-    await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/may not see/);
-    expect(await page.locator('text=Signup').count()).toBe(0);
-    await page.context().close();
-  });
-
-  it('is readable at 360 px and in dark mode (screenshots), without serious axe issues', async () => {
-    for (const [name, opts] of [
-      ['360', { viewport: { width: 360, height: 740 } }],
-      ['dark', { colorScheme: 'dark' as const }],
-    ] as const) {
-      const { page, errors } = await s.page(opts);
-      await s.signIn(page, s.adminKey);
-      await page.goto(`${s.apiUrl}/app/#/sites/${shop.id}?range=30d`);
-      await page.locator(`tr[data-goal-id="${signup.id}"] [data-col="conversions"]`).waitFor();
-      // Nothing wider than the screen but the tables' own scrolling regions.
-      expect(await overflowOf(page)).toBeLessThanOrEqual(0);
-      await s.shot(page, `goals-${name}`);
-      expect(await s.axe(page)).toEqual([]);
-      await page.goto(`${s.apiUrl}/app/#/sites/${shop.id}/goals/${signup.id}?range=30d`);
-      await page.locator('.chart canvas').first().waitFor();
-      await page.getByRole('region', { name: 'Converting sessions' }).waitFor();
-      expect(await overflowOf(page)).toBeLessThanOrEqual(0);
-      await s.shot(page, `goal-${name}`);
-      if (name === 'dark') expect(await s.axe(page)).toEqual([]);
-      expect(errors).toEqual([]);
-      await page.context().close();
-    }
   });
 });

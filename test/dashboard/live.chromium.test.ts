@@ -75,9 +75,9 @@ describe('dashboard: live conversions in Chromium', () => {
       await convert(name, `live-${i + 1}`);
     }
     await expect.poll(() => feedItems.count(), { timeout: 20_000 }).toBe(1 + sent.length);
-    const ids = await page
-      .locator('ul.feed li')
-      .evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id')));
+    const ids = await Promise.all(
+      (await feedItems.all()).map((li) => li.getAttribute('data-event-id')),
+    );
     expect(new Set(ids).size).toBe(ids.length);
     // Several tokens expired meanwhile; the page renewed before each expiry.
     expect(Date.now() - started).toBeGreaterThan(2 * TOKEN_TTL_SECONDS * 1000);
