@@ -82,9 +82,9 @@ process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
 
 process.stdout.write(
-  `\nGoalpost is starting:\n  ingest  http://${config.INGEST_HOST}:${config.INGEST_PORT}\n` +
-    `  api     http://${config.API_HOST}:${config.API_PORT}\n` +
-    `  dashboard http://${config.API_HOST}:${config.API_PORT}/app/\n  Ctrl-C stops all services.\n\n`,
+  `\nGoalpost is starting:\n  ingest     http://${config.INGEST_HOST}:${config.INGEST_PORT}\n` +
+    `  api        http://${config.API_HOST}:${config.API_PORT}\n` +
+    `  dashboard  http://${config.API_HOST}:${config.API_PORT}/app/\n  Ctrl-C stops all services.\n\n`,
 );
 await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
 const failed = children.some((c) => c.exitCode !== 0 && c.signalCode !== 'SIGTERM');

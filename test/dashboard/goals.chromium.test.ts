@@ -57,10 +57,10 @@ describe('dashboard: websites and goals in Chromium', () => {
     await s?.close();
   });
 
-  const statsOf = async (goalId: string, start: string, end: string) =>
+  const statsOf = async (goalId: string, start: string, end: string, extra = '') =>
     (
       await s.get<{ data: Stats }>(
-        `/api/websites/${shop.id}/goals/${goalId}/stats?start_date=${start}&end_date=${end}&timezone=UTC`,
+        `/api/websites/${shop.id}/goals/${goalId}/stats?start_date=${start}&end_date=${end}&timezone=UTC${extra}`,
       )
     ).data;
 
@@ -106,12 +106,12 @@ describe('dashboard: websites and goals in Chromium', () => {
     await page.getByRole('heading', { name: 'Goals' }).waitFor();
 
     const today = utcDate(now);
-    const check = async (start: string, end: string) => {
+    const check = async (start: string, end: string, extra = '') => {
       for (const [goal, currency] of [
         [signup.id, 'EUR'],
         [pricing.id, null],
       ] as const) {
-        const want = expected(await statsOf(goal, start, end), currency);
+        const want = expected(await statsOf(goal, start, end, extra), currency);
         await expect.poll(() => rowCells(page, goal), { timeout: 15_000 }).toEqual(want);
       }
     };
@@ -138,6 +138,20 @@ describe('dashboard: websites and goals in Chromium', () => {
     await page.reload();
     await check(from, to);
     expect(await page.getByRole('combobox', { name: 'Date range' }).inputValue()).toBe('custom');
+
+    // A filter and the bots setting go to the URL and into the API's query.
+    await page.locator('details.filters summary').click();
+    await page.getByLabel('Page contains').fill('/pricing');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await expect.poll(() => page.url()).toContain('filter_page=%2Fpricing');
+    const filtered = await statsOf(signup.id, from, to, '&filter_page=%2Fpricing');
+    expect(filtered.conversion_rate).not.toBe((await statsOf(signup.id, from, to)).conversion_rate);
+    await check(from, to, '&filter_page=%2Fpricing');
+    await page.getByRole('combobox', { name: 'Bots' }).selectOption('true');
+    await expect.poll(() => page.url()).toContain('include_bots=true');
+    await check(from, to, '&filter_page=%2Fpricing&include_bots=true');
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await expect.poll(() => page.url()).not.toContain('filter_page');
 
     // The goal page: figures, the chart, converting sessions.
     await page.getByRole('link', { name: 'Signup' }).click();
@@ -214,8 +228,21 @@ describe('dashboard: websites and goals in Chromium', () => {
       value_property_key: 'amount',
       currency: 'USD',
     });
+    // Edit it, then delete it.
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByLabel('Name').fill('Newsletter signup');
+    await page.getByRole('button', { name: 'Save goal' }).click();
+    await page.getByRole('heading', { name: 'Newsletter signup', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Goals' }).first().click();
-    await page.locator('tr', { hasText: 'Newsletter' }).waitFor();
+    await page.locator('tr', { hasText: 'Newsletter signup' }).waitFor();
+    await page.getByRole('link', { name: 'Newsletter signup' }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Delete goal' }).click();
+    await page.getByRole('heading', { name: 'Goals', level: 1 }).waitFor();
+    await expect.poll(() => page.locator('tr', { hasText: 'Newsletter' }).count()).toBe(0);
+    const left = (await s.get<{ data: Array<{ name: string }> }>(`/api/websites/${shop.id}/goals`))
+      .data;
+    expect(left.map((g) => g.name)).not.toContain('Newsletter signup');
     expect(errors.filter((e) => !e.includes('422'))).toEqual([]);
     await page.context().close();
   });

@@ -81,6 +81,99 @@ describe('dashboard: API keys and funnels in Chromium', () => {
     await page.context().close();
   });
 
+  it('draws a funnel from answers shaped as the Sparklytics funnel API (stubbed until the routes exist)', async () => {
+    // TEMPORARY (issue 17): the API has no funnel routes yet, so the browser's requests for
+    // them are answered here with the shapes of shared/spec/sparklytics-funnels-api.md. When
+    // the routes land, remove these stubs, create the funnel with POST …/funnels, send its
+    // steps through ingest, and compare the bars with GET …/funnels/:id/results.
+    const { page, errors } = await s.page();
+    const base = `${s.apiUrl}/api/websites/${site.id}/funnels`;
+    const seen: string[] = [];
+    await page.route(`${base}**`, async (route) => {
+      const url = new URL(route.request().url());
+      seen.push(url.pathname + url.search);
+      const json = (data: unknown) =>
+        route.fulfill({ contentType: 'application/json', body: JSON.stringify(data) });
+      if (url.pathname.endsWith('/funnels')) {
+        return json({
+          data: [{ id: 'fun_a', website_id: site.id, name: 'Signup', step_count: 3 }],
+        });
+      }
+      if (url.pathname.endsWith('/results')) {
+        const step = (
+          n: number,
+          label: string,
+          reached: number,
+          next: number | null,
+          first: number,
+          prev: number,
+        ) => ({
+          step_order: n,
+          label,
+          sessions_reached: reached,
+          drop_off_count: next === null ? 0 : reached - next,
+          drop_off_rate: next === null ? 0 : (reached - next) / reached,
+          conversion_rate_from_start: reached / first,
+          conversion_rate_from_previous: reached / prev,
+        });
+        return json({
+          data: {
+            funnel_id: 'fun_a',
+            name: 'Signup',
+            total_sessions_entered: 200,
+            final_conversion_rate: 0.25,
+            steps: [
+              step(1, 'Pricing', 200, 120, 200, 200),
+              step(2, 'Signup form', 120, 50, 200, 200),
+              step(3, 'Signup completed', 50, null, 200, 120),
+            ],
+          },
+        });
+      }
+      return json({
+        data: [
+          {
+            session_id: 's1',
+            user_id: null,
+            country: 'DE',
+            browser: 'Chrome',
+            operating_system: 'Linux',
+            device_type: 'desktop',
+            entry_page: '/pricing',
+            exit_page: '/signup',
+            pageviews: 2,
+            session_duration: 40,
+            session_start: new Date().toISOString(),
+            session_end: new Date().toISOString(),
+            referrer: null,
+            channel: 'direct',
+          },
+        ],
+        next_cursor: null,
+      });
+    });
+    await s.signIn(page, s.adminKey);
+    await page.goto(`${s.apiUrl}/app/#/sites/${site.id}/funnels?range=30d`);
+    await page.getByText('200 sessions entered; 25.0% reached the last step.').waitFor();
+    const steps = await page.locator('ol.funnel > li').allInnerTexts();
+    expect(steps).toHaveLength(3);
+    expect(steps[0]).toContain('1. Pricing');
+    expect(steps[0]).toContain('80 dropped off (40.0%)');
+    expect(steps[1]).toContain('120 sessions (60.0% of the start)');
+    expect(steps[2]).not.toContain('dropped off');
+    await page.getByRole('button', { name: 'Sessions that dropped after step 2' }).click();
+    await page.getByRole('heading', { name: 'Sessions that dropped off after step 2' }).waitFor();
+    await page.getByRole('region', { name: 'Sessions of step 2' }).getByText('/signup').waitFor();
+    expect(seen.some((u) => u.includes('/funnels/fun_a/results?start_date='))).toBe(true);
+    expect(seen.some((u) => /\/funnels\/fun_a\/steps\/2\/sessions\?.*mode=dropped/.test(u))).toBe(
+      true,
+    );
+    await s.shot(page, 'funnel');
+    expect(await s.axe(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('empty states say what to do next: no goals, no websites', async () => {
     const { page } = await s.page();
     await s.signIn(page, s.adminKey);

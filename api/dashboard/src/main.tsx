@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   api,
   ApiError,
@@ -103,6 +103,15 @@ function Shell({ route, onSignOut }: { route: Route; onSignOut: () => void }) {
 }
 
 function Page({ route }: { route: Route }) {
+  // A new page (not a new range or filter on the same page) moves focus to its content, so a
+  // screen reader announces it and the keyboard starts from there.
+  const path = route.path;
+  const seen = useRef(path);
+  useEffect(() => {
+    if (seen.current === path) return;
+    seen.current = path;
+    document.getElementById('main')?.focus();
+  }, [path]);
   const [first, siteId] = route.segments;
   if (first === 'keys') return <Keys />;
   if (first === 'sites' && siteId) return <SitePage siteId={siteId} route={route} />;
