@@ -175,8 +175,10 @@ export class LiveFeed {
     } catch {
       // aborted (renewed or stopped) or the connection broke
     }
-    // This stream ended. If it is still the current one (not replaced by a renewal), reopen.
+    // This stream ended. If it is still the current one (not replaced by a renewal), reopen;
+    // a previous stream still open (this one died before its snapshot) is closed first.
     if (this.current === ctrl && !this.stopped) {
+      previous?.abort();
       this.on.status({ connected: false, expiresAt: null, connections: this.connections });
       clearTimeout(this.renewTimer);
       this.renewTimer = setTimeout(() => void this.open(), 200);
