@@ -71,7 +71,14 @@ const boundaries = {
 export default tseslint.config(
   {
     // dist/: the build (npm run build).
-    ignores: ['node_modules/**', '.stack/**', 'coverage/**', 'ingest/public/**', 'dist/**'],
+    ignores: [
+      'node_modules/**',
+      '.stack/**',
+      'coverage/**',
+      'ingest/public/**',
+      'dist/**',
+      'api/dashboard/dist/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -23,6 +23,9 @@ import { loadTimeZones } from './stats/date-range.js';
 import { refuseNul } from './http/no-nul.js';
 import { ApiMetrics } from './http/api.metrics.js';
 import { ApiGuards, DEFAULT_API_LIMITS, type ApiLimits } from './http/guards.js';
+import { keyRoutes } from './routes/keys.route.js';
+import { KeyService } from './keys/key.service.js';
+import { dashboardRoutes, DEFAULT_DASHBOARD_DIR } from './routes/dashboard.route.js';
 
 export interface ApiDeps {
   db: Db;
@@ -53,6 +56,8 @@ export interface ApiDeps {
   limits?: Partial<ApiLimits>;
   /** `trustProxy` for X-Forwarded-For: the trusted proxies' IPs/CIDRs (default none). */
   trustedProxies?: string[];
+  /** The built dashboard to serve at `/app/` (default {@link DEFAULT_DASHBOARD_DIR}). */
+  dashboardDir?: string;
 }
 
 /** Routes that answer in the Rybbit dialect (`{error, details?}`, validation → 400). */
@@ -131,5 +136,10 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
     ...(deps.liveTokenTtlMs !== undefined ? { liveTokenTtlMs: deps.liveTokenTtlMs } : {}),
     ...(deps.liveHeartbeatMs !== undefined ? { heartbeatMs: deps.liveHeartbeatMs } : {}),
   });
+  await app.register(keyRoutes, {
+    ...auth,
+    keys: new KeyService({ db: deps.db, logger: deps.logger }),
+  });
+  await app.register(dashboardRoutes, { dir: deps.dashboardDir ?? DEFAULT_DASHBOARD_DIR });
   return app;
 }

@@ -28,7 +28,12 @@ export const ApiConfigSchema = Type.Object({
   /** HMAC secret for live-stream tokens (`POST …/live-token`); unset → random per process. */
   API_LIVE_TOKEN_SECRET: Type.Optional(Type.String({ minLength: 32, ...SECRET })),
   /** Lifetime of a live token; its stream ends then (clients renew and resume). */
-  API_LIVE_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 5, maximum: 86_400, default: 300 }),
+  API_LIVE_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 300 }),
+  /**
+   * The built dashboard (`npm run build`), served at `/app/`; empty = the build beside the
+   * API's code (`api/dashboard/dist/`, or `dist/api/dashboard/dist/` when running from dist/).
+   */
+  API_DASHBOARD_DIR: Type.String({ default: '' }),
   /**
    * How long a goal write waits for Redis (cache invalidation, backfill enqueue) after its
    * commit; past it the write still succeeds and the failure is logged.

@@ -55,6 +55,7 @@ const app = await buildApiApp({
     liveStreamsPerWebsite: config.API_LIVE_STREAMS_PER_WEBSITE,
     liveStreamsPerClient: config.API_LIVE_STREAMS_PER_CLIENT,
   },
+  dashboardDir: config.API_DASHBOARD_DIR === '' ? undefined : config.API_DASHBOARD_DIR,
 });
 
 const metricsServer = await startMetricsServer(

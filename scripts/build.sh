@@ -13,4 +13,9 @@ mkdir -p dist/shared/db/migrations dist/ingest/public
 rm -f dist/shared/db/migrations/*.sql
 cp shared/db/migrations/*.sql dist/shared/db/migrations/
 cp ingest/public/* dist/ingest/public/
+# The dashboard (Vite), served by the API from beside its compiled code.
+npx vite build --config api/dashboard/vite.config.ts
+rm -rf dist/api/dashboard/dist
+mkdir -p dist/api/dashboard
+cp -r api/dashboard/dist dist/api/dashboard/dist
 echo "build: dist/ ready in $((SECONDS - started)) s"

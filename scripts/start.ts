@@ -38,7 +38,7 @@ const services = SERVICES;
 const readable = process.stdout.isTTY && config.NODE_ENV !== 'production';
 const show = (line: string) => (readable ? formatLogLine(line, true) : line);
 // Every service runs from the build with its own Node flags (scripts/services.ts), as the
-// benchmarks measure them and production runs them.
+// benchmarks measure them and production runs them (npm start builds first, dashboard included).
 const children: ChildProcess[] = services.map((name) => {
   // Each service gets its own process group: Ctrl-C reaches only this supervisor, which
   // sends one SIGTERM to each service (a second signal would make a service force-exit).
@@ -73,8 +73,9 @@ process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
 
 process.stdout.write(
-  `\nGoalpost is starting:\n  ingest  http://${config.INGEST_HOST}:${config.INGEST_PORT}\n` +
-    `  api     http://${config.API_HOST}:${config.API_PORT}\n  Ctrl-C stops all services.\n\n`,
+  `\nGoalpost is starting:\n  ingest     http://${config.INGEST_HOST}:${config.INGEST_PORT}\n` +
+    `  api        http://${config.API_HOST}:${config.API_PORT}\n` +
+    `  dashboard  http://${config.API_HOST}:${config.API_PORT}/app/\n  Ctrl-C stops all services.\n\n`,
 );
 await Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
 const failed = children.some((c) => c.exitCode !== 0 && c.signalCode !== 'SIGTERM');

@@ -3,7 +3,7 @@ import { DatabaseEnv } from '../../shared/config/env.js';
 import { loadConfig } from '../../shared/config/load-config.js';
 import { migrate } from '../../shared/db/migrate.js';
 import { createDb, type Db } from '../../shared/db/pool.js';
-import { createLogger } from '../../shared/logger.js';
+import { createLogger, type Logger } from '../../shared/logger.js';
 
 const CliConfigSchema = Type.Object({
   DATABASE_URL: DatabaseEnv.DATABASE_URL,
@@ -11,7 +11,7 @@ const CliConfigSchema = Type.Object({
 });
 
 /** A small pool for one CLI command, schema brought up to date first. */
-export async function withCliDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+export async function withCliDb<T>(fn: (db: Db, logger: Logger) => Promise<T>): Promise<T> {
   const config = loadConfig(CliConfigSchema);
   const logger = createLogger('cli', config.CLI_LOG_LEVEL);
   const db = createDb(
@@ -20,7 +20,7 @@ export async function withCliDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
   );
   try {
     await migrate(db, logger);
-    return await fn(db);
+    return await fn(db, logger);
   } finally {
     await db.end();
   }

@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
-import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
-import { parseWebsiteRef } from '../../shared/ids.js';
+import { ClientError } from '../../shared/errors/errors.js';
+import { KeyService } from '../keys/key.service.js';
 import { table, withCliDb } from './cli-db.js';
 
 export const usage = `  keys create --name NAME [--sites site_a,site_b] [--collect-only]
@@ -10,7 +8,10 @@ export const usage = `  keys create --name NAME [--sites site_a,site_b] [--colle
   keys list                      list keys (never the secret)
   keys revoke ID                 revoke a key`;
 
-/** `keys create|list|revoke`: API key administration. Returns the exit code. */
+/**
+ * `keys create|list|revoke`: API key administration, through the same {@link KeyService} as the
+ * `/api/keys` routes. Returns the exit code.
+ */
 export async function run(args: string[]): Promise<number> {
   const [cmd, ...rest] = args;
   switch (cmd) {
@@ -36,45 +37,35 @@ async function create(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const name = values.name?.trim();
-  if (!name) {
+  if (!values.name?.trim()) {
     process.stderr.write('keys create: --name is required\n');
     return 64;
   }
-  const refs = values.sites
+  const websites = values.sites
     ?.split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  return withCliDb(async (db) => {
-    let websiteIds: string[] | null = null;
-    if (refs !== undefined) {
-      websiteIds = [];
-      for (const ref of refs) {
-        const parsed = parseWebsiteRef(ref);
-        const site = parsed === null ? null : await websiteRepository.findByRef(db, parsed);
-        if (!site) {
-          process.stderr.write(`keys create: unknown website ${ref}\n`);
-          return 65;
-        }
-        websiteIds.push(site.id);
-      }
-      if (websiteIds.length === 0) {
-        process.stderr.write('keys create: --sites names no website\n');
-        return 64;
-      }
+  if (websites?.length === 0) {
+    process.stderr.write('keys create: --sites names no website\n');
+    return 64;
+  }
+  return withCliDb(async (db, logger) => {
+    let created: Awaited<ReturnType<KeyService['create']>>;
+    try {
+      created = await new KeyService({ db, logger }).create('cli', {
+        name: values.name,
+        kind: values['collect-only'] ? 'collect' : 'manage',
+        websites,
+      });
+    } catch (err) {
+      if (!(err instanceof ClientError)) throw err;
+      process.stderr.write(`keys create: ${err.message}\n`);
+      return err.field?.startsWith('website_ids') ? 65 : 64;
     }
-    const k = generateApiKey();
-    const row = await apiKeyRepository.create(db, {
-      id: k.id,
-      name,
-      key_hash: k.hash,
-      key_prefix: k.prefix,
-      kind: values['collect-only'] ? 'collect' : 'manage',
-      website_ids: websiteIds,
-    });
+    const { row, key } = created;
     process.stdout.write(
       `created ${row.kind} key ${row.id} (${row.website_ids?.join(',') ?? 'all websites'})\n` +
-        `${k.key}\n` +
+        `${key}\n` +
         'This is the only time the key is shown; store it now.\n',
     );
     return 0;
@@ -82,8 +73,8 @@ async function create(args: string[]): Promise<number> {
 }
 
 async function list(): Promise<number> {
-  return withCliDb(async (db) => {
-    const rows = await apiKeyRepository.list(db);
+  return withCliDb(async (db, logger) => {
+    const rows = await new KeyService({ db, logger }).list();
     process.stdout.write(
       table([
         ['ID', 'NAME', 'KIND', 'PREFIX', 'SITES', 'CREATED', 'REVOKED'],
@@ -108,8 +99,11 @@ async function revoke(args: string[]): Promise<number> {
     process.stderr.write('keys revoke: exactly one key ID is required\n');
     return 64;
   }
-  return withCliDb(async (db) => {
-    if (!(await apiKeyRepository.revoke(db, id))) {
+  return withCliDb(async (db, logger) => {
+    try {
+      await new KeyService({ db, logger }).revoke('cli', id);
+    } catch (err) {
+      if (!(err instanceof ClientError)) throw err;
       process.stderr.write(`keys revoke: no active key ${id}\n`);
       return 65;
     }
