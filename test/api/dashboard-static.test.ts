@@ -92,6 +92,6 @@ describe('the dashboard served by the API', () => {
   it('without a build, /app/ says how to make one', async () => {
     const r = await bare.inject({ url: '/app/' });
     expect(r.statusCode).toBe(404);
-    expect(r.body).toContain('npm run build:dashboard');
+    expect(r.body).toContain('npm run build');
   });
 });
