@@ -45,9 +45,35 @@ export interface LiveConversion {
 
 export const minuteOf = (iso: string) => Math.floor(Date.parse(iso) / 60_000);
 
+// KEYS: the streams, then the counter hashes. ARGV: MINID threshold, stream TTL s, counter
+// TTL s, number of streams, number of entries, then per entry its stream's index (1-based) and
+// JSON, then per counter increment its hash's index (among the counters), goal id and amount.
+const PUBLISH_LUA = `
+local streams = tonumber(ARGV[4])
+local entries = tonumber(ARGV[5])
+local at = 6
+for _ = 1, entries do
+  redis.call('XADD', KEYS[tonumber(ARGV[at])], 'MINID', '~', ARGV[1], '*', 'c', ARGV[at + 1])
+  at = at + 2
+end
+for i = 1, streams do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+while at <= #ARGV do
+  redis.call('HINCRBY', KEYS[streams + tonumber(ARGV[at])], ARGV[at + 1], ARGV[at + 2])
+  at = at + 3
+end
+for i = streams + 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+return entries
+`;
+
+interface PublishingRedis {
+  gpPublishConversions(...args: Array<string | number>): Promise<number>;
+}
+
 /**
- * Appends conversions to their websites' streams and increments the per-goal per-minute
- * counters, in one pipeline. Counters older than their TTL are not created.
+ * Appends conversions to their websites' streams (one entry each, so each keeps its own SSE
+ * id) and increments the per-goal per-minute counters, in one script call: one command per
+ * processor sub-batch instead of one per conversion. Counters older than their TTL are not
+ * created.
  */
 export async function publishConversions(
   redis: Redis,
@@ -55,13 +81,17 @@ export async function publishConversions(
   now = Date.now(),
 ): Promise<void> {
   if (conversions.length === 0) return;
-  const pipeline = redis.pipeline();
-  const streams = new Set<string>();
+  if (!('gpPublishConversions' in redis)) {
+    redis.defineCommand('gpPublishConversions', { lua: PUBLISH_LUA });
+  }
+  const streams = new Map<string, number>();
+  const entryArgs: Array<string | number> = [];
   const counts = new Map<string, Map<string, number>>();
   for (const { website_id, ...c } of conversions) {
     const stream = liveStreamKey(website_id);
-    streams.add(stream);
-    pipeline.xadd(stream, 'MINID', '~', String(now - STREAM_KEEP_MS), '*', 'c', JSON.stringify(c));
+    let index = streams.get(stream);
+    if (index === undefined) streams.set(stream, (index = streams.size + 1));
+    entryArgs.push(index, JSON.stringify(c));
     const minute = minuteOf(c.time);
     if ((now / 60_000 - minute) * 60 > COUNTS_TTL_SECONDS) continue;
     const key = liveCountsKey(website_id, minute);
@@ -69,14 +99,24 @@ export async function publishConversions(
     perGoal.set(c.goal_id, (perGoal.get(c.goal_id) ?? 0) + 1);
     counts.set(key, perGoal);
   }
-  for (const stream of streams) pipeline.expire(stream, STREAM_TTL_SECONDS);
-  for (const [key, perGoal] of counts) {
-    for (const [goal, n] of perGoal) pipeline.hincrby(key, goal, n);
-    pipeline.expire(key, COUNTS_TTL_SECONDS);
+  const countArgs: Array<string | number> = [];
+  let k = 0;
+  for (const perGoal of counts.values()) {
+    k += 1;
+    for (const [goal, n] of perGoal) countArgs.push(k, goal, n);
   }
-  const results = await pipeline.exec();
-  const failed = results?.find(([err]) => err !== null);
-  if (failed) throw failed[0]!;
+  const keys = [...streams.keys(), ...counts.keys()];
+  await (redis as unknown as PublishingRedis).gpPublishConversions(
+    keys.length,
+    ...keys,
+    now - STREAM_KEEP_MS,
+    STREAM_TTL_SECONDS,
+    COUNTS_TTL_SECONDS,
+    streams.size,
+    conversions.length,
+    ...entryArgs,
+    ...countArgs,
+  );
 }
 
 /** Per-goal conversions of the last `minutes` minutes (by event time), from the counters. */
