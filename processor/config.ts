@@ -34,6 +34,12 @@ export const ProcessorConfigSchema = Type.Object({
     maximum: 67_108_864,
     default: 1_048_576,
   }),
+  /**
+   * Transactions commit without waiting for the disk, and each Kafka offset is committed once
+   * PostgreSQL has flushed the transaction behind it (see consumer/durable-commits.ts); false:
+   * every COMMIT waits for its flush.
+   */
+  PROCESSOR_ASYNC_COMMIT: Type.Boolean({ default: true }),
   /** Messages per database transaction; heartbeats and offset commits happen between them. */
   PROCESSOR_SUB_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 50_000, default: 2000 }),
   PROCESSOR_PARTITIONS_CONCURRENTLY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),

@@ -8,7 +8,7 @@ import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { startBackfillWorker } from './jobs/backfill.worker.js';
 import { ProcessorConfigSchema } from './config.js';
-import { runEventsConsumer } from './consumer/events.consumer.js';
+import { runEventsConsumer, type EventsConsumer } from './consumer/events.consumer.js';
 import { ProcessorMetrics } from './consumer/processor.metrics.js';
 import { startMetricsServer } from '../shared/http/metrics-server.js';
 import { startRetention } from './jobs/retention.worker.js';
@@ -85,11 +85,15 @@ const metricsServer = await startMetricsServer(
   logger,
 );
 
+let events: EventsConsumer | null = null;
 const stop = handleSignals(logger, async () => {
-  // disconnect() waits for the running batch to finish; its offsets are committed only if
-  // its transaction committed. A backfill may run for long: its worker closes without waiting;
-  // the interrupted job is picked up again as stalled and redone from the start (each page is
-  // one idempotent transaction, so the partial work is harmless).
+  // stop() waits for the running batch to finish (its sub-batch commits); the offsets that
+  // still wait for the WAL flush are committed before the processor leaves the group, so the
+  // next owner does not redo them. A backfill may run for long: its worker closes without
+  // waiting; the interrupted job is picked up again as stalled and redone from the start
+  // (each page is one idempotent transaction, so the partial work is harmless).
+  await consumer.stop();
+  await events?.drain();
   await consumer.disconnect();
   await Promise.all([backfill.close(true), retention.worker.close(), retention.queue.close()]);
   await producer.disconnect();
@@ -106,7 +110,7 @@ consumer.on(consumer.events.CRASH, (e) => {
   }
 });
 
-await runEventsConsumer({
+events = await runEventsConsumer({
   consumer,
   producer,
   db,
@@ -118,6 +122,7 @@ await runEventsConsumer({
   subBatchSize: config.PROCESSOR_SUB_BATCH_SIZE,
   partitionsConcurrently: config.PROCESSOR_PARTITIONS_CONCURRENTLY,
   metrics,
+  asyncCommit: config.PROCESSOR_ASYNC_COMMIT,
 });
 logger.info(
   { topic: config.KAFKA_EVENTS_TOPIC, group: config.KAFKA_CONSUMER_GROUP },

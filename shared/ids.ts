@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -18,6 +18,29 @@ export function randomId(n: number): string {
 export const newWebsiteId = () => `site_${randomId(10)}`;
 export const newGoalId = () => `goal_${randomId(21)}`;
 export const newEventId = () => randomUUID();
+
+const v7pool = Buffer.alloc(16 * 512);
+let v7at = v7pool.length;
+
+/**
+ * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Ids made
+ * this way grow with time, so inserting events appends at the right-hand edge of the
+ * (event_id, event_time) index instead of touching a random page each time (fewer page splits
+ * and fewer full-page images in the WAL). Random bytes are drawn 8 KB at a time.
+ */
+export function uuidV7(now = Date.now()): string {
+  if (v7at === v7pool.length) {
+    randomFillSync(v7pool);
+    v7at = 0;
+  }
+  const b = v7pool.subarray(v7at, v7at + 16);
+  v7at += 16;
+  b.writeUIntBE(now, 0, 6);
+  b[6] = 0x70 | (b[6]! & 0x0f);
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
 
 export const WEBSITE_ID_RE = /^site_[0-9a-z]{10}$/;
 export const GOAL_ID_RE = /^goal_[0-9a-z]{21}$/;

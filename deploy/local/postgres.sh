@@ -278,18 +278,36 @@ init_cluster() {
     --auth=trust --username=postgres --encoding=UTF8 "${locale_opts[@]}"
 }
 
-# Our settings live in their own file, rewritten on every start (so a changed port or a moved
-# checkout takes effect), and included last from postgresql.conf so they win.
-write_config() {
-  as_postgres tee "$PG_DATA/goalpost.conf" >/dev/null <<EOF
-# Written by deploy/local/postgres.sh on every start: change the script, not this file.
+# Our settings live in their own file, rewritten on every `up` (so a changed port, a moved
+# checkout or a changed setting takes effect: a running server of ours is restarted when the
+# file changed), and included last from postgresql.conf so they win. Why each setting: see
+# deploy/README.md ("PostgreSQL settings").
+config_text() {
+  cat <<EOF
+# Written by deploy/local/postgres.sh: change the script, not this file.
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_RUN'
 shared_preload_libraries = 'timescaledb'
 timescaledb.telemetry_level = off
 max_connections = 200
-shared_buffers = 256MB
+# Memory: the hot chunks' indexes stay cached (see deploy/README.md).
+shared_buffers = 4GB
+effective_cache_size = 12GB
+maintenance_work_mem = 512MB
+# WAL: fewer checkpoints (fewer full-page images) and compressed full-page images.
+wal_buffers = 64MB
+max_wal_size = 8GB
+min_wal_size = 1GB
+checkpoint_timeout = 15min
+checkpoint_completion_target = 0.9
+wal_compression = lz4
+# The processor commits with synchronous_commit off and commits Kafka offsets once the WAL is
+# flushed: the WAL writer's pace is how soon that is.
+wal_writer_delay = 10ms
+# SSD / cached data.
+random_page_cost = 1.1
+effective_io_concurrency = 200
 # Durability stays on: the tests check that acknowledged writes survive a crash.
 fsync = on
 synchronous_commit = on
@@ -297,8 +315,22 @@ full_page_writes = on
 # Log to stderr, which pg_ctl -l sends to $PG_LOG.
 logging_collector = off
 EOF
+}
+
+write_config() {
+  config_text | as_postgres tee "$PG_DATA/goalpost.conf" >/dev/null
   as_postgres grep -qxF "include 'goalpost.conf'" "$PG_DATA/postgresql.conf" ||
     echo "include 'goalpost.conf'" | as_postgres tee -a "$PG_DATA/postgresql.conf" >/dev/null
+}
+
+# A running server of ours whose settings file differs from today's script gets today's file
+# and a restart (fast shutdown: clients reconnect; nothing acknowledged is lost).
+refresh_config() {
+  if ! config_text | as_postgres cmp -s - "$PG_DATA/goalpost.conf"; then
+    write_config
+    timed "restarting postgres with the new settings" quiet as_postgres "$(pg_bin pg_ctl)" \
+      restart -D "$PG_DATA" -l "$PG_LOG" -m fast -w -t 120
+  fi
 }
 
 # postmaster.pid survives a reboot or kill -9. pg_ctl copes when its PID is dead, but after a
@@ -380,6 +412,8 @@ cmd_up() {
   take_lock
   PSQL=$(find_psql)
   if our_server_running; then
+    PG_MAJOR=$(detect_major)
+    refresh_config
     ensure_databases
     log "postgres already running on 127.0.0.1:$PG_PORT, reused ($(since "$t0"))"
     echo "$PG_URL"

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import { canAccessWebsite, type Principal } from '../../shared/auth/api-keys.js';
 import type { Website } from '../../shared/db/website.repository.js';
@@ -17,6 +16,7 @@ import {
 } from '../../shared/events/event-message.js';
 import type { BatchingProducer } from '../kafka/batching.producer.js';
 import type { Logger } from '../../shared/logger.js';
+import { uuidV7 } from '../../shared/ids.js';
 import type { SessionRequest, SessionResult, SessionStore } from '../sessions/session.store.js';
 import { cookielessVisitorId, type DailySalts } from '../sessions/visitor-id.js';
 import type { ApiKeySource } from '../lookups/api-key.lookup.js';
@@ -305,7 +305,7 @@ function buildMessages(
     const r = identified.requests[i]!;
     const ev: EventMessage = {
       v: EVENT_SCHEMA_VERSION,
-      event_id: r.eventId ?? randomUUID(),
+      event_id: r.eventId ?? uuidV7(receivedMs),
       seq: i,
       event_time:
         res.eventTimeMs === receivedMs ? receivedAt : new Date(res.eventTimeMs).toISOString(),

@@ -1,7 +1,8 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
 import { eventRepository, eventRowOf, type EventRow } from '../../shared/db/event.repository.js';
-import type { Db } from '../../shared/db/pool.js';
+import { isUniqueViolation } from '../../shared/db/bulk.js';
+import type { Db, Queryable } from '../../shared/db/pool.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
 import { PermanentError } from '../../shared/errors/errors.js';
 import { decodeEvent } from '../../shared/events/event-message.js';
@@ -12,6 +13,7 @@ import { matchEvent } from '../../shared/matching/goal-matcher.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { conversionRow, isPermanentDbError } from './conversions.js';
 import { deadLetterHeaders } from './dead-letter.headers.js';
+import { DurableCommits } from './durable-commits.js';
 import { ProcessorMetrics } from './processor.metrics.js';
 import { buildSessionDeltas } from './session-deltas.js';
 
@@ -30,12 +32,24 @@ export interface EventsConsumerDeps {
   partitionsConcurrently: number;
   /** Prometheus metrics (index.ts serves them); default: a set nobody reads. */
   metrics?: ProcessorMetrics;
+  /**
+   * Commit transactions with `synchronous_commit = off` and commit each offset once the WAL is
+   * flushed past its transaction (DurableCommits); false: wait for the flush in each COMMIT.
+   */
+  asyncCommit?: boolean;
+  /** Write events and conversions with COPY, falling back on a replay (default true). */
+  copy?: boolean;
+}
+
+/** The running loop: `drain()` commits the offsets still waiting for the WAL (before leaving). */
+export interface EventsConsumer {
+  drain(timeoutMs?: number): Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 5_000;
 
-/** The loop's dependencies with its metrics resolved. */
-type Deps = EventsConsumerDeps & { metrics: ProcessorMetrics };
+/** The loop's dependencies with its metrics and offset committer resolved. */
+type Deps = EventsConsumerDeps & { metrics: ProcessorMetrics; commits: DurableCommits | null };
 
 interface Item {
   message: KafkaMessage;
@@ -45,6 +59,8 @@ interface Item {
 interface Written {
   conversions: ConversionRow[];
   byEvent: Map<string, EventRow>;
+  /** The WAL position after the last of its transactions (0 when they committed durably). */
+  lsn: bigint;
 }
 
 /**
@@ -58,9 +74,13 @@ interface Written {
  * data exception such as a NUL character in jsonb) is isolated by bisecting its sub-batch,
  * so one bad row never blocks a partition and never drops its neighbours.
  */
-export async function runEventsConsumer(deps: EventsConsumerDeps): Promise<void> {
+export async function runEventsConsumer(deps: EventsConsumerDeps): Promise<EventsConsumer> {
   const { consumer } = deps;
-  const resolved: Deps = { ...deps, metrics: deps.metrics ?? new ProcessorMetrics() };
+  const commits =
+    deps.asyncCommit === false
+      ? null
+      : new DurableCommits({ db: deps.db, consumer, logger: deps.logger });
+  const resolved: Deps = { ...deps, metrics: deps.metrics ?? new ProcessorMetrics(), commits };
   await consumer.subscribe({ topic: deps.topic, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
@@ -68,6 +88,7 @@ export async function runEventsConsumer(deps: EventsConsumerDeps): Promise<void>
     partitionsConsumedConcurrently: deps.partitionsConcurrently,
     eachBatch: (payload) => processBatch(resolved, payload),
   });
+  return { drain: (timeoutMs) => commits?.drain(timeoutMs) ?? Promise.resolve() };
 }
 
 async function processBatch(deps: Deps, payload: EachBatchPayload): Promise<void> {
@@ -83,15 +104,29 @@ async function processBatch(deps: Deps, payload: EachBatchPayload): Promise<void
     const last = chunk[chunk.length - 1]!.offset;
     payload.resolveOffset(last);
     const next = BigInt(last) + 1n;
-    await deps.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: next.toString() },
-    ]);
-    metrics.eventsConsumed.inc(chunk.length);
+    const committed = () => {
+      metrics.eventsConsumed.inc(chunk.length);
+      metrics.lag.set(
+        { topic: batch.topic, partition: batch.partition },
+        Math.max(0, Number(BigInt(batch.highWatermark) - next)),
+      );
+    };
+    if (deps.commits) {
+      // Committed to Kafka once PostgreSQL has flushed these transactions; the loop goes on.
+      deps.commits.commitWhenDurable(
+        batch.topic,
+        batch.partition,
+        next.toString(),
+        written.lsn,
+        committed,
+      );
+    } else {
+      await deps.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: next.toString() },
+      ]);
+      committed();
+    }
     metrics.conversionsWritten.inc(written.conversions.length);
-    metrics.lag.set(
-      { topic: batch.topic, partition: batch.partition },
-      Math.max(0, Number(BigInt(batch.highWatermark) - next)),
-    );
     await payload.heartbeat();
     await publishLive(deps, written);
   }
@@ -117,7 +152,7 @@ async function processChunk(
     }
   }
   if (dead.length > 0) await sendToDeadLetters(deps, topic, partition, dead);
-  const written: Written = { conversions: [], byEvent: new Map() };
+  const written: Written = { conversions: [], byEvent: new Map(), lsn: 0n };
   if (items.length > 0) await writeIsolatingRejects(deps, topic, partition, items, written);
   return written;
 }
@@ -139,6 +174,7 @@ async function writeIsolatingRejects(
     const w = await writeItems(deps, items);
     out.conversions.push(...w.conversions);
     for (const [k, v] of w.byEvent) out.byEvent.set(k, v);
+    if (w.lsn > out.lsn) out.lsn = w.lsn;
   } catch (err) {
     if (!isPermanentDbError(err)) throw err;
     if (items.length === 1) {
@@ -203,29 +239,52 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
   }
   t.match_ms = lap();
   let sessions = 0;
-  const written = await deps.db.tx(async (q): Promise<Written> => {
-    t.tx_ms = lap(); // connection checkout and BEGIN
-    const inserted = await eventRepository.insertReturningIds(q, rows);
-    t.events_ms = lap();
-    if (inserted.size === 0) return { conversions: [], byEvent: new Map() };
-    const fresh =
-      inserted.size === rows.length ? rows : rows.filter((r) => inserted.has(r.event_id));
-    const deltas = buildSessionDeltas(fresh);
-    sessions = deltas.length;
-    await sessionRepository.upsertDeltas(q, deltas);
-    t.sessions_ms = lap();
-    const conversions =
-      inserted.size === rows.length
-        ? candidates
-        : candidates.filter((c) => inserted.has(c.event_id));
-    const keys = await conversionRepository.insertReturningKeys(q, conversions);
-    t.conversions_ms = lap();
-    const byEvent = new Map(fresh.map((r) => [r.event_id, r]));
-    return {
-      conversions: conversions.filter((c) => keys.has(`${c.goal_id}|${c.event_id}`)),
-      byEvent,
+  /**
+   * The sub-batch's transaction. With `copy`, events and conversions go in with COPY, which
+   * assumes they are all new (the normal case: one delivery); a replayed event or a conversion
+   * a backfill wrote first fails it with a unique violation, and the whole sub-batch is then
+   * written again with the conflict-skipping inserts, which report what was new.
+   */
+  const write =
+    (copy: boolean) =>
+    async (q: Queryable): Promise<Omit<Written, 'lsn'>> => {
+      t.tx_ms = lap(); // connection checkout and BEGIN
+      const inserted = copy
+        ? (await eventRepository.copyNew(q, rows), new Set(rows.map((r) => r.event_id)))
+        : await eventRepository.insertReturningIds(q, rows);
+      t.events_ms = lap();
+      if (inserted.size === 0) return { conversions: [], byEvent: new Map() };
+      const fresh =
+        inserted.size === rows.length ? rows : rows.filter((r) => inserted.has(r.event_id));
+      const deltas = buildSessionDeltas(fresh);
+      sessions = deltas.length;
+      await sessionRepository.upsertDeltas(q, deltas);
+      t.sessions_ms = lap();
+      const conversions =
+        inserted.size === rows.length
+          ? candidates
+          : candidates.filter((c) => inserted.has(c.event_id));
+      let written = conversions;
+      if (copy) {
+        await conversionRepository.copyNew(q, conversions);
+      } else {
+        const keys = await conversionRepository.insertReturningKeys(q, conversions);
+        written = conversions.filter((c) => keys.has(`${c.goal_id}|${c.event_id}`));
+      }
+      t.conversions_ms = lap();
+      return { conversions: written, byEvent: new Map(fresh.map((r) => [r.event_id, r])) };
     };
-  });
+  const commit = async (copy: boolean): Promise<Written> =>
+    deps.commits
+      ? await deps.db.txAsyncCommit(write(copy)).then(({ result, lsn }) => ({ ...result, lsn }))
+      : { ...(await deps.db.tx(write(copy))), lsn: 0n };
+  let written: Written;
+  try {
+    written = await commit(deps.copy !== false);
+  } catch (err) {
+    if (deps.copy === false || !isUniqueViolation(err)) throw err;
+    written = await commit(false);
+  }
   t.tx_ms += t.events_ms + t.sessions_ms + t.conversions_ms + lap();
   deps.metrics.transactionSeconds.observe(t.tx_ms / 1000);
   if (deps.logger.isLevelEnabled('debug')) {

@@ -1,4 +1,4 @@
-import { bulkInsert, bulkInsertReturning, type BulkColumn } from './bulk.js';
+import { bulkCopy, bulkInsert, bulkInsertReturning, type BulkColumn } from './bulk.js';
 import type { EventCursor } from './event.repository.js';
 import type { Queryable } from './pool.js';
 
@@ -30,6 +30,11 @@ const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
 export const CONVERSION_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
 
 export const conversionRepository = {
+  /** Inserts conversions that are new in the normal case with COPY (see event.copyNew). */
+  copyNew(q: Queryable, rows: readonly ConversionRow[]): Promise<number> {
+    return bulkCopy(q, 'conversion.copy_new', 'conversions', COLUMNS, rows);
+  },
+
   /**
    * Inserts conversions and returns the `goal_id|event_id` keys actually inserted (replays are
    * absent), so that only new conversions are published to the live feed.

@@ -1,5 +1,5 @@
 import type { EventMessage } from '../events/event-message.js';
-import { bulkInsertReturning, type BulkColumn } from './bulk.js';
+import { bulkCopy, bulkInsertReturning, type BulkColumn } from './bulk.js';
 import type { Queryable } from './pool.js';
 
 export type EventRow = Omit<EventMessage, 'v' | 'seq'> & { seq: number };
@@ -70,6 +70,15 @@ const COLUMNS: ReadonlyArray<BulkColumn<EventRow>> = [
 export const EVENT_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
 
 export const eventRepository = {
+  /**
+   * Inserts events that are new in the normal case with COPY; a replay (an event already
+   * stored) fails it with a unique violation (see bulkCopy), and the caller then writes the
+   * batch with {@link insertReturningIds} instead. Resolves to the rows copied.
+   */
+  copyNew(q: Queryable, rows: readonly EventRow[]): Promise<number> {
+    return bulkCopy(q, 'event.copy_new', 'events', COLUMNS, rows);
+  },
+
   /**
    * Inserts events and returns the ids of those actually inserted: an event already stored (a
    * replay) is absent from the result, so callers derive session updates and conversions from

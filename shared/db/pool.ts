@@ -1,4 +1,6 @@
+import { finished } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../logger.js';
 
 /** Something that can run a query: the pool, or a client inside a transaction. */
@@ -8,11 +10,24 @@ export interface Queryable {
     sql: string,
     params?: unknown[],
   ) => Promise<pg.QueryResult<R>>;
+  /**
+   * Runs `COPY … FROM STDIN` (`sql`) with `data` in COPY's text format; resolves to the number
+   * of rows copied. Timed and tagged like `query`.
+   */
+  copyIn: (tag: string, sql: string, data: string) => Promise<number>;
 }
 
 export interface Db extends Queryable {
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * {@link tx} with `synchronous_commit = off`: the commit returns before its WAL is flushed
+   * to disk, and resolves with the WAL position just after the commit. The transaction is
+   * visible at once, but durable only once the server's flush position (see
+   * walRepository.flushLsn) has reached `lsn`: a server crash before that loses it. Callers
+   * must not treat the work as done (commit Kafka offsets, acknowledge) until then.
+   */
+  txAsyncCommit<T>(fn: (q: Queryable) => Promise<T>): Promise<{ result: T; lsn: bigint }>;
   readonly pool: pg.Pool;
   end(): Promise<void>;
 }
@@ -23,22 +38,46 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 const SLOW_QUERY_MS = 500;
 
+/** Sends `data` through `COPY … FROM STDIN` on `client`; resolves to the rows copied. */
+async function copyOn(client: pg.PoolClient, sql: string, data: string): Promise<number> {
+  const stream = client.query(copyFrom(sql));
+  stream.end(data);
+  await finished(stream);
+  return (stream as unknown as { rowCount: number }).rowCount;
+}
+
 function tagged(runner: pg.Pool | pg.PoolClient, logger: Logger): Queryable {
-  return {
-    query: async <R extends pg.QueryResultRow>(
-      tag: string,
-      sql: string,
-      params: unknown[] = [],
-    ) => {
-      const started = performance.now();
-      try {
-        return await runner.query<R>(sql, params);
-      } finally {
-        const ms = performance.now() - started;
-        if (ms > SLOW_QUERY_MS) logger.warn({ query: tag, ms: Math.round(ms) }, 'slow_query');
-      }
-    },
+  const timed = async <T>(tag: string, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      const ms = performance.now() - started;
+      if (ms > SLOW_QUERY_MS) logger.warn({ query: tag, ms: Math.round(ms) }, 'slow_query');
+    }
   };
+  return {
+    copyIn: (tag, sql, data) =>
+      timed(tag, async () => {
+        if (runner instanceof pg.Pool) {
+          const client = await runner.connect();
+          try {
+            return await copyOn(client, sql, data);
+          } finally {
+            client.release();
+          }
+        }
+        return copyOn(runner, sql, data);
+      }),
+    query: <R extends pg.QueryResultRow>(tag: string, sql: string, params: unknown[] = []) =>
+      timed(tag, () => runner.query<R>(sql, params)),
+  };
+}
+
+/** A PostgreSQL WAL position (`16/B374D848`) as a number that orders like the position. */
+export function lsnToBigInt(lsn: string): bigint {
+  const [hi = '0', lo = '0'] = lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
 }
 
 /**
@@ -76,24 +115,43 @@ export function createDb(
     client.on('error', (err) => logger.warn({ err: err.message }, 'pg_client_error'));
   });
   const base = tagged(pool, logger);
+  /** BEGIN, `fn`, then `commit` (a statement or several, in one round trip). */
+  async function transaction<T, C>(
+    begin: string,
+    fn: (q: Queryable) => Promise<T>,
+    commit: string,
+    after: (committed: unknown) => C,
+  ): Promise<{ result: T; committed: C }> {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query(begin);
+      const result = await fn(tagged(client, logger));
+      return { result, committed: after(await client.query(commit)) };
+    } catch (err) {
+      // A failed ROLLBACK means the connection is gone: destroy it instead of pooling it.
+      await client.query('ROLLBACK').catch(() => (broken = true));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
   return {
     pool,
     query: base.query,
+    copyIn: base.copyIn,
     async tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(tagged(client, logger));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        // A failed ROLLBACK means the connection is gone: destroy it instead of pooling it.
-        await client.query('ROLLBACK').catch(() => (broken = true));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
+      return (await transaction('BEGIN', fn, 'COMMIT', () => undefined)).result;
+    },
+    async txAsyncCommit<T>(fn: (q: Queryable) => Promise<T>) {
+      const { result, committed } = await transaction(
+        'BEGIN; SET LOCAL synchronous_commit TO off',
+        fn,
+        // The insert position right after COMMIT is past the commit record.
+        'COMMIT; SELECT pg_current_wal_insert_lsn()::text AS lsn',
+        (res) => lsnToBigInt((res as Array<pg.QueryResult<{ lsn: string }>>)[1]!.rows[0]!.lsn),
+      );
+      return { result, lsn: committed };
     },
     async end() {
       await pool.end();

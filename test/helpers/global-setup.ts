@@ -5,9 +5,9 @@ import { createLogger } from '../../shared/logger.js';
 import { testConfig } from './test-env.js';
 
 /**
- * Gives every run a fresh test database (`goalpost_test` unless DATABASE_URL names another),
- * migrated from today's files: no state survives from an earlier run, and a migration edited
- * before it landed is applied as it is now.
+ * Gives every run a fresh test database (this checkout's, see test-env.ts, unless
+ * DATABASE_URL names another), migrated from today's files: no state survives from an earlier
+ * run, and a migration edited before it landed is applied as it is now.
  */
 export default async function setup(): Promise<void> {
   const url = new URL(testConfig.DATABASE_URL);

@@ -40,7 +40,7 @@ export async function startTestProcessor(
   });
   await Promise.all([dlqProducer.connect(), consumer.connect()]);
   const metrics = new ProcessorMetrics();
-  await runEventsConsumer({
+  const events = await runEventsConsumer({
     metrics,
     consumer,
     producer: dlqProducer,
@@ -59,6 +59,8 @@ export async function startTestProcessor(
   return {
     metrics,
     async stop() {
+      await consumer.stop();
+      await events.drain();
       await consumer.disconnect();
       await dlqProducer.disconnect();
     },

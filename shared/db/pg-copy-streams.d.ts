@@ -1,4 +1,5 @@
-// The parts of pg-copy-streams 7 the processor benchmark uses (the package ships no types).
+// The parts of pg-copy-streams 7 Goalpost uses (the package ships no types): the processor's
+// COPY path (shared/db/pool.ts) and the processor benchmark's baseline.
 declare module 'pg-copy-streams' {
   import type { Readable, Writable } from 'node:stream';
   import type { Submittable } from 'pg';
