@@ -24,7 +24,8 @@ const layerOf = (folder) => SHARED_LAYERS.findIndex((l) => l.includes(folder));
 function placeOf(absPath) {
   const rel = path.relative(import.meta.dirname, absPath).split(path.sep);
   // A file at the top of shared/ (logger.ts, ids.ts) is a folder of its own.
-  if (rel[0] === 'shared') return { room: 'shared', folder: rel[1]?.replace(/(\.test)?\.[jt]s$/, '') };
+  if (rel[0] === 'shared')
+    return { room: 'shared', folder: rel[1]?.replace(/(\.test)?\.[jt]s$/, '') };
   if (SERVICES.includes(rel[0])) return { room: rel[0], folder: rel[1] };
   return null;
 }

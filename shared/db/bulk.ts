@@ -73,11 +73,7 @@ function copyValue(v: unknown, type: string): string {
           ? v.toISOString()
           : JSON.stringify(v);
   return /[\\\n\r\t]/.test(text)
-    ? text
-        .replace(/\\/g, '\\\\')
-        .replace(/\n/g, '\\n')
-        .replace(/\r/g, '\\r')
-        .replace(/\t/g, '\\t')
+    ? text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')
     : text;
 }
 
