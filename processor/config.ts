@@ -40,6 +40,11 @@ export const ProcessorConfigSchema = Type.Object({
    * every COMMIT waits for its flush.
    */
   PROCESSOR_ASYNC_COMMIT: Type.Boolean({ default: true }),
+  /**
+   * Events and conversions go in with COPY, falling back to conflict-skipping inserts when a
+   * replay meets rows already stored; false: the inserts only.
+   */
+  PROCESSOR_COPY: Type.Boolean({ default: true }),
   /** Messages per database transaction; heartbeats and offset commits happen between them. */
   PROCESSOR_SUB_BATCH_SIZE: Type.Integer({ minimum: 1, maximum: 50_000, default: 2000 }),
   PROCESSOR_PARTITIONS_CONCURRENTLY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),

@@ -123,6 +123,7 @@ events = await runEventsConsumer({
   partitionsConcurrently: config.PROCESSOR_PARTITIONS_CONCURRENTLY,
   metrics,
   asyncCommit: config.PROCESSOR_ASYNC_COMMIT,
+  copy: config.PROCESSOR_COPY,
 });
 logger.info(
   { topic: config.KAFKA_EVENTS_TOPIC, group: config.KAFKA_CONSUMER_GROUP },
