@@ -454,7 +454,10 @@ cmd_down() {
   PG_MAJOR=$(detect_major)
   clear_stale_pidfile # pg_ctl stop would otherwise signal whatever process now has that PID
   if as_postgres "$(pg_bin pg_ctl)" status -D "$PG_DATA" >/dev/null 2>&1; then
-    timed "stopping postgres" quiet as_postgres "$(pg_bin pg_ctl)" stop -D "$PG_DATA" -m fast -w -t 60
+    # GOALPOST_PG_STOP_MODE=immediate: a crash without a checkpoint (the tests use it to prove
+    # that nothing acknowledged is lost); fast is the normal clean shutdown.
+    timed "stopping postgres (${GOALPOST_PG_STOP_MODE:-fast})" quiet as_postgres "$(pg_bin pg_ctl)" \
+      stop -D "$PG_DATA" -m "${GOALPOST_PG_STOP_MODE:-fast}" -w -t 60
   else
     log "postgres is not running"
   fi

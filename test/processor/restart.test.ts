@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { promisify } from 'node:util';
 import {
   actualByGoal,
   cleanupSites,
@@ -25,25 +23,10 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
+import { stack, stackDirs } from '../helpers/stack.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
 
-const run = promisify(execFile);
 const N = 12_000;
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-/**
- * Stops or starts one component of the local stack with the project's own script, in the
- * state folder of whichever checkout started the running server (`stack:up` reuses a stack
- * another checkout on this machine started, and only that checkout's state may stop it).
- */
-const stack = (component: 'postgres' | 'redis', action: 'down' | 'up', stackDir: string) =>
-  run('bash', [`deploy/local/${component}.sh`, action], {
-    cwd: ROOT,
-    env: { ...process.env, GOALPOST_STACK_DIR: stackDir },
-  });
-
-/** `<stack>/pg/data` or `<stack>/redis/data` → `<stack>`. */
-const stackDirOf = (dataDir: string) => dirname(dirname(dataDir));
 
 /**
  * Dependencies failing under a running processor: PostgreSQL, then Redis, is stopped while
@@ -66,13 +49,7 @@ describe('processor: PostgreSQL and Redis restarts while consuming', () => {
 
   beforeAll(async () => {
     deps = openTestDeps('processor-restart');
-    const { rows } = await deps.db.query<{ data_directory: string }>(
-      'test.data_directory',
-      'SHOW data_directory',
-    );
-    pgStackDir = stackDirOf(rows[0]!.data_directory);
-    const [, redisDir] = (await deps.redis.config('GET', 'dir')) as [string, string];
-    redisStackDir = stackDirOf(redisDir);
+    ({ postgres: pgStackDir, redis: redisStackDir } = await stackDirs(deps));
     topic = await createTestTopic(deps.kafka, 'restart');
     dlqTopic = await createTestTopic(deps.kafka, 'restart-dlq', 1);
     websites = await createSites(deps.db, 2);
