@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { GeoLookup } from './enrichment/geo.js';
-import { ClientError, TransientError } from '../shared/errors/errors.js';
+import { ClientError, OverloadedError, TransientError } from '../shared/errors/errors.js';
 import { defaultErrorFormatter, installErrorHandler } from '../shared/http/error-handler.js';
 import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
 import type { BatchingProducer } from './kafka/batching.producer.js';
@@ -13,6 +13,7 @@ import { installCors } from './http/cors.js';
 import type { OriginSource } from './lookups/origin.index.js';
 import type { IntakeDeps, IntakeLimits, WebsiteSource } from './intake/intake.js';
 import { IngestMetrics } from './http/metrics.js';
+import { LoadShedder } from './http/load-shedder.js';
 import { RateWindow } from '../shared/http/rate-window.js';
 import { SessionBatcher } from './sessions/session.batcher.js';
 import { collectRoutes } from './routes/collect.route.js';
@@ -26,6 +27,10 @@ export interface IngestOptions extends IntakeLimits {
   produceTimeoutMs: number;
   /** Redis key prefix (tests isolate themselves with their own). */
   redisKeyPrefix: string;
+  /** Collect requests in flight above which new ones are refused with 503 (see LoadShedder). */
+  shedMaxInFlight: number;
+  /** Event-loop delay (ms) above which collect requests are refused with 503. */
+  shedMaxEventLoopDelayMs: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -37,6 +42,8 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   ratePerWebsitePerMinute: 600_000,
   botRateHeuristic: true,
   botRateThresholdPerMinute: 120,
+  shedMaxInFlight: 2_000,
+  shedMaxEventLoopDelayMs: 500,
 };
 
 export interface IngestDeps {
@@ -63,6 +70,8 @@ export interface IngestDeps {
 
 const TRACK_URL = '/api/track';
 const isTrack = (req: FastifyRequest) => req.routeOptions.url === TRACK_URL;
+const COLLECT_URLS = new Set(['/api/collect', '/e', TRACK_URL]);
+const isCollect = (req: FastifyRequest) => COLLECT_URLS.has(req.routeOptions.url ?? '');
 
 /** Builds the ingest app from injected clients (tests build it directly). */
 export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
@@ -84,9 +93,35 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     }
   });
 
+  const shedder = new LoadShedder({
+    maxInFlight: opts.shedMaxInFlight,
+    maxEventLoopDelayMs: opts.shedMaxEventLoopDelayMs,
+  });
+  shedder.start();
+  const unobserve = metrics.observeShedder(shedder);
+  app.addHook('onClose', (_app, done) => {
+    shedder.stop();
+    unobserve();
+    done();
+  });
+
   // Callback-style hooks on the per-request path: an async hook costs a promise and a
   // microtask hop per request, and these never wait for anything.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (!isCollect(req)) return done();
+    try {
+      shedder.admit(req);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  });
+  app.addHook('onRequestAbort', (req, done) => {
+    shedder.release(req);
+    done();
+  });
   app.addHook('onResponse', (req, reply, done) => {
+    shedder.release(req);
     const route = req.routeOptions.url ?? 'unknown';
     metrics.requests.inc({ route, status: reply.statusCode });
     metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
@@ -134,6 +169,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
 
 function refusalReason(err: Error): string {
   if (err instanceof ClientError) return err.code;
+  if (err instanceof OverloadedError) return 'overloaded';
   if (err instanceof TransientError) {
     const m = /^(redis|kafka|database)/i.exec(err.message);
     return m ? `${m[1]!.toLowerCase()}_unavailable` : 'unavailable';

@@ -30,6 +30,13 @@ export const IngestConfigSchema = Type.Object({
   INGEST_RATE_LIMIT_IP_PER_MINUTE: Type.Integer({ minimum: 1, default: 1200 }),
   /** Events per minute one website may receive (per instance), else 429. */
   INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE: Type.Integer({ minimum: 1, default: 600_000 }),
+  /**
+   * Load shedding: collect requests in flight (waiting for Redis or Kafka) above which new
+   * ones are answered 503 with Retry-After instead of queueing.
+   */
+  INGEST_SHED_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, default: 2000 }),
+  /** Load shedding: event-loop delay (ms) above which collect requests are answered 503. */
+  INGEST_SHED_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 1, default: 500 }),
   /** Whether a high event rate from one IP raises the bot score. */
   INGEST_BOT_RATE_HEURISTIC: Type.Boolean({ default: true }),
   /** Events per minute from one IP above which the rate heuristic fires. */

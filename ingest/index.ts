@@ -69,9 +69,9 @@ await origins.start();
 const app = await buildIngestApp({
   metrics,
   producer,
-  websites: new WebsiteLookup(db),
+  websites: new WebsiteLookup(db, { logger }),
   origins,
-  apiKeys: new ApiKeyLookup(db),
+  apiKeys: new ApiKeyLookup(db, { logger }),
   redis,
   geo,
   logger,
@@ -86,6 +86,8 @@ const app = await buildIngestApp({
     ratePerWebsitePerMinute: config.INGEST_RATE_LIMIT_WEBSITE_PER_MINUTE,
     botRateHeuristic: config.INGEST_BOT_RATE_HEURISTIC,
     botRateThresholdPerMinute: config.INGEST_BOT_RATE_THRESHOLD_PER_MINUTE,
+    shedMaxInFlight: config.INGEST_SHED_MAX_IN_FLIGHT,
+    shedMaxEventLoopDelayMs: config.INGEST_SHED_MAX_EVENT_LOOP_DELAY_MS,
   },
 });
 

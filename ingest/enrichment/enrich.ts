@@ -2,7 +2,7 @@ import type { EventMessage } from '../../shared/events/event-message.js';
 import { splitUrl } from '../../shared/matching/url-path.js';
 import type { BotPolicy } from '../../shared/db/website.repository.js';
 import { botScore, isBotFor } from './bot.js';
-import type { GeoLookup } from './geo.js';
+import type { GeoInfo } from './geo.js';
 import { languageOf } from './language.js';
 import { channelOf, isSameSite, referrerDomain } from './referrer.js';
 import { parseUserAgent } from './user-agent.js';
@@ -68,8 +68,6 @@ export type EnrichedFields = Pick<
 >;
 
 export interface RequestInput {
-  /** Client IP (used for geo only; never returned). */
-  ip: string;
   userAgent: string | undefined;
   acceptLanguage: string | undefined;
   /** Events from this IP in the current rate window, or null when the rate heuristic is off. */
@@ -77,10 +75,12 @@ export interface RequestInput {
   rateThreshold: number;
 }
 
-/** Request-level facts (UA, geo, bot score): computed once, shared by a batch's events. */
-export function requestFacts(r: RequestInput, geo: GeoLookup): RequestFacts {
+/**
+ * Request-level facts (UA, geo, bot score): computed once, shared by a batch's events. `g` is
+ * the client address's location (GeoLookup).
+ */
+export function requestFacts(r: RequestInput, g: GeoInfo): RequestFacts {
   const ua = parseUserAgent(r.userAgent, null);
-  const g = geo.lookup(r.ip);
   return {
     browser: ua.browser,
     os: ua.os,

@@ -33,7 +33,8 @@ export function defaultGeoDatabasePaths(): string[] {
 /** A MaxMind-format database as GeoLookup uses it (MmdbFile). */
 export interface GeoDatabase {
   readonly metadata: { ipVersion: number };
-  get(ip: string): unknown;
+  /** Resolves to the address's record, or null; never waits for the disk on the event loop. */
+  get(ip: string): Promise<unknown>;
 }
 
 const MAX_CACHED_IPS = 10_000;
@@ -44,13 +45,15 @@ const MAX_CACHED_IPS = 10_000;
  * record sections (31 MB) plus at most 16 MB of cached tree blocks per file, instead of the
  * 134 MB of holding both files in memory. Accepts the ip-location-db record layout and the
  * GeoLite2/GeoIP2 City layout, so an operator may point it at their own file.
- * Lookups never throw; a private or unknown address gives nulls. Answers are memoized per
- * address (a visitor's events come from one address), the cache dropped when full.
+ * Lookups never reject; a private or unknown address gives nulls. Answers are memoized per
+ * address (a visitor's events come from one address), the cache dropped when full; a lookup
+ * whose tree blocks are not in memory reads them off the event loop (see MmdbFile), and
+ * concurrent lookups of one address share it.
  */
 export class GeoLookup {
   private readonly v4: GeoDatabase | null;
   private readonly v6: GeoDatabase | null;
-  private readonly cache = new Map<string, GeoInfo>();
+  private readonly cache = new Map<string, Promise<GeoInfo>>();
 
   constructor(databases: GeoDatabase[]) {
     this.v4 = databases.find((r) => r.metadata.ipVersion === 4) ?? null;
@@ -66,8 +69,8 @@ export class GeoLookup {
     return new GeoLookup([]);
   }
 
-  lookup(ip: string | null | undefined): GeoInfo {
-    if (!ip) return NONE;
+  lookup(ip: string | null | undefined): Promise<GeoInfo> {
+    if (!ip) return Promise.resolve(NONE);
     let info = this.cache.get(ip);
     if (info === undefined) {
       info = this.find(ip);
@@ -77,7 +80,7 @@ export class GeoLookup {
     return info;
   }
 
-  private find(ip: string): GeoInfo {
+  private async find(ip: string): Promise<GeoInfo> {
     let addr = ip;
     if (addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4) addr = addr.slice(7);
     const family = isIP(addr);
@@ -86,7 +89,7 @@ export class GeoLookup {
     if (!reader) return NONE;
     let rec: AnyCityRecord | null;
     try {
-      rec = reader.get(addr) as AnyCityRecord | null;
+      rec = (await reader.get(addr)) as AnyCityRecord | null;
     } catch {
       return NONE;
     }

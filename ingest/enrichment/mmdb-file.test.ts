@@ -28,19 +28,20 @@ function* addresses(family: 4 | 6, n: number): Generator<string> {
 describe('MmdbFile (search tree on disk)', () => {
   const [v4Path, v6Path] = defaultGeoDatabasePaths() as [string, string];
 
-  it('answers exactly like maxmind’s in-memory Reader for the default DB-IP databases', () => {
+  it('answers exactly like maxmind’s in-memory Reader for the default DB-IP databases', async () => {
     for (const [path, family] of [
       [v4Path, 4],
       [v6Path, 6],
     ] as const) {
       const reference = new Reader<Response>(readFileSync(path));
-      // A small tree cache, so evictions and re-reads are exercised too.
-      const file = MmdbFile.open(path, { treeCacheBytes: 64 * 1024 });
+      // A 1 MB tree cache: evictions and re-reads are exercised too (and, with lookups in
+      // flight together, by the next test).
+      const file = MmdbFile.open(path, { treeCacheBytes: 1024 * 1024 });
       let found = 0;
       const mismatches: string[] = [];
       for (const ip of addresses(family, 10_000)) {
         const expected = reference.get(ip);
-        if (JSON.stringify(file.get(ip)) !== JSON.stringify(expected)) mismatches.push(ip);
+        if (JSON.stringify(await file.get(ip)) !== JSON.stringify(expected)) mismatches.push(ip);
         if (expected !== null) found++;
       }
       expect(mismatches).toEqual([]);
@@ -50,10 +51,24 @@ describe('MmdbFile (search tree on disk)', () => {
     }
   }, 60_000);
 
-  it('gives null for an address of the other family or a non-address', () => {
+  it('answers concurrent lookups right while their block reads evict each other', async () => {
+    const reference = new Reader<Response>(readFileSync(v4Path));
+    // 16 blocks of cache for thousands of walks in flight: blocks are evicted between a read
+    // arriving and the walk that waited for it resuming, and walks share pending reads.
+    const file = MmdbFile.open(v4Path, { treeCacheBytes: 0 });
+    const ips = [...addresses(4, 3_000)];
+    const answers = await Promise.all(ips.map((ip) => file.get(ip)));
+    const mismatches = ips.filter(
+      (ip, i) => JSON.stringify(answers[i]) !== JSON.stringify(reference.get(ip)),
+    );
+    expect(mismatches).toEqual([]);
+    file.close();
+  }, 60_000);
+
+  it('gives null for an address of the other family or a non-address', async () => {
     const file = MmdbFile.open(v4Path);
-    expect(file.get('2a00:1450:4001:80b::200e')).toBeNull();
-    expect(file.get('garbage')).toBeNull();
+    expect(await file.get('2a00:1450:4001:80b::200e')).toBeNull();
+    expect(await file.get('garbage')).toBeNull();
     file.close();
   });
 

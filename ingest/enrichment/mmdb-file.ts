@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { isIP } from 'node:net';
 
 const METADATA_MARKER = Buffer.from('abcdef4d61784d696e642e636f6d', 'hex'); // \xAB\xCD\xEFMaxMind.com
@@ -30,11 +30,12 @@ export interface MmdbFileOptions {
  * and read in full at open. Node has no mmap; this is the same trade it makes: resident memory
  * is what lookups use, not the file size.
  *
- * Lookups are synchronous: a block missing from the cache costs one `pread`, about a microsecond
- * when the OS page cache has it. The whole tree is read once at open to put it there; the page
- * cache is shared by every process reading the file and the kernel may reclaim it under memory
- * pressure, in which case a lookup waits for the disk (on the event loop). That is the trade
- * for not holding the tree in the process: keep ~100 MB of page cache available for it.
+ * A lookup never waits for the disk on the event loop: it walks the tree synchronously while
+ * the blocks it needs are cached, and a block that is not is read on libuv's thread pool
+ * (`fs.read`), the walk resuming when it arrives; concurrent lookups needing the same block
+ * share one read. The whole tree is read once at open (start-up, before serving) so that such
+ * reads normally come from the OS page cache; when the kernel has reclaimed it, only the
+ * lookups needing the evicted blocks wait, not the process.
  * The file must not be replaced in place while open (write a new file and restart).
  */
 export class MmdbFile {
@@ -45,6 +46,7 @@ export class MmdbFile {
   private readonly blockSize: number;
   private readonly maxBlocks: number;
   private readonly blocks = new Map<number, Buffer>();
+  private readonly pendingBlocks = new Map<number, Promise<void>>();
   private readonly records = new Map<number, unknown>();
   private readonly ipv4Start: number;
 
@@ -87,7 +89,7 @@ export class MmdbFile {
     // IPv4 addresses in an IPv6 tree live under ::/96 (96 zero bits, then the address).
     let node = 0;
     if (this.metadata.ipVersion === 6) {
-      for (let i = 0; i < 96 && node < nodeCount; i++) node = this.record(node, 0);
+      for (let i = 0; i < 96 && node < nodeCount; i++) node = this.recordAtOpen(node, 0);
     }
     this.ipv4Start = node;
   }
@@ -106,8 +108,11 @@ export class MmdbFile {
     closeSync(this.fd);
   }
 
-  /** The record for an address, or null (not covered, or an address of the other family). */
-  get(ip: string): unknown {
+  /**
+   * The record for an address, or null (not covered, or an address of the other family).
+   * Resolves without touching the disk when the blocks on the address's path are cached.
+   */
+  async get(ip: string): Promise<unknown> {
     const bytes = ipBytes(ip);
     if (bytes === null) return null;
     if (bytes.length === 16 && this.metadata.ipVersion === 4) return null;
@@ -115,10 +120,42 @@ export class MmdbFile {
     let node = bytes.length === 4 ? this.ipv4Start : 0;
     const bits = bytes.length * 8;
     for (let i = 0; i < bits && node < nodeCount; i++) {
-      node = this.record(node, (bytes[i >> 3]! >> (7 - (i & 7))) & 1);
+      const bit = (bytes[i >> 3]! >> (7 - (i & 7))) & 1;
+      const at = node * this.nodeByteSize;
+      const blockNo = Math.floor(at / this.blockSize);
+      let block = this.blocks.get(blockNo);
+      // Another lookup's read may evict the block between its arrival and this walk resuming.
+      while (block === undefined) {
+        await this.loadBlock(blockNo);
+        block = this.blocks.get(blockNo);
+      }
+      node = this.recordIn(block, at - blockNo * this.blockSize, bit);
     }
     if (node <= nodeCount) return null; // nodeCount itself means "no data"
     return this.recordAt(node - nodeCount - DATA_SECTION_SEPARATOR);
+  }
+
+  /** Reads a tree block on the thread pool into the cache (one read per block at a time). */
+  private loadBlock(blockNo: number): Promise<void> {
+    let pending = this.pendingBlocks.get(blockNo);
+    if (pending === undefined) {
+      pending = new Promise<void>((resolve, reject) => {
+        const buf = Buffer.allocUnsafeSlow(this.blockSize);
+        read(this.fd, buf, 0, this.blockSize, blockNo * this.blockSize, (err, n) => {
+          this.pendingBlocks.delete(blockNo);
+          if (err) return reject(err);
+          // FIFO eviction: cheaper per hit than LRU bookkeeping; a hot block that is evicted
+          // costs one more read.
+          if (this.blocks.size >= this.maxBlocks) {
+            this.blocks.delete(this.blocks.keys().next().value!);
+          }
+          this.blocks.set(blockNo, n === this.blockSize ? buf : buf.subarray(0, n));
+          resolve();
+        });
+      });
+      this.pendingBlocks.set(blockNo, pending);
+    }
+    return pending;
   }
 
   /** Decodes the record at a data-section offset (records are shared, so results are cached). */
@@ -132,19 +169,15 @@ export class MmdbFile {
     return rec;
   }
 
-  /** Left (bit 0) or right (bit 1) record of a tree node. */
-  private record(node: number, bit: number): number {
+  /** Left (bit 0) or right (bit 1) record of a tree node, read synchronously (open only). */
+  private recordAtOpen(node: number, bit: number): number {
     const at = node * this.nodeByteSize;
-    const blockNo = Math.floor(at / this.blockSize);
-    let block = this.blocks.get(blockNo);
-    if (block === undefined) {
-      block = this.read(blockNo * this.blockSize, this.blockSize);
-      // FIFO eviction: cheaper per hit than LRU bookkeeping; a hot block that is evicted
-      // costs one more read.
-      if (this.blocks.size >= this.maxBlocks) this.blocks.delete(this.blocks.keys().next().value!);
-      this.blocks.set(blockNo, block);
-    }
-    const o = at - blockNo * this.blockSize;
+    const start = at - (at % this.blockSize);
+    return this.recordIn(this.read(start, this.blockSize), at - start, bit);
+  }
+
+  /** Left (bit 0) or right (bit 1) record of the node at offset `o` of a tree block. */
+  private recordIn(block: Buffer, o: number, bit: number): number {
     switch (this.metadata.recordSize) {
       case 24:
         return bit === 0 ? block.readUIntBE(o, 3) : block.readUIntBE(o + 3, 3);

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LoadShedder } from './load-shedder.js';
 
 // Fine below 50 ms, where the latency target (p99 < 25 ms) is judged.
 const LATENCY_BUCKETS = [
@@ -35,8 +36,40 @@ export class IngestMetrics {
     registers: [this.registry],
   });
 
+  private readonly shedders = new Set<LoadShedder>();
+
   constructor() {
+    const shedders = this.shedders;
+    new Gauge({
+      name: 'goalpost_ingest_requests_in_flight',
+      help: 'Collect requests being served (load shedding refuses new ones above its limit)',
+      registers: [this.registry],
+      collect() {
+        let n = 0;
+        for (const s of shedders) n += s.state().inFlight;
+        this.set(n);
+      },
+    });
+    new Gauge({
+      name: 'goalpost_ingest_event_loop_delay_seconds',
+      help: 'How late the event loop ran its latest 20 ms timer (load shedding compares this)',
+      registers: [this.registry],
+      collect() {
+        let ms = 0;
+        for (const s of shedders) ms = Math.max(ms, s.state().eventLoopDelayMs);
+        this.set(ms / 1000);
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'goalpost_ingest_' });
+  }
+
+  /**
+   * Reports a shedder's requests in flight and event-loop delay (summed, and the largest, over
+   * the apps sharing these metrics) until the returned function is called.
+   */
+  observeShedder(shedder: LoadShedder): () => void {
+    this.shedders.add(shedder);
+    return () => this.shedders.delete(shedder);
   }
 
   refused(reason: string, n: number): void {

@@ -113,19 +113,20 @@ export async function intake(
   if (ipCount > deps.limits.ratePerIpPerMinute) {
     throw new RateLimitedError('too many events from this address', deps.ipWindow.secondsLeft());
   }
+  // Started now, so a location not in memory is read while the website checks run.
+  const location = deps.geo.lookup(meta.ip);
   const sites = await admitWebsites(deps, meta, items, unknownWebsite);
   const receivedMs = Date.now();
   const identified = await identify(deps, meta, items, sites, receivedMs);
   const claims = await assignSessions(deps, identified.requests);
   const facts = requestFacts(
     {
-      ip: meta.ip,
       userAgent: meta.userAgent,
       acceptLanguage: meta.acceptLanguage,
       recentEventsFromIp: deps.limits.botRateHeuristic ? ipCount : null,
       rateThreshold: deps.limits.botRateThresholdPerMinute,
     },
-    deps.geo,
+    await location,
   );
   const { messages, duplicates } = buildMessages(
     items,

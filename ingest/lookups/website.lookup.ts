@@ -1,39 +1,50 @@
 import type { Db } from '../../shared/db/pool.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import { parseWebsiteRef } from '../../shared/ids.js';
+import type { Logger } from '../../shared/logger.js';
+import { RefreshingCache } from './refreshing.cache.js';
+
+export interface WebsiteLookupOptions {
+  /** A known website is reloaded in the background when its entry is older than this. */
+  refreshAfterMs?: number;
+  /** How long an unknown id is answered "no such website" without a query. */
+  missTtlMs?: number;
+  maxEntries?: number;
+  logger?: Logger;
+}
 
 /**
- * Answers "does this website exist, and what are its settings" from memory: a hit never
- * touches the database; entries refresh after `ttlMs`, unknown ids are remembered for
- * `negativeTtlMs` so a flood of bad ids cannot turn into a flood of queries.
+ * Answers "does this website exist, and what are its settings" from memory. A website ingest
+ * has seen is always answered at once: its entry is reloaded in the background after
+ * `refreshAfterMs` (settings changes and deletions take effect within about that time), and
+ * while the database is slow or down the last answer keeps being served. Unknown ids are
+ * remembered for `missTtlMs`, apart from known websites, so a flood of bad ids turns into
+ * neither a flood of queries nor the eviction of real websites.
  */
 export class WebsiteLookup {
-  private readonly cache = new Map<string, { site: Website | null; until: number }>();
-  private readonly loading = new Map<string, Promise<Website | null>>();
+  private readonly cache: RefreshingCache<Website>;
 
-  constructor(
-    private readonly db: Db,
-    private readonly ttlMs = 30_000,
-    private readonly negativeTtlMs = 5_000,
-    private readonly maxEntries = 100_000,
-  ) {}
+  constructor(db: Db, opts: WebsiteLookupOptions = {}) {
+    this.cache = new RefreshingCache<Website>(
+      (key) => websiteRepository.findByRef(db, parseWebsiteRef(key)!),
+      {
+        refreshAfterMs: opts.refreshAfterMs ?? 30_000,
+        expireAfterMs: Number.POSITIVE_INFINITY,
+        missTtlMs: opts.missTtlMs ?? 5_000,
+        maxEntries: opts.maxEntries ?? 100_000,
+        maxMisses: opts.maxEntries ?? 100_000,
+      },
+      opts.logger ?? null,
+    );
+  }
 
-  /** By `site_…` id or numeric id (number or digit string). Rejects when the database is down. */
-  async get(raw: string | number): Promise<Website | null> {
+  /**
+   * By `site_…` id or numeric id (number or digit string). Rejects only when the website was
+   * never loaded (or is a recent miss no longer cached) and the database is down.
+   */
+  get(raw: string | number): Promise<Website | null> {
     // A malformed reference names no website: refused without a lookup or a cache entry.
-    const ref = parseWebsiteRef(raw);
-    if (ref === null) return null;
-    const key = String(raw);
-    const hit = this.cache.get(key);
-    if (hit && hit.until > Date.now()) return hit.site;
-    let p = this.loading.get(key);
-    if (!p) {
-      p = websiteRepository.findByRef(this.db, ref).finally(() => this.loading.delete(key));
-      this.loading.set(key, p);
-    }
-    const site = await p;
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
-    this.cache.set(key, { site, until: Date.now() + (site ? this.ttlMs : this.negativeTtlMs) });
-    return site;
+    if (parseWebsiteRef(raw) === null) return Promise.resolve(null);
+    return this.cache.get(String(raw));
   }
 }

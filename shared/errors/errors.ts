@@ -45,6 +45,17 @@ export class TransientError extends Error {
   }
 }
 
+/** The service is past what it can serve well: 503 with `Retry-After` (seconds), early and cheap. */
+export class OverloadedError extends TransientError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'OverloadedError';
+  }
+}
+
 /** A message or job that can never succeed, however often it is retried. */
 export class PermanentError extends Error {
   constructor(

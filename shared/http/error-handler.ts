@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpApp } from './http-app.js';
-import { ClientError, RateLimitedError, TransientError } from '../errors/errors.js';
+import { ClientError, OverloadedError, RateLimitedError, TransientError } from '../errors/errors.js';
 import type { ErrorBody, RybbitErrorBody } from './error.schemas.js';
 
 interface AjvError {
@@ -111,6 +111,15 @@ export function classifyError(err: FastifyError | Error): {
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
     return { status: 400, code: 'bad_request', message: fe.message, field: null };
+  }
+  if (err instanceof OverloadedError) {
+    return {
+      status: 503,
+      code: 'overloaded',
+      message: err.message,
+      field: null,
+      headers: { 'retry-after': String(err.retryAfterSeconds) },
+    };
   }
   if (err instanceof TransientError) {
     return {

@@ -45,7 +45,7 @@ export async function loadedOriginIndex(deps: TestDeps): Promise<OriginIndex> {
 export async function openIngestHarness(
   deps: TestDeps,
   name: string,
-  opts: { geo?: GeoLookup; options?: Partial<IngestOptions> } = {},
+  opts: { geo?: GeoLookup; websites?: WebsiteLookup; options?: Partial<IngestOptions> } = {},
 ): Promise<IngestHarness> {
   // One partition: everything produced is consumed in produce order, so "nothing was produced
   // before this sentinel" is a sound assertion.
@@ -64,7 +64,7 @@ export async function openIngestHarness(
   });
   const apps: HttpApp[] = [];
   const metrics = new IngestMetrics();
-  const websites = new WebsiteLookup(deps.db);
+  const websites = opts.websites ?? new WebsiteLookup(deps.db);
   const origins = await loadedOriginIndex(deps);
   const apiKeys = new ApiKeyLookup(deps.db);
   const build: IngestHarness['build'] = async (over = {}) => {
