@@ -51,7 +51,8 @@ export class RefreshingCache<V> {
     if (hit !== undefined) {
       const age = t - hit.loadedAt;
       if (age < this.opts.expireAfterMs) {
-        if (age >= this.opts.refreshAfterMs && t >= hit.quietUntil) this.refreshInBackground(key, hit);
+        if (age >= this.opts.refreshAfterMs && t >= hit.quietUntil)
+          this.refreshInBackground(key, hit);
         return Promise.resolve(hit.value);
       }
     } else {

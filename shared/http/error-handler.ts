@@ -1,6 +1,11 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpApp } from './http-app.js';
-import { ClientError, OverloadedError, RateLimitedError, TransientError } from '../errors/errors.js';
+import {
+  ClientError,
+  OverloadedError,
+  RateLimitedError,
+  TransientError,
+} from '../errors/errors.js';
 import type { ErrorBody, RybbitErrorBody } from './error.schemas.js';
 
 interface AjvError {
