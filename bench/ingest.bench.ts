@@ -26,7 +26,7 @@ import { websiteRepository } from '../shared/db/website.repository.js';
 import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
-import { cpuSeconds, freePort } from './bench-util.js';
+import { cpuSeconds, freePort, rssMb } from './bench-util.js';
 import { REPO_ROOT, SERVICE_NODE_FLAGS, serviceArgs } from '../scripts/services.js';
 
 const BenchConfigSchema = Type.Object({
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     children.push(ingest);
     const url = `http://127.0.0.1:${port}`;
     await waitHttp(`${url}/ready`, 'GET', 60_000);
-    log(`ingest ready (pid ${ingest.pid}, RSS ${rssMb(ingest.pid!).rss} MB idle, GeoIP loaded)`);
+    log(`ingest ready (pid ${ingest.pid}, RSS ${rssMb(ingest.pid).rss} MB idle, GeoIP loaded)`);
 
     log(`(b) single-event POST /api/collect: ${config.BENCH_DURATION_S}s`);
     const pids = {
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
         config,
       ),
     );
-    const mem = rssMb(ingest.pid!);
+    const mem = rssMb(ingest.pid);
     const diag = diagnose(metricsBefore, await scrape(url));
 
     const row = (name: string, r: Result, perReq: number) =>
@@ -312,12 +312,6 @@ async function waitHttp(url: string, method: string, timeoutMs = 30_000): Promis
     if (Date.now() > deadline) throw new Error(`${url} did not come up`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function rssMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
 
 function pidFrom(file: string): number | null {

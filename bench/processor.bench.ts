@@ -30,7 +30,7 @@ import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { EVENT_NAMES, goalFor, PATHS } from './bench-fixture.js';
-import { cpuSeconds, freePort } from './bench-util.js';
+import { cpuSeconds, freePort, machineBusySeconds } from './bench-util.js';
 import { REPO_ROOT, serviceArgs } from '../scripts/services.js';
 import { createRedis } from '../shared/redis/redis.js';
 
@@ -237,12 +237,6 @@ const rssTimer = setInterval(() => {
   }
 }, 250);
 
-/** Busy CPU seconds of the whole machine so far (all but idle and iowait), from /proc/stat. */
-function machineBusySeconds(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
-  const n = f.map(Number);
-  return (n.reduce((a, b) => a + b, 0) - n[3]! - n[4]!) / 100;
-}
 /** CPU seconds of the PostgreSQL processes now running (backends that exited are missed). */
 function postgresCpu(): Map<number, number> {
   const cpu = new Map<number, number>();
