@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Redis } from '../shared/redis/redis.js';
 
 export { freePort } from '../scripts/services.js';
 
@@ -108,5 +109,26 @@ export function pidListeningOn(port: number): number | null {
     return m ? Number(m[1]) : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Deletes what a bench's run left in Redis: keys that name one of its websites (ingest's
+ * `gp:sess:<site>:…` and `gp:eid:<site>:…`, the goal cache's and live feed's
+ * `goalpost:…:<site>…`) and every key under its BullMQ prefix.
+ */
+export async function deleteBenchKeys(
+  redis: Redis,
+  websiteIds: Iterable<string>,
+  bullmqPrefix: string,
+): Promise<void> {
+  const ours = new Set(websiteIds);
+  for (const match of ['gp:*', 'goalpost:*', `${bullmqPrefix}:*`]) {
+    for await (const keys of redis.scanStream({ match, count: 1000 })) {
+      const mine = (keys as string[]).filter(
+        (k) => k.startsWith(`${bullmqPrefix}:`) || k.split(':').some((part) => ours.has(part)),
+      );
+      if (mine.length > 0) await redis.unlink(...mine);
+    }
   }
 }

@@ -10,7 +10,8 @@
  *     INGEST_RATE_LIMIT_IP_PER_MINUTE=1000000000 (the default, 1,200 events per client address
  *     a minute, would refuse it) and INGEST_BOT_RATE_HEURISTIC=false (the rate heuristic would
  *     score every event of its address as a bot's); api API_RATE_LIMIT_KEY_PER_MINUTE=1000000000
- *     (the freshness poller is one API key polling several hundred times a second);
+ *     (the freshness poller is one API key polling a hundred or more times a second). All
+ *     requests come from 127.0.0.1, so ingest's GeoIP lookups are those of a loopback address;
  *   - isolation from a dev `npm start` on the same stack: a database of its own
  *     (`goalpost_bench_pipeline_<run>` on DATABASE_URL's server, created, migrated and dropped
  *     by the run), its own topics (`bench-pipeline-<run>.events`, `.dlq`), consumer group
@@ -29,6 +30,7 @@
  * (some with UTM parameters and a referrer), 30 % custom events with properties (plan, amount,
  * sku); no timestamps (ingest's receive time). BENCH_BATCH events per request (an array) in
  * the first ladder; single-event requests (one object, as browser trackers send) in the second.
+ * Websites and visitors are drawn by a seeded generator, so every run sends the same traffic.
  *
  * Load: open loop (bench/open-loop.ts): requests leave on schedule whatever happened to the
  * earlier ones, over keep-alive connections, at most BENCH_MAX_IN_FLIGHT at once; a request due
@@ -52,7 +54,8 @@
  *   - CPU by process over the sending window, in cores and in µs per event answered 202:
  *     ingest, processor, api (which serves the freshness polls), PostgreSQL (its postmaster,
  *     from the data directory's postmaster.pid, with every backend and background process,
- *     those that exited included), Kafka and Redis (the processes listening on their ports),
+ *     those that exited included; also split by the client each backend serves, from
+ *     pg_stat_activity's application_name, the rest being `background`), Kafka and Redis (the processes listening on their ports),
  *     the bench itself (load generator, poller, lag reads), the rest of the machine (other
  *     work on a shared machine shows here) and the whole machine;
  *   - memory at the end of the step: RSS of each process; PostgreSQL as the sum of the
@@ -67,6 +70,13 @@
  * same requests at the knee's rate for BENCH_BASELINE_SECONDS; its CPU per event is what the
  * HTTP part alone costs. Printed: ingest's and the whole pipeline's CPU per event at the knee
  * against it.
+ *
+ * Knobs: BENCH_RATES (events/s of the batch ladder, default 2000,…,8000,10000),
+ * BENCH_SINGLE_RATES (of the single-event ladder, default 1000,…,5000; `none` skips it),
+ * BENCH_STEP_SECONDS (30), BENCH_WARMUP_SECONDS (10), BENCH_WEBSITES (100), BENCH_GOALS (50,
+ * the probe goal included), BENCH_BATCH (10), BENCH_VISITORS_PER_WEBSITE (1000),
+ * BENCH_POLL_MS (100), BENCH_MAX_IN_FLIGHT (512), BENCH_BASELINE_SECONDS (5; 0 skips it).
+ * DATABASE_URL, KAFKA_BROKERS and REDIS_URL name the stack, as for the services.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -91,6 +101,7 @@ import { REPO_ROOT, serviceArgs, type Service } from '../scripts/services.js';
 import { EVENT_NAMES, goalFor, PATHS } from './bench-fixture.js';
 import {
   cpuSeconds,
+  deleteBenchKeys,
   freePort,
   machineBusySeconds,
   pidListeningOn,
@@ -119,6 +130,10 @@ const config = loadConfig(
     }),
     BENCH_STEP_SECONDS: Type.Integer({ minimum: 3, maximum: 600, default: 30 }),
     BENCH_WARMUP_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 10 }),
+    /**
+     * Websites sharing the traffic evenly. Ingest's per-website limit stays at its default
+     * (600,000 events a minute), so a rate above 10,000 events/s per website is refused.
+     */
     BENCH_WEBSITES: Type.Integer({ minimum: 1, maximum: 10_000, default: 100 }),
     /** Goals per website, the probe goal included (the database allows 50). */
     BENCH_GOALS: Type.Integer({ minimum: 1, maximum: 50, default: 50 }),
@@ -225,7 +240,7 @@ interface Probe {
 }
 const sites: Site[] = [];
 
-/** One Sparklytics event of a visitor on `page`: a pageview of a new page (70 %) or an event. */
+/** One Sparklytics event of `visitor`: a pageview (70 %) or a custom event with properties. */
 function sparklyticsEvent(site: Site, visitor: string, browser: (typeof BROWSERS)[number]) {
   const pageview = rand() < 0.7;
   const path = PATHS[Math.floor(rand() * rand() * PATHS.length)]!; // popular pages first
@@ -660,7 +675,7 @@ const counts = (m: Map<string, number>) =>
     ? 'none'
     : [...m]
         .sort((a, b) => b[1] - a[1])
-        .map(([k, n]) => `${fmt(n)} ${k}`)
+        .map(([k, n]) => `${k}: ${fmt(n)}`)
         .join(', ');
 
 async function runStep(
@@ -1059,6 +1074,7 @@ try {
   ingest.close();
   api.close();
   report();
+  if (serviceDied) throw new Error(serviceDied);
 } finally {
   stopping = true;
   for (const c of children) await stopChild(c);
@@ -1123,7 +1139,7 @@ function report(): void {
     if (mine.length === 0) return `${what}: not run`;
     const target = TARGETS[ladder];
     return (
-      `${held ? fmt(held.rate) : 'none'} events/s ${what} ` +
+      `${held ? `${fmt(held.rate)} events/s` : 'no step held'} ${what} ` +
       `(target ≥ ${fmt(target)}: ${held && held.rate >= target ? 'met' : 'not met'})`
     );
   };
@@ -1137,12 +1153,18 @@ function report(): void {
     if (knee) {
       const total = PROCS.reduce((s, p) => s + knee.usPerEvent[p], 0);
       out(
-        `knee, ${name}, ${fmt(knee.rate)} events/s: CPU per event ` +
+        `knee, ${name}, ${fmt(knee.rate)} events/s: CPU per event in µs ` +
           PROCS.map((p) => `${p} ${ms(knee.usPerEvent[p])}`).join(', ') +
-          ` µs; ${fmt(total)} µs in all (${((total * knee.rate) / 1e6).toFixed(2)} cores of ${CORES}, ` +
-          `so a CPU ceiling of about ${fmt((CORES * 1e6) / total)} events/s)`,
+          `; ${fmt(total)} in all = ${((total * knee.rate) / 1e6).toFixed(2)} cores of ${CORES} ` +
+          `(at that cost ${CORES} cores carry about ${fmt((CORES * 1e6) / total)} events/s)`,
       );
       out(`  PostgreSQL ${pgSplit(knee)}`);
+      const pollerUs =
+        knee.usPerEvent.api + (knee.pgCores.api * knee.seconds * 1e6) / knee.load.acceptedEvents;
+      out(
+        `  of which the freshness poller (api and its PostgreSQL backends, ` +
+          `${fmt(knee.polls / knee.seconds)} polls/s): ${ms(pollerUs)} µs per event`,
+      );
       const b = baselines[ladder];
       if (b) {
         out(
@@ -1166,6 +1188,13 @@ function report(): void {
     }
   }
   if (pollErrors.size > 0) out(`freshness polls that failed: ${counts(pollErrors)}`);
+  out(
+    `peak RSS (VmHWM) in MB: ` +
+      (['ingest', 'processor', 'api'] as const)
+        .map((p) => `${p} ${fmt(rssMb(pids[p]).peak)}`)
+        .join(', ') +
+      `, bench ${fmt(rssMb(process.pid).peak)}`,
+  );
   log(`done in ${Math.round((performance.now() - startedAt) / 1000)} s`);
 }
 
@@ -1181,21 +1210,13 @@ async function cleanup(): Promise<void> {
       await admin.disconnect();
     })(),
   );
-  // Ingest's sessions and event_id claims of our websites, the goal cache and live feed keys,
-  // and everything under our BullMQ prefix.
   const redis = createRedis(config.REDIS_URL, logger, { name: 'bench', enableOfflineQueue: true });
-  const ours = new Set(sites.map((s) => s.id));
   await quiet(
-    (async () => {
-      for (const match of ['gp:*', 'goalpost:*', `${run}:*`]) {
-        for await (const keys of redis.scanStream({ match, count: 1000 })) {
-          const mine = (keys as string[]).filter(
-            (k) => k.startsWith(`${run}:`) || k.split(':').some((part) => ours.has(part)),
-          );
-          if (mine.length > 0) await redis.unlink(...mine);
-        }
-      }
-    })(),
+    deleteBenchKeys(
+      redis,
+      sites.map((s) => s.id),
+      run,
+    ),
   );
   redis.disconnect();
   if (statsPg) await quiet(statsPg.end());

@@ -30,7 +30,7 @@ import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { EVENT_NAMES, goalFor, PATHS } from './bench-fixture.js';
-import { cpuSeconds, freePort, machineBusySeconds } from './bench-util.js';
+import { cpuSeconds, deleteBenchKeys, freePort, machineBusySeconds } from './bench-util.js';
 import { REPO_ROOT, serviceArgs } from '../scripts/services.js';
 import { createRedis } from '../shared/redis/redis.js';
 
@@ -634,12 +634,9 @@ await deleteRows();
 await db.query('bench.cleanup', 'DELETE FROM websites WHERE id = ANY($1)', [websites]);
 await admin.deleteTopics({ topics: [topic, dlqTopic] }).catch(() => undefined);
 await admin.disconnect();
-// Ingest's per-visitor session state and event_id claims of the bench's websites.
+// Ingest's per-visitor session state and event_id claims, the goal cache and live feed of the
+// bench's websites, and its BullMQ queues.
 const redis = createRedis(config.REDIS_URL, logger, { name: 'bench', enableOfflineQueue: true });
-const siteSet = new Set(websites);
-for await (const keys of redis.scanStream({ match: 'gp:*:site_*', count: 1000 })) {
-  const mine = (keys as string[]).filter((key) => siteSet.has(key.split(':')[2]!));
-  if (mine.length > 0) await redis.del(...mine);
-}
+await deleteBenchKeys(redis, websites, run);
 redis.disconnect();
 await db.end();
