@@ -40,14 +40,16 @@
  *
  * Figures per step:
  *   - requests offered, answered 202, refused (by status and error code), failed (by error);
- *   - freshness: once a second per website, one request of the step comes from that website's
- *     probe visitor and its last event is a pageview `/bench-probe/<n>`; the poller reads the
- *     probe goal's `conversions` through `GET /api/websites/:id/goals/:goal/stats` every
- *     BENCH_POLL_MS for each website with a probe answered and not yet readable. The probes of
- *     a website share a Kafka key, so they are written in order and a count of k means its
- *     first k probes are readable. Freshness = first poll answer showing the probe − its 202
- *     (so up to one poll interval plus a poll's time late); p50/p95/p99/max over the step's
- *     probes, a probe not readable 5 s after the step counted as never (∞);
+ *   - freshness: once a second per website (or per each of the first BENCH_PROBE_WEBSITES),
+ *     one request of the step comes from that website's probe visitor and its last event is a
+ *     pageview `/bench-probe/<n>`; the poller reads the probe goal's `conversions` through
+ *     `GET /api/websites/:id/goals/:goal/stats` every BENCH_POLL_MS for each website with a
+ *     probe answered and not yet readable. The probes of a website share a Kafka key, so they
+ *     are written in order and a count of k means its first k probes are readable (a probe
+ *     refused but written anyway would shift that count: only in steps that fail anyway).
+ *     Freshness = first poll answer showing the probe − its 202 (so up to one poll interval
+ *     plus a poll's time late); p50/p95/p99/max over the step's probes, a probe not readable
+ *     5 s after the step counted as never (∞);
  *   - consumer lag of the processor's group (log end − committed offset, summed over
  *     partitions) when the step starts and when its sending ends, in events and in seconds of
  *     the step's traffic;
@@ -55,9 +57,10 @@
  *     ingest, processor, api (which serves the freshness polls), PostgreSQL (its postmaster,
  *     from the data directory's postmaster.pid, with every backend and background process,
  *     those that exited included; also split by the client each backend serves, from
- *     pg_stat_activity's application_name, the rest being `background`), Kafka and Redis (the processes listening on their ports),
- *     the bench itself (load generator, poller, lag reads), the rest of the machine (other
- *     work on a shared machine shows here) and the whole machine;
+ *     pg_stat_activity's application_name, the rest being `background`), Kafka and Redis
+ *     (the processes listening on their ports), the bench itself (load generator, poller, lag
+ *     reads), the rest of the machine (other work on a shared machine shows here) and the
+ *     whole machine;
  *   - memory at the end of the step: RSS of each process; PostgreSQL as the sum of the
  *     proportional set sizes of its processes (shared buffers counted once).
  * Held: every offered request answered 202 (no 429, no 503, no error), freshness p95 ≤ 1 s,
@@ -75,7 +78,8 @@
  * BENCH_SINGLE_RATES (of the single-event ladder, default 1000,…,5000; `none` skips it),
  * BENCH_STEP_SECONDS (30), BENCH_WARMUP_SECONDS (10), BENCH_WEBSITES (100), BENCH_GOALS (50,
  * the probe goal included), BENCH_BATCH (10), BENCH_VISITORS_PER_WEBSITE (1000),
- * BENCH_POLL_MS (100), BENCH_MAX_IN_FLIGHT (512), BENCH_BASELINE_SECONDS (5; 0 skips it).
+ * BENCH_PROBE_WEBSITES (0 = every website carries probes), BENCH_POLL_MS (100),
+ * BENCH_MAX_IN_FLIGHT (512), BENCH_BASELINE_SECONDS (5; 0 skips it).
  * DATABASE_URL, KAFKA_BROKERS and REDIS_URL name the stack, as for the services.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -139,6 +143,11 @@ const config = loadConfig(
     BENCH_GOALS: Type.Integer({ minimum: 1, maximum: 50, default: 50 }),
     BENCH_BATCH: Type.Integer({ minimum: 1, maximum: 50, default: 10 }),
     BENCH_VISITORS_PER_WEBSITE: Type.Integer({ minimum: 1, default: 1000 }),
+    /**
+     * Websites that carry freshness probes (the first N); 0 = all, as the issue asks. Each
+     * probe costs at least one API poll, so fewer probed websites take less of the machine.
+     */
+    BENCH_PROBE_WEBSITES: Type.Integer({ minimum: 0, default: 0 }),
     /** How often a website with a pending probe is polled through the API. */
     BENCH_POLL_MS: Type.Integer({ minimum: 10, maximum: 1000, default: 100 }),
     BENCH_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 10_000, default: 512 }),
@@ -340,8 +349,8 @@ let stopping = false;
 
 /**
  * Sends `rate` events per second in requests of `batch` for `seconds`, on schedule (open
- * loop). With `probes`, one request a second per website is that website's probe request, due
- * at evenly spread times (website i at i/N of each second).
+ * loop). With `probes`, one request a second per probed website is that website's probe
+ * request, due at evenly spread times (website i at i/N of each second).
  */
 async function runLoad(o: {
   client: OpenLoopClient;
@@ -356,6 +365,7 @@ async function runLoad(o: {
   const t0 = performance.now();
   let sent = 0;
   let probeSlot = 0;
+  const probed = Math.min(config.BENCH_PROBE_WEBSITES || sites.length, sites.length);
   while (sent < total && !stopping) {
     const elapsedS = (performance.now() - t0) / 1000;
     const due = Math.min(total, Math.floor(elapsedS * perSecond) + 1);
@@ -363,11 +373,11 @@ async function runLoad(o: {
       let probeSite: Site | null = null;
       if (o.probes) {
         // A probe more than a second late (fewer requests a second than websites) is skipped.
-        while (probeSlot / sites.length < elapsedS - 1) {
+        while (probeSlot / probed < elapsedS - 1) {
           probeSlot++;
           o.stats.probesSkipped++;
         }
-        if (probeSlot / sites.length <= elapsedS) probeSite = sites[probeSlot++ % sites.length]!;
+        if (probeSlot / probed <= elapsedS) probeSite = sites[probeSlot++ % probed]!;
       }
       send(o.client, buildRequest(o.batch, probeSite), o.stats);
     }
