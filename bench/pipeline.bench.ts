@@ -79,7 +79,7 @@
  * BENCH_STEP_SECONDS (30), BENCH_WARMUP_SECONDS (10), BENCH_WEBSITES (100), BENCH_GOALS (50,
  * the probe goal included), BENCH_BATCH (10), BENCH_VISITORS_PER_WEBSITE (1000),
  * BENCH_PROBE_WEBSITES (0 = every website carries probes), BENCH_POLL_MS (100),
- * BENCH_MAX_IN_FLIGHT (512), BENCH_BASELINE_SECONDS (5; 0 skips it).
+ * BENCH_MAX_IN_FLIGHT (1024), BENCH_BASELINE_SECONDS (5; 0 skips it).
  * DATABASE_URL, KAFKA_BROKERS and REDIS_URL name the stack, as for the services.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -150,7 +150,11 @@ const config = loadConfig(
     BENCH_PROBE_WEBSITES: Type.Integer({ minimum: 0, default: 0 }),
     /** How often a website with a pending probe is polled through the API. */
     BENCH_POLL_MS: Type.Integer({ minimum: 10, maximum: 1000, default: 100 }),
-    BENCH_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 10_000, default: 512 }),
+    /**
+     * Requests in flight at most (one keep-alive connection each): 200 ms of the top single-
+     * event step; a request due beyond it fails rather than wait.
+     */
+    BENCH_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 10_000, default: 1024 }),
     /** Seconds of the bare-server baseline per ladder; 0 skips it. */
     BENCH_BASELINE_SECONDS: Type.Integer({ minimum: 0, maximum: 120, default: 5 }),
   }),
@@ -331,6 +335,10 @@ interface LoadStats {
   probes: Probe[];
   probesSkipped: number;
   pending: number;
+  /** Most requests in flight at once. */
+  maxPending: number;
+  /** Send → answer of every answered request, ms. */
+  latencies: number[];
 }
 const newLoadStats = (): LoadStats => ({
   offered: 0,
@@ -342,6 +350,8 @@ const newLoadStats = (): LoadStats => ({
   probes: [],
   probesSkipped: 0,
   pending: 0,
+  maxPending: 0,
+  latencies: [],
 });
 const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
@@ -390,9 +400,12 @@ function send(client: OpenLoopClient, req: BuiltRequest, stats: LoadStats): void
   stats.offered++;
   stats.offeredEvents += req.events;
   stats.pending++;
+  stats.maxPending = Math.max(stats.maxPending, stats.pending);
   if (req.probe) stats.probes.push(req.probe);
+  const sentAt = performance.now();
   client.request('POST', '/api/collect', req.headers, req.body, (o: Outcome) => {
     stats.pending--;
+    if ('status' in o) stats.latencies.push(performance.now() - sentAt);
     if ('status' in o && o.status === 202) {
       stats.accepted++;
       stats.acceptedEvents += req.events;
@@ -662,13 +675,17 @@ interface Step {
   why: string[];
 }
 
+/** The nearest-rank `q` quantile of ascending `sorted`; NaN when empty. */
+const quantile = (sorted: readonly number[], q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+
 function percentiles(probes: Probe[]): Step['fresh'] {
   const lat = probes
     .filter((p) => !p.failed && p.answeredAt !== null)
     // A conversion can be readable before the 202 reaches the bench: 0 then.
     .map((p) => (p.readableAt === null ? Infinity : Math.max(0, p.readableAt - p.answeredAt!)))
     .sort((a, b) => a - b);
-  const at = (q: number) => (lat.length === 0 ? NaN : lat[Math.ceil(q * lat.length) - 1]!);
+  const at = (q: number) => quantile(lat, q);
   return {
     p50: at(0.5),
     p95: at(0.95),
@@ -761,8 +778,7 @@ async function runStep(
     polls: polls - polls0,
     ...(() => {
       const d = pollMs.slice(pollMs0).sort((a, b) => a - b);
-      const at = (q: number) => (d.length === 0 ? NaN : d[Math.ceil(q * d.length) - 1]!);
-      return { pollP50: at(0.5), pollP95: at(0.95) };
+      return { pollP50: quantile(d, 0.5), pollP95: quantile(d, 0.95) };
     })(),
     cores,
     usPerEvent,
@@ -787,6 +803,7 @@ const pgSplit = (s: Step) =>
   ' cores (µs per event)';
 
 function printStep(s: Step): void {
+  const lat = [...s.load.latencies].sort((a, b) => a - b);
   const procs = (f: (p: Proc) => string) => PROCS.map((p) => `${p} ${f(p)}`).join(', ');
   log(
     `${s.ladder} ${fmt(s.rate)} events/s (${s.batch} a request): ` +
@@ -795,7 +812,9 @@ function printStep(s: Step): void {
   out(
     `    requests   ${fmt(s.load.offered)} offered (${fmt(s.load.offeredEvents)} events), ` +
       `${fmt(s.load.accepted)} answered 202, refused ${counts(s.load.refused)}, ` +
-      `failed ${counts(s.load.failed)}`,
+      `failed ${counts(s.load.failed)}; answered in p50 ${ms(quantile(lat, 0.5))}, ` +
+      `p99 ${ms(quantile(lat, 0.99))}, max ${ms(quantile(lat, 1))} ms; ` +
+      `at most ${fmt(s.load.maxPending)} in flight`,
   );
   out(
     `    freshness  p50 ${ms(s.fresh.p50)}, p95 ${ms(s.fresh.p95)}, p99 ${ms(s.fresh.p99)}, ` +
