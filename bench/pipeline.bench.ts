@@ -1181,29 +1181,34 @@ function report(): void {
     const name = ladder === 'batch' ? `batches of ${config.BENCH_BATCH}` : 'single events';
     if (knee) {
       const total = PROCS.reduce((s, p) => s + knee.usPerEvent[p], 0);
-      out(
-        `knee, ${name}, ${fmt(knee.rate)} events/s: CPU per event in µs ` +
-          PROCS.map((p) => `${p} ${ms(knee.usPerEvent[p])}`).join(', ') +
-          `; ${fmt(total)} in all = ${((total * knee.rate) / 1e6).toFixed(2)} cores of ${CORES} ` +
-          `(at that cost ${CORES} cores carry about ${fmt((CORES * 1e6) / total)} events/s)`,
-      );
-      out(`  PostgreSQL ${pgSplit(knee)}`);
       const pollerUs =
         knee.usPerEvent.api + (knee.pgCores.api * knee.seconds * 1e6) / knee.load.acceptedEvents;
+      const alone = total - knee.usPerEvent.bench - pollerUs;
+      const cores = (us: number) => ((us * knee.rate) / 1e6).toFixed(2);
       out(
-        `  of which the freshness poller (api and its PostgreSQL backends, ` +
-          `${fmt(knee.polls / knee.seconds)} polls/s): ${ms(pollerUs)} µs per event`,
+        `knee, ${name}, ${fmt(knee.rate)} events/s: CPU per event in µs ` +
+          PROCS.map((p) => `${p} ${ms(knee.usPerEvent[p])}`).join(', '),
       );
-      const b = baselines[ladder];
-      if (b) {
-        out(
-          `  baseline, bare Fastify 202 on the same requests at ${fmt(b.rate)} events/s: ` +
-            `${ms(b.usPerEvent)} µs per event (load generator ${ms(b.benchUsPerEvent)} µs` +
-            `${b.refusedOrFailed ? `, ${fmt(b.refusedOrFailed)} requests not 202` : ''}); ` +
-            `ingest ${(knee.usPerEvent.ingest / b.usPerEvent).toFixed(1)}×, ` +
-            `pipeline without the bench ${((total - knee.usPerEvent.bench) / b.usPerEvent).toFixed(1)}× that`,
-        );
-      }
+      out(`  PostgreSQL ${pgSplit(knee)}`);
+      out(
+        `  in all ${fmt(total)} µs per event = ${cores(total)} cores of ${CORES}; of that the ` +
+          `freshness poller (api and its PostgreSQL backends, ${fmt(knee.polls / knee.seconds)} ` +
+          `polls/s) ${ms(pollerUs)} µs, the bench ${ms(knee.usPerEvent.bench)} µs; the pipeline ` +
+          `alone ${fmt(alone)} µs = ${cores(alone)} cores`,
+      );
+    }
+    // The baseline ran at the knee's rate (the first step's when none held).
+    const b = baselines[ladder];
+    const ref = mine.find((s) => s.rate === b?.rate);
+    if (b && ref) {
+      const sum = PROCS.filter((p) => p !== 'bench').reduce((n, p) => n + ref.usPerEvent[p], 0);
+      out(
+        `  baseline, bare Fastify 202 on the same requests at ${fmt(b.rate)} events/s: ` +
+          `${ms(b.usPerEvent)} µs per event (load generator ${ms(b.benchUsPerEvent)} µs` +
+          `${b.refusedOrFailed ? `, ${fmt(b.refusedOrFailed)} requests not 202` : ''}); ` +
+          `ingest ${(ref.usPerEvent.ingest / b.usPerEvent).toFixed(1)}×, ` +
+          `the pipeline without the bench ${(sum / b.usPerEvent).toFixed(1)}× that`,
+      );
     }
     if (next) {
       const busiest = [...PROCS].sort((a, b) => next.cores[b] - next.cores[a])[0]!;
