@@ -919,11 +919,16 @@ const adminPg = new pg.Client({ connectionString: dbUrl('postgres') });
 const steps: Step[] = [];
 const baselines: Partial<Record<Ladder, Baseline | null>> = {};
 let dbCreated = false;
-process.on('SIGINT', () => {
-  if (stopping) process.exit(130);
-  log('interrupted: stopping (Ctrl-C again to quit at once)');
-  stopping = true;
-});
+// Ctrl-C or SIGTERM: the ladder stops, the report covers the steps run, and the services, topics,
+// keys and database go as at the end; a second signal quits at once.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130);
+    log(`${signal}: stopping (a second one quits at once)`);
+    stopping = true;
+    process.exitCode = 130;
+  });
+}
 
 try {
   await adminPg.connect();
@@ -1094,7 +1099,7 @@ try {
     }
     const mine = steps.filter((s) => s.ladder === ladder);
     const knee = mine.filter((s) => s.held).at(-1) ?? mine[0];
-    if (knee) {
+    if (knee && !stopping && config.BENCH_BASELINE_SECONDS > 0) {
       log(`${ladder}: baseline, bare Fastify 202 at ${fmt(knee.rate)} events/s`);
       baselines[ladder] = await measureBaseline(knee.rate, batch);
     }
