@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import autocannon, { type Result } from 'autocannon';
@@ -23,11 +23,10 @@ import { DatabaseEnv, KafkaEnv, RedisEnv } from '../shared/config/env.js';
 import { loadConfig } from '../shared/config/load-config.js';
 import { createDb } from '../shared/db/pool.js';
 import { websiteRepository } from '../shared/db/website.repository.js';
-import { createHttpApp } from '../shared/http/http-app.js';
 import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
-import { cpuSeconds, freePort } from './bench-util.js';
+import { cpuSeconds, freePort, rssMb } from './bench-util.js';
 import { REPO_ROOT, SERVICE_NODE_FLAGS, serviceArgs } from '../scripts/services.js';
 
 const BenchConfigSchema = Type.Object({
@@ -65,8 +64,11 @@ async function main(): Promise<void> {
   try {
     // (a) baseline
     const barePort = await freePort();
-    // This file (from dist/, as the bench runs), as a bare Fastify server.
-    const bare = spawnNode([fileURLToPath(import.meta.url), 'bare', String(barePort)], {});
+    // bare-server.js beside this file (in dist/, as the bench runs).
+    const bare = spawnNode(
+      [join(dirname(fileURLToPath(import.meta.url)), 'bare-server.js'), String(barePort)],
+      {},
+    );
     children.push(bare);
     const bareUrl = `http://127.0.0.1:${barePort}`;
     await waitHttp(`${bareUrl}/api/collect`, 'POST');
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
     children.push(ingest);
     const url = `http://127.0.0.1:${port}`;
     await waitHttp(`${url}/ready`, 'GET', 60_000);
-    log(`ingest ready (pid ${ingest.pid}, RSS ${rssMb(ingest.pid!).rss} MB idle, GeoIP loaded)`);
+    log(`ingest ready (pid ${ingest.pid}, RSS ${rssMb(ingest.pid).rss} MB idle, GeoIP loaded)`);
 
     log(`(b) single-event POST /api/collect: ${config.BENCH_DURATION_S}s`);
     const pids = {
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
         config,
       ),
     );
-    const mem = rssMb(ingest.pid!);
+    const mem = rssMb(ingest.pid);
     const diag = diagnose(metricsBefore, await scrape(url));
 
     const row = (name: string, r: Result, perReq: number) =>
@@ -312,12 +314,6 @@ async function waitHttp(url: string, method: string, timeoutMs = 30_000): Promis
   }
 }
 
-function rssMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
-
 function pidFrom(file: string): number | null {
   try {
     return Number(readFileSync(join(ROOT, file), 'utf8').trim()) || null;
@@ -448,12 +444,4 @@ function componentOf(url: string, fn: string): string {
   return ours ? `${ours[1]}/ (our code)` : url;
 }
 
-// ---- child mode: the bare baseline server ------------------------------------------------
-if (process.argv[2] === 'bare') {
-  const app = createHttpApp(createLogger('bench-bare', 'warn'), { bodyLimit: 100 * 1024 });
-  app.post('/api/collect', async (_req, reply) => reply.status(202).send({ ok: true }));
-  await app.listen({ host: '127.0.0.1', port: Number(process.argv[3]) });
-  process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));
-} else {
-  await main();
-}
+await main();

@@ -21,15 +21,16 @@ import { Readable, Writable } from 'node:stream';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DatabaseEnv, KafkaEnv, RedisEnv } from '../shared/config/env.js';
 import { loadConfig } from '../shared/config/load-config.js';
-import { goalRepository, type NewGoal } from '../shared/db/goal.repository.js';
+import { goalRepository } from '../shared/db/goal.repository.js';
 import { migrate } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { websiteRepository } from '../shared/db/website.repository.js';
 import { encodeEvent, type EventMessage } from '../shared/events/event-message.js';
-import { newGoalId, newWebsiteId, randomId } from '../shared/ids.js';
+import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
-import { cpuSeconds, freePort } from './bench-util.js';
+import { EVENT_NAMES, goalFor, PATHS } from './bench-fixture.js';
+import { cpuSeconds, deleteBenchKeys, freePort, machineBusySeconds } from './bench-util.js';
 import { REPO_ROOT, serviceArgs } from '../scripts/services.js';
 import { createRedis } from '../shared/redis/redis.js';
 
@@ -68,53 +69,6 @@ const run = `bench-${Date.now().toString(36)}-${randomId(4)}`;
 await migrate(db, logger);
 
 // --- websites and goals -------------------------------------------------------------------
-const PATHS = Array.from({ length: 200 }, (_, i) =>
-  i % 10 === 0 ? `/checkout/step-${i}` : i % 7 === 0 ? `/blog/post-${i}/` : `/page/${i}`,
-);
-const NAMES = Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? `purchase_${i}` : `click_${i}`));
-function goalFor(websiteId: string, i: number): NewGoal {
-  const base = {
-    id: newGoalId(),
-    website_id: websiteId,
-    name: `bench goal ${i}`,
-    description: null,
-    case_sensitive: i % 3 !== 0,
-    property_filters: [] as NewGoal['property_filters'],
-    value_mode: 'none' as NewGoal['value_mode'],
-    fixed_value: null as string | null,
-    value_property_key: null as string | null,
-    currency: 'USD',
-  };
-  const kind = i % 8;
-  if (kind < 5) {
-    const [op, value] = (
-      [
-        ['equals', PATHS[(i * 7) % PATHS.length]!],
-        ['starts_with', '/checkout/'],
-        ['contains', `post-${i % 9}`],
-        ['glob', '/blog/*/'],
-        ['regex', `^/page/${i % 10}\\d$`],
-      ] as const
-    )[kind]!;
-    return {
-      ...base,
-      goal_type: 'pageview',
-      match_operator: op,
-      match_value: value,
-      value_mode: i % 2 ? 'fixed' : 'none',
-      fixed_value: i % 2 ? '9.99' : null,
-    };
-  }
-  return {
-    ...base,
-    goal_type: 'event',
-    match_operator: 'equals',
-    match_value: NAMES[(i * 3) % NAMES.length]!,
-    property_filters: kind === 6 ? [{ key: 'plan', operator: 'equals', value: 'pro' }] : [],
-    value_mode: kind === 7 ? 'event_property' : 'none',
-    value_property_key: kind === 7 ? 'amount' : null,
-  };
-}
 out(`setup: ${config.BENCH_WEBSITES} websites × ${config.BENCH_GOALS} goals`);
 const websites: string[] = [];
 // Freshness probes: the `event equals` goals without property filters (kind 5) match every
@@ -152,7 +106,7 @@ function syntheticEvent(i: number, time: Date): EventMessage {
     visitor_id: `v${session}`,
     user_id: null,
     type: i % 50 === 0 ? 'performance' : isEvent ? 'event' : 'pageview',
-    event_name: isEvent ? NAMES[i % NAMES.length]! : null,
+    event_name: isEvent ? EVENT_NAMES[i % EVENT_NAMES.length]! : null,
     hostname: 'bench.example',
     path: PATHS[(i * 31) % PATHS.length]!,
     querystring: null,
@@ -283,12 +237,6 @@ const rssTimer = setInterval(() => {
   }
 }, 250);
 
-/** Busy CPU seconds of the whole machine so far (all but idle and iowait), from /proc/stat. */
-function machineBusySeconds(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
-  const n = f.map(Number);
-  return (n.reduce((a, b) => a + b, 0) - n[3]! - n[4]!) / 100;
-}
 /** CPU seconds of the PostgreSQL processes now running (backends that exited are missed). */
 function postgresCpu(): Map<number, number> {
   const cpu = new Map<number, number>();
@@ -686,12 +634,9 @@ await deleteRows();
 await db.query('bench.cleanup', 'DELETE FROM websites WHERE id = ANY($1)', [websites]);
 await admin.deleteTopics({ topics: [topic, dlqTopic] }).catch(() => undefined);
 await admin.disconnect();
-// Ingest's per-visitor session state and event_id claims of the bench's websites.
+// Ingest's per-visitor session state and event_id claims, the goal cache and live feed of the
+// bench's websites, and its BullMQ queues.
 const redis = createRedis(config.REDIS_URL, logger, { name: 'bench', enableOfflineQueue: true });
-const siteSet = new Set(websites);
-for await (const keys of redis.scanStream({ match: 'gp:*:site_*', count: 1000 })) {
-  const mine = (keys as string[]).filter((key) => siteSet.has(key.split(':')[2]!));
-  if (mine.length > 0) await redis.del(...mine);
-}
+await deleteBenchKeys(redis, websites, run);
 redis.disconnect();
 await db.end();
