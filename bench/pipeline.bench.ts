@@ -508,6 +508,30 @@ type PgClient = (typeof PG_CLIENTS)[number];
 /** A connection of the bench's own to its database, to list the backends (null: none). */
 let statsPg: pg.Client | null = null;
 
+/** Ingest's metrics listener (set once ingest is started). */
+let ingestMetricsUrl = '';
+
+/**
+ * Ingest's event-loop delay since the previous call, in ms: prom-client's event-loop monitor
+ * (perf_hooks, 10 ms resolution) is reset at each scrape, so a scrape at a step's start and one
+ * at its end give that step's p50, p99 and max. Null when the metrics cannot be read.
+ */
+async function ingestLoopDelay(): Promise<{ p50: number; p99: number; max: number } | null> {
+  try {
+    const text = await (await fetch(ingestMetricsUrl)).text();
+    const read = (name: string) => {
+      const m = new RegExp(
+        `^goalpost_ingest_nodejs_eventloop_lag_${name}_seconds (\\S+)$`,
+        'm',
+      ).exec(text);
+      return m ? Number(m[1]) * 1000 : NaN;
+    };
+    return { p50: read('p50'), p99: read('p99'), max: read('max') };
+  } catch {
+    return null;
+  }
+}
+
 async function sampleCpu(): Promise<CpuSample> {
   const backends = new Map<number, { client: PgClient; cpu: number }>();
   if (statsPg && pids.PostgreSQL) {
@@ -671,6 +695,8 @@ interface Step {
   /** PostgreSQL's cores by the client its backends serve; `background`: the server's own. */
   pgCores: Record<PgClient | 'background', number>;
   memory: Record<Proc, number | null>;
+  /** Ingest's event-loop delay over the step, ms (null: not read). */
+  loopDelay: { p50: number; p99: number; max: number } | null;
   held: boolean;
   why: string[];
 }
@@ -716,6 +742,7 @@ async function runStep(
   const lagStart = await consumerLag();
   const polls0 = polls;
   const pollMs0 = pollMs.length;
+  await ingestLoopDelay(); // resets the monitor: the next read covers this step
   const c0 = await sampleCpu();
   const seconds = config.BENCH_STEP_SECONDS;
   const progress = setInterval(() => {
@@ -732,6 +759,7 @@ async function runStep(
   await runLoad({ client, rate, batch, seconds, probes: true, stats: load });
   clearInterval(progress);
   const c1 = await sampleCpu();
+  const loopDelay = await ingestLoopDelay();
   const lagEnd = await consumerLag();
   const memory = memoryMb();
   const sendEnd = performance.now();
@@ -786,6 +814,7 @@ async function runStep(
     pgCores,
     otherCores: machineCores - PROCS.reduce((s, p) => s + cores[p], 0),
     memory,
+    loopDelay,
     held: why.length === 0,
     why,
   };
@@ -832,6 +861,12 @@ function printStep(s: Step): void {
   );
   out(`    µs/event   ${procs((p) => ms(s.usPerEvent[p]))}`);
   out(`    PostgreSQL ${pgSplit(s)}`);
+  out(
+    `    ingest event-loop delay ` +
+      (s.loopDelay === null
+        ? 'not read'
+        : `p50 ${s.loopDelay.p50.toFixed(1)}, p99 ${s.loopDelay.p99.toFixed(1)}, max ${s.loopDelay.max.toFixed(1)} ms`),
+  );
   out(`    RSS MB     ${procs((p) => (s.memory[p] === null ? '-' : fmt(s.memory[p])))}`);
 }
 
@@ -1013,6 +1048,7 @@ try {
   const apiPort = await freePort();
   const [m1, m2, m3] = [await freePort(), await freePort(), await freePort()];
   const common = { DATABASE_URL: dbUrl(dbName), BULLMQ_PREFIX: run };
+  ingestMetricsUrl = `http://127.0.0.1:${m1}/metrics`;
   pids.ingest = startService('ingest', {
     ...common,
     KAFKA_EVENTS_TOPIC: topic,
@@ -1151,6 +1187,17 @@ function report(): void {
             ' ',
           ) +
           ` ${cell(s.otherCores.toFixed(2), 6)} ${cell(`${s.machineCores.toFixed(2)}/${CORES}`, 7)}`,
+      );
+    }
+    out(`ingest event-loop delay over the step, ms:`);
+    out(`${cell('events/s', 8)} ${cell('p50', 7)} ${cell('p99', 7)} ${cell('max', 7)}`);
+    for (const s of mine) {
+      const d = s.loopDelay;
+      out(
+        `${cell(fmt(s.rate), 8)} ` +
+          (d === null
+            ? 'not read'
+            : `${cell(d.p50.toFixed(1), 7)} ${cell(d.p99.toFixed(1), 7)} ${cell(d.max.toFixed(1), 7)}`),
       );
     }
     out(`RSS in MB at the end of each step (PostgreSQL: sum of PSS):`);
