@@ -4,6 +4,7 @@ import { ClientError, OverloadedError, TransientError } from '../shared/errors/e
 import { defaultErrorFormatter, installErrorHandler } from '../shared/http/error-handler.js';
 import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
 import type { BatchingProducer } from './kafka/batching.producer.js';
+import type { EventEncoding } from '../shared/events/event-message.js';
 import type { Logger } from '../shared/logger.js';
 import type { Redis } from '../shared/redis/redis.js';
 import { SessionStore } from './sessions/session.store.js';
@@ -31,6 +32,8 @@ export interface IngestOptions extends IntakeLimits {
   shedMaxInFlight: number;
   /** Event-loop delay (ms) above which collect requests are refused with 503. */
   shedMaxEventLoopDelayMs: number;
+  /** How events are written to Kafka. */
+  eventEncoding: EventEncoding;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
@@ -44,6 +47,7 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   botRateThresholdPerMinute: 120,
   shedMaxInFlight: 2_000,
   shedMaxEventLoopDelayMs: 500,
+  eventEncoding: 'binary',
 };
 
 export interface IngestDeps {
@@ -159,6 +163,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     ipWindow: new RateWindow(),
     siteWindow: new RateWindow(),
     limits: opts,
+    encoding: opts.eventEncoding,
   };
   installCors(app, deps.origins);
   await app.register(collectRoutes, intakeDeps);

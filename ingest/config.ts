@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { EVENT_ENCODINGS } from '../shared/events/event-message.js';
 import { DatabaseEnv, KafkaEnv, LogEnv, metricsEnv, RedisEnv } from '../shared/config/env.js';
 
 export const IngestConfigSchema = Type.Object({
@@ -37,6 +38,14 @@ export const IngestConfigSchema = Type.Object({
   INGEST_SHED_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, default: 2000 }),
   /** Load shedding: event-loop delay (ms) above which collect requests are answered 503. */
   INGEST_SHED_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 1, default: 500 }),
+  /**
+   * How events are written to Kafka: `binary` (compact) or `json` (what versions before it
+   * wrote). Processors read both: upgrade them first, then ingest (see the README).
+   */
+  INGEST_EVENT_ENCODING: Type.Union(
+    EVENT_ENCODINGS.map((e) => Type.Literal(e)),
+    { default: 'binary' },
+  ),
   /** Whether a high event rate from one IP raises the bot score. */
   INGEST_BOT_RATE_HEURISTIC: Type.Boolean({ default: true }),
   /** Events per minute from one IP above which the rate heuristic fires. */

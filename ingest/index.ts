@@ -88,6 +88,7 @@ const app = await buildIngestApp({
     botRateThresholdPerMinute: config.INGEST_BOT_RATE_THRESHOLD_PER_MINUTE,
     shedMaxInFlight: config.INGEST_SHED_MAX_IN_FLIGHT,
     shedMaxEventLoopDelayMs: config.INGEST_SHED_MAX_EVENT_LOOP_DELAY_MS,
+    eventEncoding: config.INGEST_EVENT_ENCODING,
   },
 });
 

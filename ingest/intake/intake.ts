@@ -11,6 +11,7 @@ import type { GeoLookup } from '../enrichment/geo.js';
 import { ClientError, RateLimitedError, TransientError } from '../../shared/errors/errors.js';
 import {
   encodeEvent,
+  type EventEncoding,
   EVENT_SCHEMA_VERSION,
   type EventMessage,
 } from '../../shared/events/event-message.js';
@@ -83,6 +84,8 @@ export interface IntakeDeps {
   ipWindow: RateWindow;
   siteWindow: RateWindow;
   limits: IntakeLimits;
+  /** How events are written to Kafka (processors read both; see event-message.ts). */
+  encoding: EventEncoding;
 }
 
 export interface IntakeResult {
@@ -129,6 +132,7 @@ export async function intake(
     await location,
   );
   const { messages, duplicates } = buildMessages(
+    deps.encoding,
     items,
     sites,
     identified,
@@ -285,6 +289,7 @@ async function assignSessions(deps: IntakeDeps, requests: SessionRequest[]): Pro
 
 /** The Kafka messages of the events to produce (not duplicates), enriched, keyed by visitor. */
 function buildMessages(
+  encoding: EventEncoding,
   items: readonly IncomingEvent[],
   sites: readonly Website[],
   identified: Identified,
@@ -317,7 +322,7 @@ function buildMessages(
       user_id: it.clientId,
       ...enrichEvent(it.raw, facts, site),
     };
-    messages.push({ key: `${site.id}:${r.identity}`, value: encodeEvent(ev) });
+    messages.push({ key: `${site.id}:${r.identity}`, value: encodeEvent(ev, encoding) });
   }
   return { messages, duplicates };
 }

@@ -3,6 +3,12 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { PermanentError } from '../errors/errors.js';
 import { UUID_PATTERN, WEBSITE_ID_PATTERN } from '../ids.js';
 import { EVENT_LIMITS } from './input-limits.js';
+import {
+  BINARY_MARKER,
+  decodeEventBinary,
+  encodeEventBinary,
+  UnknownLayoutError,
+} from './event-binary.codec.js';
 
 /**
  * The event as it travels through Kafka: produced by ingest, decoded by the processor. The
@@ -65,22 +71,45 @@ export type EventMessage = Static<typeof EventMessageSchema>;
 
 const checker = TypeCompiler.Compile(EventMessageSchema);
 
-export function encodeEvent(ev: EventMessage): Buffer {
-  return Buffer.from(JSON.stringify(ev));
+/**
+ * How ingest writes messages: `binary` (event-binary.codec.ts: compact, written into a shared
+ * buffer) or `json` (the text of the message, as every version before binary wrote). Processors
+ * read both, whatever ingest's setting: upgrade processors first, then switch ingest.
+ */
+export const EVENT_ENCODINGS = ['binary', 'json'] as const;
+export type EventEncoding = (typeof EVENT_ENCODINGS)[number];
+
+export function encodeEvent(ev: EventMessage, encoding: EventEncoding = 'binary'): Buffer {
+  return encoding === 'binary' ? encodeEventBinary(ev) : Buffer.from(JSON.stringify(ev));
 }
 
 /**
- * Decodes and schema-checks a Kafka message value. Throws PermanentError (the message can
- * never be processed: dead-letter it) for undecodable bytes, an unknown schema version or a
- * schema violation.
+ * Decodes (either encoding, told apart by the first byte) and schema-checks a Kafka message
+ * value. Throws PermanentError (the message can never be processed: dead-letter it) for
+ * undecodable bytes, an unknown schema version or layout, or a schema violation.
  */
 export function decodeEvent(value: Buffer | null): EventMessage {
-  if (value === null) throw new PermanentError('message has no value', 'empty');
+  if (value === null || value.length === 0) {
+    throw new PermanentError('message has no value', 'empty');
+  }
   let parsed: unknown;
-  try {
-    parsed = JSON.parse(value.toString('utf8'));
-  } catch (err) {
-    throw new PermanentError('message is not valid JSON', 'undecodable', { cause: err });
+  if (value[0] === BINARY_MARKER) {
+    try {
+      parsed = { v: EVENT_SCHEMA_VERSION, ...decodeEventBinary(value) };
+    } catch (err) {
+      if (err instanceof UnknownLayoutError) {
+        throw new PermanentError(err.message, 'schema_version', { cause: err });
+      }
+      throw new PermanentError('message is not a valid binary event', 'undecodable', {
+        cause: err,
+      });
+    }
+  } else {
+    try {
+      parsed = JSON.parse(value.toString('utf8'));
+    } catch (err) {
+      throw new PermanentError('message is not valid JSON', 'undecodable', { cause: err });
+    }
   }
   const v = (parsed as { v?: unknown } | null)?.v;
   if (v !== EVENT_SCHEMA_VERSION) {

@@ -325,6 +325,30 @@ describe('ingest collect routes', () => {
     expect(b.visitor_id).not.toBe(a1.visitor_id);
   });
 
+  it('writes events in the compact encoding by default, and as JSON when set to', async () => {
+    const binaryId = randomUUID();
+    const jsonId = randomUUID();
+    const asJson = await h.build({ options: { eventEncoding: 'json' } });
+    const body = (id: string) =>
+      JSON.stringify({ website_id: site.id, type: 'pageview', url: '/enc', event_id: id });
+    const post = (app: typeof h.app, id: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/collect',
+        headers: { 'content-type': 'application/json', 'user-agent': CHROME_UA },
+        payload: body(id),
+      });
+    expect((await post(h.app, binaryId)).statusCode).toBe(202);
+    expect((await post(asJson, jsonId)).statusCode).toBe(202);
+    const [binary, json] = await Promise.all([producedById(binaryId), producedById(jsonId)]);
+    expect(binary.value[0]).toBe(0x02);
+    expect(JSON.parse(json.value.toString('utf8'))).toMatchObject({
+      event_id: jsonId,
+      path: '/enc',
+    });
+    expect(binary.ev).toMatchObject({ path: '/enc', hostname: json.ev.hostname });
+  });
+
   it('produces an event_id once within 24 h, acknowledging the repeat', async () => {
     const id = randomUUID();
     const body = { website_id: site.id, type: 'pageview', url: '/once', event_id: id };

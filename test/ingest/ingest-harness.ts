@@ -23,7 +23,8 @@ export interface IngestHarness {
   /** The CORS origin index (refresh it after changing websites' origins). */
   origins: OriginIndex;
   topic: string;
-  produced: Array<{ key: string; raw: string; ev: EventMessage }>;
+  /** Everything produced: key, value (bytes, and as UTF-8 text), decoded event. */
+  produced: Array<{ key: string; value: Buffer; raw: string; ev: EventMessage }>;
   kafkaProducer: Producer;
   redisPrefix: string;
   build(over?: {
@@ -59,7 +60,12 @@ export async function openIngestHarness(
   await consumer.run({
     eachMessage: async ({ message }) => {
       const raw = message.value!.toString('utf8');
-      produced.push({ key: message.key!.toString(), raw, ev: decodeEvent(message.value) });
+      produced.push({
+        key: message.key!.toString(),
+        value: message.value!,
+        raw,
+        ev: decodeEvent(message.value),
+      });
     },
   });
   const apps: HttpApp[] = [];

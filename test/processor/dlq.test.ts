@@ -90,6 +90,9 @@ describe('processor: dead letters', () => {
       { key: 'p1', value: Buffer.from('{not json') },
       { key: 'p2', value: Buffer.from(JSON.stringify({ ...data.events[1], v: 99 })) },
       { key: 'p3', value: encodeEvent(nul) },
+      // The compact encoding: a layout version this processor does not know, and cut bytes.
+      { key: 'p4', value: Buffer.from([0x02, 0x09, ...encodeEvent(data.events[2]!).subarray(2)]) },
+      { key: 'p5', value: encodeEvent(data.events[3]!).subarray(0, 40) },
     ];
     // Poison in the middle of a sub-batch: the rejected row is isolated by bisection.
     await producer.send({
@@ -101,18 +104,24 @@ describe('processor: dead letters', () => {
     await waitFor('120 events stored', async () =>
       (await countEvents(deps.db, websites)) === 120 ? true : undefined,
     );
-    const { stdout } = await waitFor('3 dead letters', async () => {
+    const { stdout } = await waitFor('5 dead letters', async () => {
       const out = await cli('inspect', '--limit', '10');
-      return out.stdout.trim().split('\n').filter(Boolean).length === 3 ? out : undefined;
+      return out.stdout.trim().split('\n').filter(Boolean).length === 5 ? out : undefined;
     });
     const letters = stdout
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { key: string; headers: Record<string, string> });
-    expect(letters.map((l) => [l.key, l.headers['x-goalpost-dlq-reason']])).toEqual([
+    expect(
+      letters
+        .map((l) => [l.key, l.headers['x-goalpost-dlq-reason']])
+        .sort(([a], [b]) => a!.localeCompare(b!)),
+    ).toEqual([
       ['p1', 'undecodable'],
       ['p2', 'schema_version'],
       ['p3', 'db_rejected'],
+      ['p4', 'schema_version'],
+      ['p5', 'undecodable'],
     ]);
     for (const l of letters) {
       expect(l.headers['x-goalpost-source-topic']).toBe(topic);
@@ -129,10 +138,14 @@ describe('processor: dead letters', () => {
     expect(rows[0]!.n).toBe(data.oracle.get(w)!.checkout.conversions);
     // The processor's metrics count them: messages consumed, dead letters by reason, lag.
     const metrics = await processor!.metrics.registry.metrics();
-    for (const reason of ['undecodable', 'schema_version', 'db_rejected']) {
-      expect(metrics).toContain(`goalpost_processor_dead_letters_total{reason="${reason}"} 1`);
+    for (const [reason, n] of [
+      ['undecodable', 2],
+      ['schema_version', 2],
+      ['db_rejected', 1],
+    ] as const) {
+      expect(metrics).toContain(`goalpost_processor_dead_letters_total{reason="${reason}"} ${n}`);
     }
-    expect(metrics).toMatch(/^goalpost_processor_events_consumed_total 123$/m);
+    expect(metrics).toMatch(/^goalpost_processor_events_consumed_total 125$/m);
     expect(metrics).toMatch(
       new RegExp(`goalpost_processor_consumer_lag\\{topic="${topic}",partition="0"\\} 0`),
     );
@@ -141,14 +154,14 @@ describe('processor: dead letters', () => {
 
   it('replays dead letters once; those that fail again come back as new letters', async () => {
     const first = await cli('replay');
-    expect(first.stdout).toContain('replayed 3 dead letter(s)');
-    // They are still poison, so the processor dead-letters them again (3 more letters).
-    await waitFor('6 dead letters', async () => {
+    expect(first.stdout).toContain('replayed 5 dead letter(s)');
+    // They are still poison, so the processor dead-letters them again (5 more letters).
+    await waitFor('10 dead letters', async () => {
       const out = await cli('inspect', '--limit', '100');
-      return out.stdout.trim().split('\n').length === 6 ? true : undefined;
+      return out.stdout.trim().split('\n').length === 10 ? true : undefined;
     });
     const second = await cli('replay');
-    // Only the 3 new letters: the first 3 were replayed already.
-    expect(second.stdout).toContain('replayed 3 dead letter(s)');
+    // Only the 5 new letters: the first 5 were replayed already.
+    expect(second.stdout).toContain('replayed 5 dead letter(s)');
   });
 });

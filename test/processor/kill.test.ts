@@ -35,6 +35,8 @@ const N = loadConfig(
  * Exactly-once effect under kill -9: the processor runs as a child process and is killed
  * twice at random moments while it consumes; after a restart, every goal's conversions,
  * values and every session's pageviews equal the oracle computed from the generated events.
+ * The topic holds both message encodings, alternately (JSON, as ingest wrote before the binary
+ * encoding, and binary): processors upgraded first read a topic written across the switch.
  */
 describe('processor: kill -9 twice while consuming', () => {
   let deps: TestDeps;
@@ -53,7 +55,7 @@ describe('processor: kill -9 twice while consuming', () => {
     websites = await createSites(deps.db, 3);
     goals = await createGoals(deps.db, websites);
     data = generate(websites, N, 42, Date.now() - 40 * 3_600_000);
-    await produceEvents(deps.kafka, topic, data.events);
+    await produceEvents(deps.kafka, topic, data.events, 'mixed');
   });
 
   afterAll(async () => {

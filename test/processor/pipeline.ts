@@ -4,7 +4,11 @@ import type { Kafka } from 'kafkajs';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
-import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
+import {
+  encodeEvent,
+  type EventEncoding,
+  type EventMessage,
+} from '../../shared/events/event-message.js';
 import type { NewGoal } from '../../shared/db/goal.repository.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { serviceLogPath, spawnService } from '../helpers/services.js';
@@ -206,8 +210,17 @@ export async function cleanupSites(db: Db, websites: string[]): Promise<void> {
   await db.query('test.cleanup', 'DELETE FROM websites WHERE id = ANY($1)', [websites]);
 }
 
-/** Produces events straight to the topic, keyed like ingest does (website:session). */
-export async function produceEvents(kafka: Kafka, topic: string, events: EventMessage[]) {
+/**
+ * Produces events straight to the topic, keyed like ingest does (website:session), in ingest's
+ * default encoding, or in one given, or `mixed`: JSON and binary alternately (a topic written
+ * by ingest versions on both sides of the switch).
+ */
+export async function produceEvents(
+  kafka: Kafka,
+  topic: string,
+  events: EventMessage[],
+  encoding: EventEncoding | 'mixed' = 'binary',
+) {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
@@ -215,9 +228,12 @@ export async function produceEvents(kafka: Kafka, topic: string, events: EventMe
       await producer.send({
         topic,
         acks: -1,
-        messages: events.slice(i, i + 1000).map((e) => ({
+        messages: events.slice(i, i + 1000).map((e, k) => ({
           key: `${e.website_id}:${e.session_id}`,
-          value: encodeEvent(e),
+          value: encodeEvent(
+            e,
+            encoding === 'mixed' ? ((i + k) % 2 === 0 ? 'json' : 'binary') : encoding,
+          ),
         })),
       });
     }
