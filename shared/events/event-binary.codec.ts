@@ -8,11 +8,11 @@ import type { EventMessage } from './event-message.js';
  *
  * Layout (all integers big-endian):
  *   0x02 marker (a JSON message starts with `{`), layout version (1)
- *   event_id as 16 bytes; seq as uint16
- *   event_time, received_at as float64 epoch milliseconds (ingest's times have ms precision)
- *   bot_score uint8, is_bot uint8, screen_width as uint32 (0xFFFFFFFF = null)
+ *   seq uint16, bot_score uint8, is_bot uint8, screen_width uint32 (0xFFFFFFFF = null)
  *   then the strings in STRING_FIELDS order: uint16 byte length (0xFFFF = null), UTF-8 bytes;
- *   `properties` is one of them, as its JSON text.
+ *   `properties` is one of them, as its JSON text. The id and times stay text: turning them
+ *   into bytes and back (hex, Date) cost more CPU than their 50 bytes save, and text keeps them
+ *   exactly as ingest wrote them.
  * A decoder that meets a layout version it does not know refuses the message (dead letter):
  * layouts change only by a new version, which processors learn before ingest writes it.
  */
@@ -21,6 +21,9 @@ export const BINARY_LAYOUT_VERSION = 1;
 
 /** Every string field, nullable or not, in wire order (`properties` as JSON text). */
 const STRING_FIELDS = [
+  'event_id',
+  'event_time',
+  'received_at',
   'website_id',
   'session_id',
   'visitor_id',
@@ -51,8 +54,8 @@ const STRING_FIELDS = [
 
 const NULL_LENGTH = 0xffff;
 const NULL_WIDTH = 0xffffffff;
-/** Marker, version, id, seq, two times, bot score, is_bot, screen width. */
-const FIXED_BYTES = 2 + 16 + 2 + 8 + 8 + 1 + 1 + 4;
+/** Marker, version, seq, bot score, is_bot, screen width. */
+const FIXED_BYTES = 2 + 2 + 1 + 1 + 4;
 /** Bytes of a string field's length prefix. */
 const PREFIX = 2;
 
@@ -84,10 +87,7 @@ export function encodeEventBinary(ev: EventMessage): Buffer {
   let o = start;
   buf[o++] = BINARY_MARKER;
   buf[o++] = BINARY_LAYOUT_VERSION;
-  o = writeUuid(buf, o, ev.event_id);
   o = buf.writeUInt16BE(ev.seq ?? 0, o);
-  o = buf.writeDoubleBE(timeMs(ev.event_time), o);
-  o = buf.writeDoubleBE(timeMs(ev.received_at), o);
   o = buf.writeUInt8(ev.bot_score, o);
   o = buf.writeUInt8(ev.is_bot ? 1 : 0, o);
   o = buf.writeUInt32BE(ev.screen_width === null ? NULL_WIDTH : ev.screen_width, o);
@@ -97,7 +97,7 @@ export function encodeEventBinary(ev: EventMessage): Buffer {
       o = buf.writeUInt16BE(NULL_LENGTH, o);
       continue;
     }
-    const n = buf.write(v, o + PREFIX, 'utf8');
+    const n = writeUtf8(buf, o + PREFIX, v);
     if (n >= NULL_LENGTH) throw new EventEncodeError(`${f} is longer than the layout holds`);
     buf.writeUInt16BE(n, o);
     o += PREFIX + n;
@@ -106,42 +106,99 @@ export function encodeEventBinary(ev: EventMessage): Buffer {
   return buf.subarray(start, o);
 }
 
+/** Reads a binary message's fields in wire order. */
+class Reader {
+  o = 2;
+  constructor(private readonly buf: Buffer) {}
+
+  u8(): number {
+    return this.buf[this.o++]!;
+  }
+
+  u16(): number {
+    const v = this.buf.readUInt16BE(this.o);
+    this.o += 2;
+    return v;
+  }
+
+  u32(): number {
+    const v = this.buf.readUInt32BE(this.o);
+    this.o += 4;
+    return v;
+  }
+
+  str(): string | null {
+    const n = this.u16();
+    if (n === NULL_LENGTH) return null;
+    const end = this.o + n;
+    if (end > this.buf.length) throw new Error('message ends inside a field');
+    const s = this.buf.toString('utf8', this.o, end);
+    this.o = end;
+    return s;
+  }
+
+  text(): string {
+    const s = this.str();
+    if (s === null) throw new Error('a required field is null');
+    return s;
+  }
+}
+
 /**
- * The message's fields as the JSON decoder would give them, without `v` (the caller adds it and
- * applies the schema check to both encodings). Throws UnknownLayoutError for a layout version
- * it does not know, a plain Error for truncated or malformed bytes.
+ * The message as the JSON decoder would give it, `v` included (the caller applies the schema
+ * check to both encodings). Throws UnknownLayoutError for a layout version it does not know, a
+ * plain Error (or RangeError) for truncated or malformed bytes. The object is built in one
+ * literal, in the order JSON messages have, so every decoded message shares one shape.
  */
-export function decodeEventBinary(buf: Buffer): Record<string, unknown> {
+export function decodeEventBinary(buf: Buffer, v: number): Record<string, unknown> {
   if (buf[1] !== BINARY_LAYOUT_VERSION) throw new UnknownLayoutError(buf[1]);
   if (buf.length < FIXED_BYTES) throw new Error('message shorter than its fixed fields');
-  let o = 2;
-  const hex = buf.toString('hex', o, o + 16);
-  o += 16;
-  const ev: Record<string, unknown> = {
-    event_id: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
-    seq: buf.readUInt16BE(o),
-    event_time: isoOf(buf.readDoubleBE(o + 2)),
-    received_at: isoOf(buf.readDoubleBE(o + 10)),
-    bot_score: buf[o + 18],
-    is_bot: buf[o + 19] === 1,
+  const r = new Reader(buf);
+  const seq = r.u16();
+  const bot_score = r.u8();
+  const is_bot = r.u8() === 1;
+  const width = r.u32();
+  // STRING_FIELDS order.
+  const event_id = r.text();
+  const event_time = r.text();
+  const received_at = r.text();
+  const ev = {
+    v,
+    event_id,
+    seq,
+    event_time,
+    received_at,
+    website_id: r.text(),
+    session_id: r.text(),
+    visitor_id: r.text(),
+    user_id: r.str(),
+    type: r.text(),
+    event_name: r.str(),
+    hostname: r.str(),
+    path: r.str(),
+    querystring: r.str(),
+    page_title: r.str(),
+    referrer: r.str(),
+    referrer_domain: r.str(),
+    channel: r.str(),
+    utm_source: r.str(),
+    utm_medium: r.str(),
+    utm_campaign: r.str(),
+    utm_term: r.str(),
+    utm_content: r.str(),
+    properties: ((t) => (t === null ? null : (JSON.parse(t) as unknown)))(r.str()),
+    browser: r.str(),
+    os: r.str(),
+    device: r.str(),
+    screen_width: width === NULL_WIDTH ? null : width,
+    language: r.str(),
+    country: r.str(),
+    region: r.str(),
+    city: r.str(),
+    bot_score,
+    is_bot,
   };
-  const width = buf.readUInt32BE(o + 20);
-  ev.screen_width = width === NULL_WIDTH ? null : width;
-  o += 24;
-  for (const f of STRING_FIELDS) {
-    if (o + PREFIX > buf.length) throw new Error(`message ends before ${f}`);
-    const n = buf.readUInt16BE(o);
-    o += PREFIX;
-    if (n === NULL_LENGTH) {
-      ev[f] = null;
-      continue;
-    }
-    if (o + n > buf.length) throw new Error(`message ends inside ${f}`);
-    const s = buf.toString('utf8', o, o + n);
-    o += n;
-    ev[f] = f === 'properties' ? (JSON.parse(s) as unknown) : s;
-  }
-  if (o !== buf.length) throw new Error('bytes after the last field');
+  if (r.o !== buf.length) throw new Error('bytes after the last field');
   return ev;
 }
 
@@ -152,22 +209,20 @@ export class UnknownLayoutError extends Error {
   }
 }
 
-const isoOf = (ms: number) => new Date(ms).toISOString();
-
-function timeMs(iso: string): number {
-  const ms = Date.parse(iso);
-  if (!Number.isFinite(ms)) throw new EventEncodeError(`${iso} is not a time`);
-  return ms;
-}
-
-const HEX = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function writeUuid(buf: Buffer, o: number, id: string): number {
-  if (!HEX.test(id)) throw new EventEncodeError('event_id is not a UUID');
-  buf.write(id.slice(0, 8), o, 'hex');
-  buf.write(id.slice(9, 13), o + 4, 'hex');
-  buf.write(id.slice(14, 18), o + 6, 'hex');
-  buf.write(id.slice(19, 23), o + 8, 'hex');
-  buf.write(id.slice(24, 36), o + 10, 'hex');
-  return o + 16;
+/**
+ * Writes `s` as UTF-8 at `o`, returning the bytes written. Short ASCII strings (most fields)
+ * are copied by a loop, cheaper than a call into the native encoder; others take that call.
+ */
+function writeUtf8(buf: Buffer, o: number, s: string): number {
+  const n = s.length;
+  if (n <= 32) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[o + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return buf.write(s, o, 'utf8');
 }

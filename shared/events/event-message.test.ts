@@ -81,7 +81,7 @@ const arbitraryEvent: fc.Arbitrary<EventMessage> = fc
     ...r,
     properties: properties_text === null ? r.properties : { ...r.properties, t: properties_text },
     event_time: r.event_time.toISOString(),
-  })) as fc.Arbitrary<EventMessage>;
+  }));
 
 /**
  * A message's top-level strings as UTF-8 can carry them: a lone surrogate becomes U+FFFD, as
@@ -102,11 +102,7 @@ describe('event message encodings', () => {
       fc.property(arbitraryEvent, (ev) => {
         const fromJson = decodeEvent(encodeEvent(ev, 'json'));
         const fromBinary = decodeEvent(encodeEvent(ev, 'binary'));
-        // UUIDs come back lower-case from bytes; PostgreSQL stores them so either way.
-        expect({ ...fromBinary }).toEqual({
-          ...wellFormed(fromJson),
-          event_id: ev.event_id.toLowerCase(),
-        });
+        expect({ ...fromBinary }).toEqual(wellFormed(fromJson));
       }),
       { numRuns: 500 },
     );
@@ -141,8 +137,10 @@ describe('event message encodings', () => {
   it('applies the schema to binary messages as to JSON ones', () => {
     const badSite = encodeEvent({ ...base, website_id: 'not a site' }, 'binary');
     expect(reasonOf(badSite)).toBe('schema_violation');
-    const badTime = Buffer.from(encodeEvent(base, 'binary'));
-    badTime.writeDoubleBE(Number.NaN, 20); // event_time
-    expect(reasonOf(badTime)).toBe('undecodable');
+    const badTime = encodeEvent({ ...base, event_time: 'yesterday' }, 'binary');
+    expect(reasonOf(badTime)).toBe(
+      reasonOf(encodeEvent({ ...base, event_time: 'yesterday' }, 'json')),
+    );
+    expect(reasonOf(badTime)).toBe('schema_violation');
   });
 });

@@ -95,7 +95,7 @@ export function decodeEvent(value: Buffer | null): EventMessage {
   let parsed: unknown;
   if (value[0] === BINARY_MARKER) {
     try {
-      parsed = { v: EVENT_SCHEMA_VERSION, ...decodeEventBinary(value) };
+      parsed = decodeEventBinary(value, EVENT_SCHEMA_VERSION);
     } catch (err) {
       if (err instanceof UnknownLayoutError) {
         throw new PermanentError(err.message, 'schema_version', { cause: err });
