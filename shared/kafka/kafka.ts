@@ -2,10 +2,15 @@ import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { Logger } from '../logger.js';
 // Side effect: stops kafkajs' idle 1 ms timer loop on every connection (see the module).
 import './request-queue-fix.js';
+// Side effect: produce requests encode record batches in one buffer with a native CRC32C.
+import { recordBatchEncoderApplied } from './record-batch.encoder.js';
 
 /** Builds the one kafkajs client of a process, logging through pino. */
 export function createKafka(opts: { brokers: string; clientId: string }, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' });
+  if (!recordBatchEncoderApplied) {
+    log.warn('kafkajs_record_batch_encoder_not_applied: produce requests use kafkajs’s encoder');
+  }
   return new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers.split(',').map((b) => b.trim()),
