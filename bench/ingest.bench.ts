@@ -9,6 +9,7 @@
  * autocannon runs here. BENCH_CLIENT_IPS > 0 sends each request from one of that many public
  * addresses (X-Forwarded-For, ingest trusting loopback as its proxy), so GeoIP lookups and
  * their caches work as under real traffic instead of answering 127.0.0.1 from memory.
+ * Each of (a) and (b) is preceded by BENCH_WARMUP_S (10) seconds of the same load, not counted.
  * Prints req/s, events/s, p50/p99, the ingest process's RSS (current and peak) and b/a.
  * BENCH_PROFILE=1 also writes a CPU profile of ingest and prints where its time goes.
  */
@@ -17,6 +18,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { migrate } from '../shared/db/migrate.js';
 import { Type } from '@sinclair/typebox';
 import autocannon, { type Result } from 'autocannon';
 import { DatabaseEnv, KafkaEnv, RedisEnv } from '../shared/config/env.js';
@@ -34,6 +36,8 @@ const BenchConfigSchema = Type.Object({
   ...KafkaEnv,
   ...RedisEnv,
   BENCH_DURATION_S: Type.Integer({ minimum: 3, maximum: 120, default: 15 }),
+  /** Load before (a) and before (b), not counted: JIT compilers (ours, Kafka's JVM) warm up. */
+  BENCH_WARMUP_S: Type.Integer({ minimum: 1, maximum: 120, default: 10 }),
   BENCH_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
   BENCH_PROFILE: Type.Boolean({ default: false }),
   /** Node flags for the ingest process: by default those `npm start` uses; '' = V8's defaults. */
@@ -53,6 +57,7 @@ async function main(): Promise<void> {
     { url: config.DATABASE_URL, max: 2, applicationName: 'goalpost-bench' },
     logger,
   );
+  await migrate(db, logger);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'goalpost-bench' }, logger);
   const topic = `bench.ingest.${Date.now().toString(36)}-${randomId(4)}`;
   const site = await websiteRepository.create(db, {
@@ -72,6 +77,14 @@ async function main(): Promise<void> {
     children.push(bare);
     const bareUrl = `http://127.0.0.1:${barePort}`;
     await waitHttp(`${bareUrl}/api/collect`, 'POST');
+    const warmUp = { ...config, BENCH_DURATION_S: config.BENCH_WARMUP_S };
+    log(`(a) warm-up, not counted: ${config.BENCH_WARMUP_S}s`);
+    await load(
+      log,
+      'a warm-up',
+      { url: `${bareUrl}/api/collect`, body: single(site.id, 0) },
+      warmUp,
+    );
     log(
       `(a) bare Fastify route: ${config.BENCH_DURATION_S}s, ${config.BENCH_CONNECTIONS} connections`,
     );
@@ -111,6 +124,14 @@ async function main(): Promise<void> {
     await waitHttp(`${url}/ready`, 'GET', 60_000);
     log(`ingest ready (pid ${ingest.pid}, RSS ${rssMb(ingest.pid).rss} MB idle, GeoIP loaded)`);
 
+    // Ingest's JIT and the Kafka broker's (a JVM) warm up before anything is counted.
+    log(`(b) warm-up, not counted: ${config.BENCH_WARMUP_S}s`);
+    await load(
+      log,
+      'b warm-up',
+      { url: `${url}/api/collect`, requests: [varying(site.id, 1, config.BENCH_CLIENT_IPS)] },
+      warmUp,
+    );
     log(`(b) single-event POST /api/collect: ${config.BENCH_DURATION_S}s`);
     const pids = {
       ingest: ingest.pid!,

@@ -13,6 +13,8 @@ export const IngestConfigSchema = Type.Object({
   /** How long a produce waits for concurrent requests to share it. */
   INGEST_LINGER_MS: Type.Integer({ minimum: 0, maximum: 100, default: 2 }),
   INGEST_MAX_BATCH_MESSAGES: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  /** Produce requests waiting for Kafka at once; more messages queue and go together. */
+  INGEST_PRODUCE_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   /** Kafka must acknowledge within this time, else the request gets 503. */
   INGEST_PRODUCE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000 }),
   /**

@@ -2,7 +2,7 @@ import { loadConfigOrExit } from '../shared/config/load-config.js';
 import { createDb } from '../shared/db/pool.js';
 import { defaultGeoDatabasePaths, GeoLookup } from './enrichment/geo.js';
 import { BatchingProducer } from './kafka/batching.producer.js';
-import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
+import { createKafka, ensureTopics, replicationOf } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
@@ -41,9 +41,11 @@ const kafka = createKafka(
 
 const admin = kafka.admin();
 await admin.connect();
-await ensureTopics(admin, [
-  { topic: config.KAFKA_EVENTS_TOPIC, partitions: config.KAFKA_TOPIC_PARTITIONS },
-]);
+await ensureTopics(
+  admin,
+  [{ topic: config.KAFKA_EVENTS_TOPIC, partitions: config.KAFKA_TOPIC_PARTITIONS }],
+  replicationOf(config),
+);
 await admin.disconnect();
 
 // Same partitions as kafkajs's default, without its BigInt murmur2 (see key-partitioner.ts).
@@ -62,6 +64,7 @@ const producer = new BatchingProducer(kafkaProducer, {
   lingerMs: config.INGEST_LINGER_MS,
   maxBatchMessages: config.INGEST_MAX_BATCH_MESSAGES,
   timeoutMs: config.INGEST_PRODUCE_TIMEOUT_MS,
+  maxInFlight: config.INGEST_PRODUCE_MAX_IN_FLIGHT,
 });
 const metrics = new IngestMetrics();
 const origins = new OriginIndex(db, logger);

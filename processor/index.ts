@@ -2,7 +2,7 @@ import { loadConfigOrExit } from '../shared/config/load-config.js';
 import { migrateOrExit } from '../shared/db/migrate.js';
 import { createDb } from '../shared/db/pool.js';
 import { GoalCache } from './goals/goal.cache.js';
-import { createKafka, ensureTopics } from '../shared/kafka/kafka.js';
+import { createKafka, ensureTopics, replicationOf } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
@@ -38,10 +38,14 @@ const kafka = createKafka(
 await migrateOrExit(db, logger);
 const admin = kafka.admin();
 await admin.connect();
-await ensureTopics(admin, [
-  { topic: config.KAFKA_EVENTS_TOPIC, partitions: config.KAFKA_TOPIC_PARTITIONS },
-  { topic: config.KAFKA_DLQ_TOPIC, partitions: 1 },
-]);
+await ensureTopics(
+  admin,
+  [
+    { topic: config.KAFKA_EVENTS_TOPIC, partitions: config.KAFKA_TOPIC_PARTITIONS },
+    { topic: config.KAFKA_DLQ_TOPIC, partitions: 1 },
+  ],
+  replicationOf(config),
+);
 await admin.disconnect();
 
 const consumer = kafka.consumer({

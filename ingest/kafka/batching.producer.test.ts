@@ -50,4 +50,47 @@ describe('BatchingProducer', () => {
     const bp = new BatchingProducer(producer, opts);
     await expect(bp.send([msg(1)])).rejects.toBeInstanceOf(TransientError);
   });
+
+  it('at its in-flight limit, queues until an acknowledgement and then sends the queue as one', async () => {
+    const sends: number[] = [];
+    const acks: Array<() => void> = [];
+    const producer = {
+      send: (req: { messages: unknown[] }) => {
+        sends.push(req.messages.length);
+        return new Promise<RecordMetadata[]>((resolve) => acks.push(() => resolve([])));
+      },
+    } as unknown as Producer;
+    const bp = new BatchingProducer(producer, { ...opts, lingerMs: 0, maxInFlight: 1 });
+    const first = bp.send([msg(1)]);
+    await new Promise((r) => setImmediate(r));
+    expect(sends).toEqual([1]);
+    const rest = [bp.send([msg(2)]), bp.send([msg(3), msg(4)]), bp.send([msg(5)])];
+    await new Promise((r) => setImmediate(r));
+    expect(sends).toEqual([1]); // the limit holds them back
+    acks[0]!();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    expect(sends).toEqual([1, 4]);
+    acks[1]!();
+    await Promise.all(rest);
+  });
+
+  it('without a linger, sends what one turn of the event loop queued as one request', async () => {
+    const { producer, sends } = recordingProducer('ack');
+    const bp = new BatchingProducer(producer, { ...opts, lingerMs: 0, maxInFlight: 2 });
+    await Promise.all([bp.send([msg(1)]), bp.send([msg(2)])]);
+    await bp.send([msg(3)]);
+    expect(sends).toEqual([2, 1]);
+  });
+
+  it('drains what waits behind the in-flight limit', async () => {
+    const { producer, sends } = recordingProducer('ack');
+    const bp = new BatchingProducer(producer, { ...opts, lingerMs: 0, maxInFlight: 1 });
+    const all = [bp.send([msg(1)]), bp.send([msg(2)])];
+    bp.flush();
+    const late = bp.send([msg(3)]);
+    await bp.drain();
+    await Promise.all([...all, late]);
+    expect(sends.reduce((a, b) => a + b, 0)).toBe(3);
+  });
 });

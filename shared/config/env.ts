@@ -33,6 +33,10 @@ export const KafkaEnv = {
     default: 'goalpost.events',
   }),
   KAFKA_TOPIC_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1000, default: 6 }),
+  /** Copies of each partition for topics Goalpost creates; 0: 3 on a cluster, 1 on one broker. */
+  KAFKA_TOPIC_REPLICATION_FACTOR: Type.Integer({ minimum: 0, maximum: 10, default: 0 }),
+  /** `min.insync.replicas` of those topics; 0: 2 when 3 or more copies are kept, else 1. */
+  KAFKA_TOPIC_MIN_INSYNC_REPLICAS: Type.Integer({ minimum: 0, maximum: 10, default: 0 }),
 };
 
 /** BullMQ, shared by the API (producer) and the processor (workers). */
