@@ -135,6 +135,11 @@ const config = loadConfig(
     BENCH_STEP_SECONDS: Type.Integer({ minimum: 3, maximum: 600, default: 30 }),
     BENCH_WARMUP_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 10 }),
     /**
+     * The run's time budget: a step that would end past it is not started (the report says
+     * so), and the drain before a step takes at most what is left.
+     */
+    BENCH_MAX_MINUTES: Type.Number({ minimum: 1, maximum: 240, default: 15 }),
+    /**
      * Websites sharing the traffic evenly. Ingest's per-website limit stays at its default
      * (600,000 events a minute), so a rate above 10,000 events/s per website is refused.
      */
@@ -1079,6 +1084,12 @@ try {
   await waitHttp(`http://127.0.0.1:${apiPort}/health`);
   await admin.connect();
 
+  log(
+    'deviations from npm start (all of them): ingest INGEST_RATE_LIMIT_IP_PER_MINUTE=1000000000, ' +
+      'INGEST_BOT_RATE_HEURISTIC=false; api API_RATE_LIMIT_KEY_PER_MINUTE=1000000000; ' +
+      `own database ${dbName}, topics ${topic} and ${dlqTopic}, group and BullMQ prefix ${run}; ` +
+      'goals created with their backfill marked done',
+  );
   const ingest = new OpenLoopClient(
     { host: '127.0.0.1', port: ingestPort },
     config.BENCH_MAX_IN_FLIGHT,
@@ -1127,6 +1138,15 @@ try {
     }
     for (const rate of rates) {
       if (stopping) break;
+      const elapsedS = (performance.now() - startedAt) / 1000;
+      // A step, its drain and settling take about twice its length.
+      if (elapsedS + 2 * config.BENCH_STEP_SECONDS > config.BENCH_MAX_MINUTES * 60) {
+        log(
+          `${ladder}: step ${fmt(rate)} events/s not started: it would end past the ` +
+            `${config.BENCH_MAX_MINUTES}-minute budget (BENCH_MAX_MINUTES)`,
+        );
+        break;
+      }
       log(`${ladder}: step ${fmt(rate)} events/s, ${config.BENCH_STEP_SECONDS} s`);
       const step = await runStep(ladder, rate, batch, ingest);
       steps.push(step);

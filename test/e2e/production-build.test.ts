@@ -126,8 +126,17 @@ describe('the production build runs without dev dependencies', () => {
     const key = await node(['dist/api/cli/main.js', 'keys', 'create', '--name', 'built']);
     expect(key.stdout).toMatch(/^created manage key key_/);
     expect((await node(['dist/api/cli/main.js', 'keys', 'list'])).stdout).toContain('built');
+    const keyId = /key_[0-9a-z]+/.exec(key.stdout)![0];
+    expect((await node(['dist/api/cli/main.js', 'keys', 'revoke', keyId])).stdout).toBe(
+      `revoked ${keyId}\n`,
+    );
+    const listed = (await node(['dist/api/cli/main.js', 'keys', 'list'])).stdout;
+    // The REVOKED column (last) holds the revocation time.
+    expect(listed.split('\n').find((l) => l.includes(keyId))).toMatch(/\dZ\s*$/);
     const dlq = await node(['dist/processor/cli/main.js', 'dlq', 'inspect', '--limit', '1']);
     expect(dlq.stderr).toContain('0 dead letter(s) shown');
+    const replay = await node(['dist/processor/cli/main.js', 'dlq', 'replay', '--limit', '1']);
+    expect(replay.stdout).toContain('replayed 0 dead letter(s)');
 
     // Every service stops cleanly on SIGTERM.
     for (const s of [ingest, processor, api]) {
