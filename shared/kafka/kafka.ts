@@ -43,8 +43,7 @@ export interface TopicReplication {
  */
 export function topicReplication(brokers: number, wanted: TopicReplication): TopicReplication {
   const replicationFactor = wanted.replicationFactor || Math.min(3, Math.max(1, brokers));
-  const minInsyncReplicas =
-    wanted.minInsyncReplicas || (replicationFactor >= 3 ? 2 : 1);
+  const minInsyncReplicas = wanted.minInsyncReplicas || (replicationFactor >= 3 ? 2 : 1);
   if (replicationFactor > brokers) {
     throw new Error(
       `KAFKA_TOPIC_REPLICATION_FACTOR ${replicationFactor} exceeds the ${brokers} broker(s) of the cluster`,
