@@ -1,4 +1,4 @@
-import type { EventMessage } from './event-message.js';
+import type { EventMessage } from './event-message.schema.js';
 
 /**
  * The compact encoding of an event message (see `event-message.ts`, which owns the format and
