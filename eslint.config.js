@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * Where code may import from (the rooms of shared/STYLE.md):
+ * Where code may import from (the four rooms: ingest, processor, api on top of shared):
  * - a service (ingest, processor, api) imports its own files and shared/, never another service;
  * - shared/ never imports a service, and its folders import downward only, by these layers
  *   (a folder may import its own layer's files only from itself);

@@ -132,3 +132,33 @@ export async function deleteBenchKeys(
     }
   }
 }
+
+/** A whole number with thousands separators (`12,345`). */
+export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/**
+ * Waits until `url` answers below 500 (a POST sends `{}`), polling every 200 ms; `check` runs
+ * between attempts and may throw to stop waiting (for example when the server died).
+ */
+export async function waitHttp(
+  url: string,
+  method = 'GET',
+  timeoutMs = 30_000,
+  check: () => void = () => undefined,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const status = await fetch(url, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: method === 'POST' ? '{}' : null,
+    }).then(
+      (r) => r.status,
+      () => 0, // not listening yet
+    );
+    if (status > 0 && status < 500) return;
+    check();
+    if (performance.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -28,7 +28,7 @@ import { websiteRepository } from '../shared/db/website.repository.js';
 import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';
-import { cpuSeconds, freePort, rssMb } from './bench-util.js';
+import { cpuSeconds, fmt, freePort, rssMb, waitHttp } from './bench-util.js';
 import { REPO_ROOT, SERVICE_NODE_FLAGS, serviceArgs } from '../scripts/services.js';
 
 const BenchConfigSchema = Type.Object({
@@ -320,24 +320,6 @@ function spawnNode(args: string[], env: Record<string, string>): ChildProcess {
   return child;
 }
 
-async function waitHttp(url: string, method: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(url, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: method === 'POST' ? '{}' : null,
-      });
-      if (res.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 function pidFrom(file: string): number | null {
   try {
     return Number(readFileSync(join(ROOT, file), 'utf8').trim()) || null;
@@ -416,8 +398,6 @@ function diagnose(before: Map<string, number>, after: Map<string, number>) {
       `external ${mb('nodejs_external_memory_bytes')} MB`,
   };
 }
-
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /**
  * Where ingest's CPU time went, from its CPU profile (all of (b)–(d)): self time by component

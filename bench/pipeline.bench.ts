@@ -106,6 +106,7 @@ import { EVENT_NAMES, goalFor, PATHS } from './bench-fixture.js';
 import {
   cpuSeconds,
   deleteBenchKeys,
+  fmt,
   freePort,
   machineBusySeconds,
   pidListeningOn,
@@ -113,6 +114,7 @@ import {
   pssMb,
   rssMb,
   treeCpuSeconds,
+  waitHttp,
 } from './bench-util.js';
 import { errorCode, OpenLoopClient, type Outcome } from './open-loop.js';
 
@@ -180,7 +182,6 @@ const log = (m: string) => {
   process.stdout.write(`[pipeline ${clock}] ${m}\n`);
 };
 const out = (m = '') => process.stdout.write(`${m}\n`);
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const parseRates = (s: string) => (s === 'none' ? [] : s.split(',').map(Number));
 
@@ -650,22 +651,9 @@ function startService(name: Service, env: Record<string, string>): ChildProcess 
   return child;
 }
 
-async function waitHttp(url: string, method = 'GET', timeoutMs = 90_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const status = await fetch(url, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: method === 'POST' ? '{}' : null,
-    }).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (status > 0 && status < 500) return;
-    if (serviceDied) throw new Error(serviceDied);
-    if (performance.now() > deadline) throw new Error(`${url} did not come up`);
-    await sleep(200);
-  }
+/** Throws when a service this run started has died (waitHttp stops waiting then). */
+function stillRunning(): void {
+  if (serviceDied) throw new Error(serviceDied);
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -895,7 +883,7 @@ async function measureBaseline(rate: number, batch: number): Promise<Baseline | 
   );
   children.push(bare);
   try {
-    await waitHttp(`http://127.0.0.1:${port}/api/collect`, 'POST', 30_000);
+    await waitHttp(`http://127.0.0.1:${port}/api/collect`, 'POST', 30_000, stillRunning);
     const client = new OpenLoopClient(
       { host: '127.0.0.1', port },
       config.BENCH_MAX_IN_FLIGHT,
@@ -1031,7 +1019,7 @@ try {
   );
   const key = await new KeyService({ db, logger }).create('cli', {
     name: 'bench:pipeline freshness poller',
-    websites: sites.map((s) => s.id),
+    website_ids: sites.map((s) => s.id),
   });
   apiKey = key.key;
   const dataDir = (
@@ -1080,8 +1068,8 @@ try {
       `api pid ${pids.api} :${apiPort}; PostgreSQL pid ${pids.PostgreSQL ?? '-'}, ` +
       `Kafka pid ${pids.Kafka ?? '-'}, Redis pid ${pids.Redis ?? '-'}`,
   );
-  await waitHttp(`http://127.0.0.1:${ingestPort}/ready`);
-  await waitHttp(`http://127.0.0.1:${apiPort}/health`);
+  await waitHttp(`http://127.0.0.1:${ingestPort}/ready`, 'GET', 90_000, stillRunning);
+  await waitHttp(`http://127.0.0.1:${apiPort}/health`, 'GET', 90_000, stillRunning);
   await admin.connect();
 
   log(

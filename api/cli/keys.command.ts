@@ -37,7 +37,8 @@ async function create(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (!values.name?.trim()) {
+  const name = values.name?.trim();
+  if (!name) {
     process.stderr.write('keys create: --name is required\n');
     return 64;
   }
@@ -53,9 +54,9 @@ async function create(args: string[]): Promise<number> {
     let created: Awaited<ReturnType<KeyService['create']>>;
     try {
       created = await new KeyService({ db, logger }).create('cli', {
-        name: values.name,
+        name,
         kind: values['collect-only'] ? 'collect' : 'manage',
-        websites,
+        website_ids: websites,
       });
     } catch (err) {
       if (!(err instanceof ClientError)) throw err;

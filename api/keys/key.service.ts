@@ -4,6 +4,8 @@ import type { Db } from '../../shared/db/pool.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import { notFound, validationError } from '../../shared/errors/errors.js';
 import { parseWebsiteRef } from '../../shared/ids.js';
+import type { Static } from '@sinclair/typebox';
+import type { CreateApiKeyBody } from './key.schemas.js';
 import type { Logger } from '../../shared/logger.js';
 
 /**
@@ -13,12 +15,8 @@ import type { Logger } from '../../shared/logger.js';
  * the key, never the secret. Only the SHA-256 of a key is stored (shared/auth/api-keys.ts).
  */
 
-export interface NewKeyInput {
-  name: string | undefined;
-  kind?: 'manage' | 'collect';
-  /** Website references (`site_…` or numeric ids); null/absent = every website. */
-  websites?: readonly string[] | null;
-}
+/** A key to create, as the route's body says (`website_ids`: null/absent = every website). */
+export type NewKeyInput = Static<typeof CreateApiKeyBody>;
 
 /** Who made a change, for the audit line: the key that made it, or `cli` for an operator. */
 export type KeyActor = Pick<Principal, 'keyId'> | 'cli';
@@ -37,20 +35,20 @@ export class KeyService {
    * 422 naming `name` or `website_ids` when the input is wrong.
    */
   async create(actor: KeyActor, input: NewKeyInput): Promise<{ row: ApiKeyRow; key: string }> {
-    const name = input.name?.trim() ?? '';
+    const name = input.name.trim();
     if (name.length === 0 || name.length > MAX_NAME) {
       throw validationError(`name must be 1–${MAX_NAME} characters`, 'name');
     }
     let websiteIds: string[] | null = null;
-    if (input.websites !== undefined && input.websites !== null) {
-      if (input.websites.length === 0) {
+    if (input.website_ids !== undefined && input.website_ids !== null) {
+      if (input.website_ids.length === 0) {
         throw validationError(
           'website_ids must name at least one website, or be null',
           'website_ids',
         );
       }
       websiteIds = [];
-      for (const [i, ref] of input.websites.entries()) {
+      for (const [i, ref] of input.website_ids.entries()) {
         const parsed = parseWebsiteRef(ref.trim());
         const site =
           parsed === null ? null : await websiteRepository.findByRef(this.deps.db, parsed);

@@ -54,11 +54,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox<AuthDeps & { keys: KeyService 
       },
     },
     async (req, reply) => {
-      const { row, key } = await deps.keys.create(principalOf(req), {
-        name: req.body.name,
-        kind: req.body.kind,
-        websites: req.body.website_ids,
-      });
+      const { row, key } = await deps.keys.create(principalOf(req), req.body);
       return reply.status(201).send({ data: { ...toApiKey(row), key } });
     },
   );

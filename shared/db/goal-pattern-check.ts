@@ -1,6 +1,7 @@
-import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import { classifyStoredRegex } from '../matching/regex.js';
+import { goalRepository } from './goal.repository.js';
+import type { Queryable } from './pool.js';
 
 /** The engine generation of issue 12 (re2js, Goalpost regex dialect); 1 was JavaScript. */
 export const PATTERN_ENGINE = 2;
@@ -31,50 +32,27 @@ export interface PatternCheckResult {
  * migration lock, on every start, and is a no-op once every goal is checked.
  */
 export async function checkStoredGoalPatterns(
-  client: pg.PoolClient,
+  client: Queryable,
   logger: Logger,
 ): Promise<PatternCheckResult[]> {
-  const { rows } = await client.query<{
-    id: string;
-    website_id: string;
-    match_value: string;
-    case_sensitive: boolean;
-  }>(
-    `SELECT id, website_id, match_value, case_sensitive FROM goals
-      WHERE pattern_engine IS NULL AND match_operator = 'regex' ORDER BY id`,
-  );
   const results: PatternCheckResult[] = [];
-  for (const g of rows) {
+  for (const g of await goalRepository.uncheckedRegexGoals(client)) {
     const v = classifyStoredRegex(g.match_value, !g.case_sensitive);
     const base = { goal_id: g.id, website_id: g.website_id, pattern: g.match_value };
     if (v.verdict === 'same') {
-      await client.query('UPDATE goals SET pattern_engine = $2 WHERE id = $1', [
-        g.id,
-        PATTERN_ENGINE,
-      ]);
+      await goalRepository.markPatternChecked(client, g.id, PATTERN_ENGINE, {});
       results.push({ ...base, verdict: 'same' });
     } else if (v.verdict === 'rewritten') {
-      await client.query(
-        `UPDATE goals SET pattern_engine = $2, match_value = $3, pattern_rewritten_from = match_value
-          WHERE id = $1`,
-        [g.id, PATTERN_ENGINE, v.rewrite],
-      );
+      await goalRepository.markPatternChecked(client, g.id, PATTERN_ENGINE, { rewrite: v.rewrite });
       logger.warn({ ...base, rewrite: v.rewrite }, 'goal_pattern_rewritten');
       results.push({ ...base, verdict: 'rewritten', rewrite: v.rewrite });
     } else {
-      await client.query('UPDATE goals SET pattern_engine = $2, pattern_issue = $3 WHERE id = $1', [
-        g.id,
-        PATTERN_ENGINE,
-        v.reason,
-      ]);
+      await goalRepository.markPatternChecked(client, g.id, PATTERN_ENGINE, { issue: v.reason });
       logger.warn({ ...base, reason: v.reason }, 'goal_pattern_refused');
       results.push({ ...base, verdict: 'refused', reason: v.reason });
     }
   }
   // Goals whose operator is not regex but were never marked (cannot happen after 010; cheap).
-  await client.query(
-    `UPDATE goals SET pattern_engine = $1 WHERE pattern_engine IS NULL AND match_operator <> 'regex'`,
-    [PATTERN_ENGINE],
-  );
+  await goalRepository.markNonRegexChecked(client, PATTERN_ENGINE);
   return results;
 }

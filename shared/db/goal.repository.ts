@@ -266,4 +266,58 @@ export const goalRepository = {
     );
     return rows[0]?.backfill ?? null;
   },
+
+  /** Regex goals stored before the current pattern engine (`pattern_engine` NULL). */
+  async uncheckedRegexGoals(
+    q: Queryable,
+  ): Promise<
+    Array<{ id: string; website_id: string; match_value: string; case_sensitive: boolean }>
+  > {
+    const { rows } = await q.query<{
+      id: string;
+      website_id: string;
+      match_value: string;
+      case_sensitive: boolean;
+    }>(
+      'goal.uncheckedRegexGoals',
+      `SELECT id, website_id, match_value, case_sensitive FROM goals
+        WHERE pattern_engine IS NULL AND match_operator = 'regex' ORDER BY id`,
+    );
+    return rows;
+  },
+
+  /**
+   * Records the stored-pattern check of one goal under `engine`: unchanged, its text
+   * rewritten (the old text kept in `pattern_rewritten_from`), or refused with a reason.
+   */
+  async markPatternChecked(
+    q: Queryable,
+    goalId: string,
+    engine: number,
+    outcome: { rewrite?: string; issue?: string },
+  ): Promise<void> {
+    if (outcome.rewrite !== undefined) {
+      await q.query(
+        'goal.markPatternRewritten',
+        `UPDATE goals SET pattern_engine = $2, match_value = $3, pattern_rewritten_from = match_value
+          WHERE id = $1`,
+        [goalId, engine, outcome.rewrite],
+      );
+    } else {
+      await q.query(
+        'goal.markPatternChecked',
+        'UPDATE goals SET pattern_engine = $2, pattern_issue = $3 WHERE id = $1',
+        [goalId, engine, outcome.issue ?? null],
+      );
+    }
+  },
+
+  /** Marks every goal that is not a regex as checked under `engine`. */
+  async markNonRegexChecked(q: Queryable, engine: number): Promise<void> {
+    await q.query(
+      'goal.markNonRegexChecked',
+      `UPDATE goals SET pattern_engine = $1 WHERE pattern_engine IS NULL AND match_operator <> 'regex'`,
+      [engine],
+    );
+  },
 };

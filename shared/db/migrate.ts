@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logger.js';
 import { checkStoredGoalPatterns } from './goal-pattern-check.js';
-import type { Db } from './pool.js';
+import { tagged, type Db } from './pool.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 // Any constant: serializes concurrent runners (several services starting at once).
@@ -94,7 +94,7 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
       applied.push(file);
     }
     if (done.has(10) || applied.some((f) => f.startsWith('010_'))) {
-      await checkStoredGoalPatterns(client, logger);
+      await checkStoredGoalPatterns(tagged(client, logger), logger);
     }
   } finally {
     client.off('notice', onNotice);

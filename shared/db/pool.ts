@@ -46,7 +46,8 @@ async function copyOn(client: pg.PoolClient, sql: string, data: string): Promise
   return (stream as unknown as { rowCount: number }).rowCount;
 }
 
-function tagged(runner: pg.Pool | pg.PoolClient, logger: Logger): Queryable {
+/** Queries on `runner` (a pool or one client), timed and tagged; slow ones are logged. */
+export function tagged(runner: pg.Pool | pg.PoolClient, logger: Logger): Queryable {
   const timed = async <T>(tag: string, run: () => Promise<T>): Promise<T> => {
     const started = performance.now();
     try {

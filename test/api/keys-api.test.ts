@@ -8,11 +8,11 @@ import { generateApiKey } from '../../shared/auth/api-keys.js';
 import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { openTestDeps, type TestDeps } from '../helpers/deps.js';
+import { bearer } from './api-fixture.js';
 import { ROOT } from '../helpers/services.js';
 import { testConfig } from '../helpers/test-env.js';
 
 const BOOTSTRAP = `spk_selfhosted_${'5e'.repeat(16)}`;
-const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 interface KeyView {
   id: string;
