@@ -109,6 +109,8 @@ describe('API abuse limits', () => {
       liveTokenSecret: 'y'.repeat(40),
       liveTokenTtlMs: 3_000,
       liveHeartbeatMs: 200,
+      // Streams from several client addresses (X-Forwarded-For) for the per-website cap.
+      trustedProxies: ['127.0.0.1'],
       limits: {
         authFailuresPerMinute: 5,
         requestsPerKeyPerMinute: 40,
@@ -171,6 +173,31 @@ describe('API abuse limits', () => {
     // Closed streams give their slots back.
     await waitFor('slots released', async () => {
       const res = await fetch(live, { signal: AbortSignal.timeout(2_000) }).catch(() => null);
+      if (res?.status !== 200) return undefined;
+      await res.body?.cancel();
+      return true;
+    });
+  });
+
+  it('caps live streams per website, whatever the tokens and client addresses', async () => {
+    const k = await key();
+    const from = (n: number) => ({ 'x-forwarded-for': `203.0.113.${n}` });
+    const liveUrl = async () =>
+      `${url}/api/websites/${site}/goals/live?token=${await token(k.key)}`;
+    // Four streams, each its own token and address: within every per-token and per-client cap.
+    const streams = [];
+    for (let n = 1; n <= 4; n++) streams.push(openStream(await liveUrl(), from(n)));
+    for (const s of streams) expect(await s.ready).toBe(200);
+    const fifth = await fetch(await liveUrl(), { headers: from(5) });
+    expect(fifth.status).toBe(429);
+    expect(fifth.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await fifth.json()).toMatchObject({ error: { code: 'rate_limited' } });
+    for (const s of streams) s.close();
+    await waitFor('website slots released', async () => {
+      const res = await fetch(await liveUrl(), {
+        headers: from(6),
+        signal: AbortSignal.timeout(2_000),
+      }).catch(() => null);
       if (res?.status !== 200) return undefined;
       await res.body?.cancel();
       return true;

@@ -100,6 +100,15 @@ describe('API: hostile input gets a 4xx naming the field, never a 5xx', () => {
         req: {
           method: 'POST',
           url: `/api/websites/${site.id}/goals`,
+          payload: { name: nul, goal_type: 'event', match_value: 'signup' },
+        },
+        status: 422,
+        body: sparkError('name'),
+      },
+      {
+        req: {
+          method: 'POST',
+          url: `/api/websites/${site.id}/goals`,
           payload: {
             name: 'n2',
             goal_type: 'event',
