@@ -344,7 +344,9 @@ async function produce(deps: IntakeDeps, messages: Message[], claims: Claims): P
     }
   }
   // The events are in Kafka: the answer is a success even if Redis fails now (the pending
-  // markers then expire, and a retry would be produced again).
+  // markers then expire, and a retry would be produced again). Without event_ids there is
+  // nothing to mark, and no Redis round trip.
+  if (claims.keys.length === 0) return;
   await deps.sessions.markDone(claims.keys, claims.token).catch((err: unknown) => {
     deps.logger.warn({ err: (err as Error).message }, 'ingest_claim_done_failed');
   });
