@@ -81,7 +81,7 @@ describe('processor: backfill worker', () => {
       connection: bull,
       prefix,
       concurrency: 2,
-      pageSize: 700,
+      sliceTargetMs: 200,
       settleMs: 300,
       tailMarginMs: 60_000,
     });
@@ -194,7 +194,7 @@ describe('processor: backfill worker', () => {
     const goalId = after.get(w)!.blog; // now at version 2
     const statusBefore = await goalRepository.backfillOf(deps.db, goalId);
     const outcome = await runBackfill(
-      { db: deps.db, logger: deps.logger, pageSize: 700, settleMs: 0, tailMarginMs: 0 },
+      { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 1 },
       Date.now(),
     );
@@ -208,7 +208,7 @@ describe('processor: backfill worker', () => {
     const total = data.events.filter((e) => e.website_id === w).length;
     let pages = 0;
     const outcome = await runBackfill(
-      { db: deps.db, logger: deps.logger, pageSize: 200, settleMs: 0, tailMarginMs: 0 },
+      { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 1 },
       Date.now(),
       async () => {
@@ -230,7 +230,7 @@ describe('processor: backfill worker', () => {
     expect(queued!.events_scanned).toBeLessThan(total);
 
     const next = await runBackfill(
-      { db: deps.db, logger: deps.logger, pageSize: 700, settleMs: 0, tailMarginMs: 0 },
+      { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 2 },
       Date.now(),
     );
