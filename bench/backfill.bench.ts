@@ -24,7 +24,9 @@
  * BENCH_SESSIONS (default BENCH_EVENTS / 10), BENCH_DATABASE (default goalpost_bench_backfill,
  * on the server of DATABASE_URL), BENCH_LIVE_RATE (1000), BENCH_LIVE_LEAD_SECONDS (5),
  * BENCH_LIVE (false skips part 3), BENCH_SLICE_TARGET_MS (the processor's
- * BACKFILL_SLICE_TARGET_MS; 0 = its default). Everything the run creates (goals, their
+ * BACKFILL_SLICE_TARGET_MS; 0 = its default), BENCH_MATCH (`starts_with`, default, or `glob_ci`:
+ * the same conversions by a goal without SQL rendering, to measure the streamed fallback).
+ * Everything the run creates (goals, their
  * conversions, the live events, topic, queue keys) is deleted at the end; the dataset stays.
  */
 import { Type } from '@sinclair/typebox';
@@ -59,6 +61,13 @@ const config = loadConfig(
     BENCH_LIVE_RATE: Type.Integer({ minimum: 10, default: 1000 }),
     BENCH_LIVE_LEAD_SECONDS: Type.Integer({ minimum: 1, default: 5 }),
     BENCH_SLICE_TARGET_MS: Type.Integer({ minimum: 0, default: 0 }),
+    /**
+     * `starts_with`: the goal of the issue (the `set` plan); `glob_ci`: the same conversions
+     * by a case-insensitive glob `/P/1**`, which has no SQL rendering (the `streamed` plan).
+     */
+    BENCH_MATCH: Type.Union([Type.Literal('starts_with'), Type.Literal('glob_ci')], {
+      default: 'starts_with',
+    }),
   }),
 );
 // Not bench:query's website id: both benches share Redis, where goal caches are per website.
@@ -275,8 +284,9 @@ async function backfillThroughApi(label: string) {
     body: JSON.stringify({
       name: `bench backfill ${label} ${run}`,
       goal_type: 'pageview',
-      match_operator: 'starts_with',
-      match_value: '/p/1',
+      ...(config.BENCH_MATCH === 'glob_ci'
+        ? { match_operator: 'glob', match_value: '/P/1**', case_sensitive: false }
+        : { match_operator: 'starts_with', match_value: '/p/1' }),
       value_mode: 'fixed',
       fixed_value: 9.99,
       currency: 'USD',

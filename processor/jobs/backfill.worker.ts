@@ -104,12 +104,12 @@ export async function runBackfill(
   const run = new BackfillRun(deps, def, onProgress);
   const bounds = await eventRepository.bounds(deps.db, data.website_id);
   if (!(await run.start(bounds))) return 'superseded';
-  const mainPass = bounds === null || (await run.pass(bounds, null));
+  const mainPass = bounds === null || (await run.mainPass(bounds));
   if (mainPass) {
     const settleUntil = changedAt + deps.settleMs;
     if (Date.now() < settleUntil) await new Promise((r) => setTimeout(r, settleUntil - Date.now()));
   }
-  if (!mainPass || !(await run.pass(bounds, new Date(changedAt - deps.tailMarginMs)))) {
+  if (!mainPass || !(await run.tailPass(bounds, new Date(changedAt - deps.tailMarginMs)))) {
     run.log.info({ events_scanned: run.scanned }, 'backfill_superseded');
     return 'superseded';
   }
@@ -195,41 +195,116 @@ class BackfillRun {
   }
 
   /**
-   * Covers all of the website's event times in slices `[lo, hi)`, newest first: the first
-   * slice reaches up to +infinity and the last down to -infinity, so no event falls between
-   * slices or in two. With `processedSince` (the tail pass) only the events the processor
-   * inserted since then. False when the goal moved on.
+   * The main pass: the website's events chunk by chunk of the `events` hypertable, newest
+   * first, each chunk in slices `[lo, hi)` that tile its range exactly (its own bounds are the
+   * first slice's `hi` and the last's `lo`), so no event falls between slices or in two.
+   * Statements name the chunk's table, so PostgreSQL plans one table instead of expanding the
+   * hypertable over every chunk (tens to hundreds of ms per statement over 90 chunks). Chunks
+   * outside the website's [min, max] are skipped; one dropped by retention meanwhile too.
+   * False when the goal moved on.
    */
-  async pass(bounds: { min: string; max: string } | null, processedSince: Date | null) {
-    const min = bounds ? Date.parse(bounds.min) : Date.now();
-    const top = bounds ? Date.parse(bounds.max) + 1 : Date.now();
-    let hi = 'infinity';
-    let hiMs = top;
-    let width = FIRST_SLICE_MS;
-    for (;;) {
-      const loMs = hiMs - width;
-      const last = loMs <= min;
-      const lo = last ? '-infinity' : new Date(loMs).toISOString();
-      const started = performance.now();
-      const slice: BackfillSlice = { websiteId: this.def.website_id, lo, hi, processedSince };
-      const progress =
-        processedSince !== null || last || top <= min
-          ? 0.99
-          : Math.min(0.99, ((top - loMs) / (top - min)) * 0.99);
-      if (!(await this.runSlice(slice, progress))) return false;
-      if (last) return true;
-      const ms = Math.max(1, performance.now() - started);
-      width = Math.max(
-        1,
-        Math.round(width * Math.min(4, Math.max(0.25, this.deps.sliceTargetMs / ms))),
+  async mainPass(bounds: { min: string; max: string }): Promise<boolean> {
+    const min = Date.parse(bounds.min);
+    const top = Date.parse(bounds.max) + 1;
+    const width = { ms: FIRST_SLICE_MS };
+    for (const chunk of await backfillRepository.chunks(this.deps.db)) {
+      const start = Date.parse(chunk.start);
+      const end = Date.parse(chunk.end);
+      if (end <= min || start >= top) continue;
+      const outcome = await this.slices(
+        chunk.table,
+        chunk.start,
+        chunk.end,
+        Math.min(end, top),
+        width,
+        null,
+        (loMs) =>
+          top <= min ? 0.99 : Math.min(0.99, ((top - Math.max(loMs, min)) / (top - min)) * 0.99),
       );
-      hi = lo;
+      if (outcome === 'superseded') return false;
+    }
+    return true;
+  }
+
+  /**
+   * The tail pass: the events the processor inserted since `processedSince`, wherever their
+   * times fall, in slices of the hypertable from +infinity down to -infinity. They are few
+   * and found through the BRIN index on `processed_at`, so slices widen fast. False when the
+   * goal moved on.
+   */
+  async tailPass(
+    bounds: { min: string; max: string } | null,
+    processedSince: Date,
+  ): Promise<boolean> {
+    const outcome = await this.slices(
+      'events',
+      '-infinity',
+      'infinity',
+      Date.now(),
+      { ms: FIRST_SLICE_MS },
+      processedSince,
+      () => 0.99,
+      bounds ? Date.parse(bounds.min) : Date.now(),
+    );
+    return outcome !== 'superseded';
+  }
+
+  /**
+   * Slices `[lo, hi)` of `table` from `hi` down to `lo`, newest first, the first below `hi`
+   * ending at `fromMs − width` and each next one as wide as the slice target allows (`width`
+   * carries over between calls); below `floorMs` (default: `lo`) one last slice reaches `lo`.
+   */
+  private async slices(
+    table: string,
+    lo: string,
+    hi: string,
+    fromMs: number,
+    width: { ms: number },
+    processedSince: Date | null,
+    progressAt: (loMs: number) => number,
+    floorMs = Date.parse(lo),
+  ): Promise<'ok' | 'superseded' | 'chunk_gone'> {
+    let sliceHi = hi;
+    let hiMs = fromMs;
+    for (;;) {
+      const loMs = hiMs - width.ms;
+      const last = !(loMs > floorMs);
+      const sliceLo = last ? lo : new Date(loMs).toISOString();
+      const started = performance.now();
+      const slice: BackfillSlice = {
+        table,
+        websiteId: this.def.website_id,
+        lo: sliceLo,
+        hi: sliceHi,
+        processedSince,
+      };
+      const outcome = await this.runSlice(slice, progressAt(loMs));
+      if (outcome !== 'ok' || last) return outcome;
+      const ms = Math.max(1, performance.now() - started);
+      width.ms = Math.max(
+        1,
+        Math.round(width.ms * Math.min(4, Math.max(0.25, this.deps.sliceTargetMs / ms))),
+      );
+      sliceHi = sliceLo;
       hiMs = loMs;
     }
   }
 
   /** One slice by the goal's plan, its writes and status update in one transaction. */
-  private async runSlice(slice: BackfillSlice, progress: number): Promise<boolean> {
+  private async runSlice(
+    slice: BackfillSlice,
+    progress: number,
+  ): Promise<'ok' | 'superseded' | 'chunk_gone'> {
+    try {
+      return (await this.runSliceOnce(slice, progress)) ? 'ok' : 'superseded';
+    } catch (err) {
+      // 42P01 undefined_table: retention dropped the chunk (its events and conversions with it).
+      if ((err as { code?: unknown }).code === '42P01') return 'chunk_gone';
+      throw err;
+    }
+  }
+
+  private async runSliceOnce(slice: BackfillSlice, progress: number): Promise<boolean> {
     const { db } = this.deps;
     let scanned: number;
     let write: (q: Queryable) => Promise<void>;

@@ -6,7 +6,7 @@ import { SqlParams } from './sql-params.js';
 /**
  * The statements of a goal backfill, one time slice of one website's events at a time.
  *
- * A slice is `[lo, hi)` on `event_time` (ISO text or `'-infinity'` / `'infinity'`), optionally
+ * A slice is `[lo, hi)` on `event_time` (ISO text) within one chunk of `events`, optionally
  * narrowed to the events the processor inserted since `processedSince` (the tail pass). Each
  * statement has its own text for each shape (no `$n IS NULL OR …`), and all are unnamed, so
  * PostgreSQL plans each execution with its parameters (custom plans; the chunks outside the
@@ -17,6 +17,11 @@ import { SqlParams } from './sql-params.js';
  * is passed in so that this module does not depend on the matcher).
  */
 export interface BackfillSlice {
+  /**
+   * The table read: a chunk of `events` as {@link backfillRepository.chunks} names it (or
+   * `events` itself). Never user input: it is interpolated into the statement.
+   */
+  table: string;
   websiteId: string;
   lo: string;
   hi: string;
@@ -50,7 +55,7 @@ function sliceWhere(p: SqlParams, s: BackfillSlice, alias = 'e'): string {
  */
 function deleteUnmatchedSql(p: SqlParams, goalId: string, s: BackfillSlice, cond: string): string {
   const g = p.add(goalId, 'text');
-  return `DELETE FROM conversions c USING events e
+  return `DELETE FROM conversions c USING ${s.table} e
      WHERE c.goal_id = ${g}
        AND c.event_time >= ${p.add(s.lo, 'timestamptz')} AND c.event_time < ${p.add(s.hi, 'timestamptz')}
        AND e.event_id = c.event_id AND e.event_time = c.event_time AND ${sliceWhere(p, s)}
@@ -73,6 +78,23 @@ export interface SliceResult {
 
 export const backfillRepository = {
   /**
+   * The chunks of `events`, newest first: each one's table (schema-qualified, quoted as
+   * needed) and its time range `[start, end)` as ISO text.
+   */
+  async chunks(q: Queryable): Promise<Array<{ table: string; start: string; end: string }>> {
+    const { rows } = await q.query<{ table: string; start: string; end: string }>(
+      'backfill.chunks',
+      `SELECT format('%I.%I', chunk_schema, chunk_name) AS table,
+              to_char(range_start AT TIME ZONE 'UTC', ${ISO_US}) AS start,
+              to_char(range_end AT TIME ZONE 'UTC', ${ISO_US}) AS end
+         FROM timescaledb_information.chunks
+        WHERE hypertable_schema = current_schema() AND hypertable_name = 'events'
+        ORDER BY range_start DESC`,
+    );
+    return rows;
+  },
+
+  /**
    * The set-based slice: one statement that inserts (or corrects) the goal's conversion of
    * every event of the slice the condition accepts, with the constant `value` and `currency`
    * the matcher gives every one of them, deletes the goal's conversions of the slice's events
@@ -91,7 +113,7 @@ export const backfillRepository = {
     const cond = condition(p);
     const g = p.add(goal.goal_id, 'text');
     const sql = `WITH m AS (
-        SELECT e.event_id, e.event_time, e.session_id, e.is_bot FROM events e
+        SELECT e.event_id, e.event_time, e.session_id, e.is_bot FROM ${s.table} e
          WHERE ${sliceWhere(p, s)} AND (${cond})
       ), ins AS (
         INSERT INTO conversions
@@ -107,7 +129,7 @@ export const backfillRepository = {
         ${deleteUnmatchedSql(p, goal.goal_id, s, cond)}
         RETURNING 1
       )
-      SELECT (SELECT count(*) FROM events e WHERE ${sliceWhere(p, s)})::int AS scanned,
+      SELECT (SELECT count(*) FROM ${s.table} e WHERE ${sliceWhere(p, s)})::int AS scanned,
              (SELECT count(*) FROM ins)::int AS written,
              (SELECT count(*) FROM del)::int AS deleted`;
     const { rows } = await q.query<SliceResult>('backfill.apply_slice', sql, p.values);
@@ -119,7 +141,7 @@ export const backfillRepository = {
     const p = new SqlParams();
     const { rows } = await q.query<{ n: number }>(
       'backfill.count_slice',
-      `SELECT count(*)::int AS n FROM events e WHERE ${sliceWhere(p, s)}`,
+      `SELECT count(*)::int AS n FROM ${s.table} e WHERE ${sliceWhere(p, s)}`,
       p.values,
     );
     return rows[0]!.n;
@@ -140,7 +162,7 @@ export const backfillRepository = {
       condition ? 'backfill.read_slice_matching' : 'backfill.read_slice',
       `SELECT e.event_id, to_char(e.event_time AT TIME ZONE 'UTC', ${ISO_US}) AS event_time,
               e.website_id, e.session_id, e.type, e.event_name, e.path, e.properties, e.is_bot
-         FROM events e WHERE ${where}`,
+         FROM ${s.table} e WHERE ${where}`,
       p.values,
     );
     return rows;

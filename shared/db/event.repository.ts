@@ -96,13 +96,18 @@ export const eventRepository = {
     return new Set(inserted.map((r) => r.event_id));
   },
 
-  /** First and last event time of a website (null when it has no events). */
+  /**
+   * First and last event time of a website (null when it has no events). Each bound is an
+   * ORDER BY … LIMIT 1 on the (website_id, event_time) index: TimescaleDB's ordered append
+   * stops at the first chunk that has one, where `min()`/`max()` probe every chunk.
+   */
   async bounds(q: Queryable, websiteId: string): Promise<{ min: string; max: string } | null> {
     const { rows } = await q.query<{ min: string | null; max: string | null }>(
       'event.bounds',
-      `SELECT to_char(min(event_time) AT TIME ZONE 'UTC', ${ISO_US}) AS min,
-              to_char(max(event_time) AT TIME ZONE 'UTC', ${ISO_US}) AS max
-         FROM events WHERE website_id = $1`,
+      `SELECT to_char((SELECT event_time FROM events WHERE website_id = $1
+                        ORDER BY event_time ASC LIMIT 1) AT TIME ZONE 'UTC', ${ISO_US}) AS min,
+              to_char((SELECT event_time FROM events WHERE website_id = $1
+                        ORDER BY event_time DESC LIMIT 1) AT TIME ZONE 'UTC', ${ISO_US}) AS max`,
       [websiteId],
     );
     const r = rows[0];
