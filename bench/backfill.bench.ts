@@ -24,7 +24,8 @@
  * BENCH_SESSIONS (default BENCH_EVENTS / 10), BENCH_DATABASE (default goalpost_bench_backfill,
  * on the server of DATABASE_URL), BENCH_LIVE_RATE (1000), BENCH_LIVE_LEAD_SECONDS (5),
  * BENCH_LIVE (false skips part 3), BENCH_SLICE_TARGET_MS (the processor's
- * BACKFILL_SLICE_TARGET_MS; 0 = its default), BENCH_MATCH (`starts_with`, default, or `glob_ci`:
+ * BACKFILL_SLICE_TARGET_MS; 0 = its default), BENCH_PAUSE_RATIO (the processor's
+ * BACKFILL_PAUSE_RATIO; empty = its default), BENCH_MATCH (`starts_with`, default, or `glob_ci`:
  * the same conversions by a goal without SQL rendering, to measure the streamed fallback).
  * Everything the run creates (goals, their
  * conversions, the live events, topic, queue keys) is deleted at the end; the dataset stays.
@@ -61,6 +62,8 @@ const config = loadConfig(
     BENCH_LIVE_RATE: Type.Integer({ minimum: 10, default: 1000 }),
     BENCH_LIVE_LEAD_SECONDS: Type.Integer({ minimum: 1, default: 5 }),
     BENCH_SLICE_TARGET_MS: Type.Integer({ minimum: 0, default: 0 }),
+    /** The processor's BACKFILL_PAUSE_RATIO; empty = its default. */
+    BENCH_PAUSE_RATIO: Type.String({ pattern: '^([0-9]+(\\.[0-9]+)?)?$', default: '' }),
     /**
      * `starts_with`: the goal of the issue (the `set` plan); `glob_ci`: the same conversions
      * by a case-insensitive glob `/P/1**`, which has no SQL rendering (the `streamed` plan).
@@ -168,6 +171,7 @@ start('processor', {
   ...(config.BENCH_SLICE_TARGET_MS > 0
     ? { BACKFILL_SLICE_TARGET_MS: String(config.BENCH_SLICE_TARGET_MS) }
     : {}),
+  ...(config.BENCH_PAUSE_RATIO !== '' ? { BACKFILL_PAUSE_RATIO: config.BENCH_PAUSE_RATIO } : {}),
 });
 start('api', {
   API_PORT: String(apiPort),

@@ -70,6 +70,7 @@ const backfill = startBackfillWorker({
   prefix: config.BULLMQ_PREFIX,
   concurrency: config.BACKFILL_CONCURRENCY,
   sliceTargetMs: config.BACKFILL_SLICE_TARGET_MS,
+  pauseRatio: config.BACKFILL_PAUSE_RATIO,
   settleMs: 2 * config.GOAL_CACHE_RECHECK_MS + 2_000,
   tailMarginMs: 60_000,
 });

@@ -33,6 +33,12 @@ export interface BackfillDeps {
    */
   sliceTargetMs: number;
   /**
+   * After each slice the job pauses for this many times the slice's duration (0: none), so
+   * that it takes at most 1 / (1 + ratio) of one database connection's time and leaves the
+   * rest of a small machine to live processing.
+   */
+  pauseRatio?: number;
+  /**
    * How long after the definition change (the job's enqueue time) the live processor may
    * still match with the previous definition: its goal cache recheck plus a margin. The tail
    * pass waits until then.
@@ -281,6 +287,8 @@ class BackfillRun {
       const outcome = await this.runSlice(slice, progressAt(loMs));
       if (outcome !== 'ok' || last) return outcome;
       const ms = Math.max(1, performance.now() - started);
+      const pause = ms * (this.deps.pauseRatio ?? 0);
+      if (pause >= 1) await new Promise((r) => setTimeout(r, pause));
       width.ms = Math.max(
         1,
         Math.round(width.ms * Math.min(4, Math.max(0.25, this.deps.sliceTargetMs / ms))),
