@@ -44,7 +44,7 @@ import { createLogger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { REPO_ROOT, serviceArgs } from '../scripts/services.js';
 import { loadBenchDataset } from './bench-dataset.js';
-import { deleteBenchKeys, freePort } from './bench-util.js';
+import { deleteBenchKeys, fmt, freePort, waitHttp } from './bench-util.js';
 
 const config = loadConfig(
   Type.Object({
@@ -80,7 +80,6 @@ const E = config.BENCH_EVENTS;
 const S = config.BENCH_SESSIONS || Math.max(100, Math.floor(E / 10));
 const out = (msg: string) => console.log(`[bench:backfill] ${msg}`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 // --- database ------------------------------------------------------------------------------
 const benchUrl = new URL(config.DATABASE_URL);
@@ -181,20 +180,7 @@ start('api', {
 });
 const apiUrl = `http://127.0.0.1:${apiPort}`;
 const ingestUrl = `http://127.0.0.1:${ingestPort}`;
-async function waitReady(url: string, what: string) {
-  for (const deadline = Date.now() + 60_000; ;) {
-    if (
-      await fetch(url).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    if (Date.now() > deadline) throw new Error(`${what} did not start`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-await waitReady(`${apiUrl}/health`, 'api');
+await waitHttp(`${apiUrl}/health`, 'GET', 60_000);
 
 const goalsCreated: string[] = [];
 let live: ReturnType<typeof startLiveTraffic> | null = null;
@@ -244,7 +230,7 @@ try {
       METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
     });
-    await waitReady(`${ingestUrl}/ready`, 'ingest');
+    await waitHttp(`${ingestUrl}/ready`, 'GET', 60_000);
     live = startLiveTraffic();
     await new Promise((r) => setTimeout(r, config.BENCH_LIVE_LEAD_SECONDS * 1000));
     const underLoad = await backfillThroughApi('live');
