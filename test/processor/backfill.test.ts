@@ -218,18 +218,18 @@ describe('processor: backfill worker', () => {
     expect(await goalRepository.backfillOf(deps.db, goalId)).toEqual(statusBefore);
   });
 
-  it('a definition change while a job runs stops it at its next page; the new job finishes', async () => {
+  it('a definition change while a job runs stops it at its next slice; the new job finishes', async () => {
     const w = websites[1]!;
     const goalId = after.get(w)!.checkout; // at version 1, backfilled
     const total = data.events.filter((e) => e.website_id === w).length;
-    let pages = 0;
+    let slices = 0;
     const outcome = await runBackfill(
       { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 1 },
       Date.now(),
       async () => {
-        // After the first page, as the API would on an update: version bumped, status queued.
-        if (++pages !== 1) return;
+        // After the first slice, as the API would on an update: version bumped, status queued.
+        if (++slices !== 1) return;
         await deps.db.query(
           'test.bump_goal',
           `UPDATE goals SET definition_version = 2,
@@ -240,7 +240,7 @@ describe('processor: backfill worker', () => {
       },
     );
     expect(outcome).toBe('superseded');
-    expect(pages).toBe(1); // the second page's version check failed: it wrote nothing
+    expect(slices).toBe(1); // the second slice's version check failed: it wrote nothing
     const queued = await goalRepository.backfillOf(deps.db, goalId);
     expect(queued).toMatchObject({ state: 'queued', definition_version: 2 });
     expect(queued!.events_scanned).toBeLessThan(total);
