@@ -50,8 +50,16 @@ export const ProcessorConfigSchema = Type.Object({
   PROCESSOR_PARTITIONS_CONCURRENTLY: Type.Integer({ minimum: 1, maximum: 64, default: 3 }),
   /** How often the in-process goal copy re-checks the Redis version (≤ 1 s to be live in 1 s). */
   GOAL_CACHE_RECHECK_MS: Type.Integer({ minimum: 50, maximum: 1000, default: 500 }),
-  /** Events per backfill page (one transaction each). */
-  BACKFILL_PAGE_SIZE: Type.Integer({ minimum: 100, maximum: 100_000, default: 5000 }),
+  /**
+   * Target duration of one backfill slice (ms): slices of event time widen or narrow to take
+   * about this long, so each transaction stays short and the goal's progress moves often.
+   */
+  BACKFILL_SLICE_TARGET_MS: Type.Integer({ minimum: 20, maximum: 2000, default: 400 }),
+  /**
+   * After each backfill slice, pause this many times its duration (0: none): a backfill then
+   * takes at most 1 / (1 + ratio) of a database connection, leaving room to live processing.
+   */
+  BACKFILL_PAUSE_RATIO: Type.Number({ minimum: 0, maximum: 20, default: 0 }),
   /** Backfill jobs run at once (a long backfill must not hold up another goal's). */
   BACKFILL_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 16, default: 2 }),
   /** Events, conversions and sessions older than this are dropped. */

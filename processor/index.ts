@@ -69,7 +69,8 @@ const backfill = startBackfillWorker({
   connection: bullRedis,
   prefix: config.BULLMQ_PREFIX,
   concurrency: config.BACKFILL_CONCURRENCY,
-  pageSize: config.BACKFILL_PAGE_SIZE,
+  sliceTargetMs: config.BACKFILL_SLICE_TARGET_MS,
+  pauseRatio: config.BACKFILL_PAUSE_RATIO,
   settleMs: 2 * config.GOAL_CACHE_RECHECK_MS + 2_000,
   tailMarginMs: 60_000,
 });
@@ -95,7 +96,7 @@ const stop = handleSignals(logger, async () => {
   // still wait for the WAL flush are committed before the processor leaves the group, so the
   // next owner does not redo them. A backfill may run for long: its worker closes without
   // waiting; the interrupted job is picked up again as stalled and redone from the start
-  // (each page is one idempotent transaction, so the partial work is harmless).
+  // (each slice is one idempotent transaction, so the partial work is harmless).
   await consumer.stop();
   await events?.drain();
   await consumer.disconnect();

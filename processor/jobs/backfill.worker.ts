@@ -1,12 +1,15 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
 import {
-  eventRepository,
-  type EventCursor,
-  type ScannedEvent,
-} from '../../shared/db/event.repository.js';
+  backfillRepository,
+  type BackfillSlice,
+  type ConditionRenderer,
+} from '../../shared/db/backfill.repository.js';
+import { eventRepository, type ScannedEvent } from '../../shared/db/event.repository.js';
+import { SqlParams } from '../../shared/db/sql-params.js';
+import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
-import type { Db } from '../../shared/db/pool.js';
+import type { Db, Queryable } from '../../shared/db/pool.js';
 import {
   createWorker,
   JOB_QUEUE,
@@ -23,8 +26,18 @@ import { conversionRow } from '../consumer/conversions.js';
 export interface BackfillDeps {
   db: Db;
   logger: Logger;
-  /** Events per page; each page is one transaction. */
-  pageSize: number;
+  /**
+   * Target duration of one slice's statements (ms). Slices start an hour wide and then widen
+   * or narrow (at most 4× per slice) so that each takes about this long: a statement stays
+   * short under load, and the goal's progress moves at least once per slice.
+   */
+  sliceTargetMs: number;
+  /**
+   * After each slice the job pauses for this many times the slice's duration (0: none), so
+   * that it takes at most 1 / (1 + ratio) of one database connection's time and leaves the
+   * rest of a small machine to live processing.
+   */
+  pauseRatio?: number;
   /**
    * How long after the definition change (the job's enqueue time) the live processor may
    * still match with the previous definition: its goal cache recheck plus a margin. The tail
@@ -41,21 +54,50 @@ export interface BackfillDeps {
 export type BackfillOutcome = 'done' | 'superseded' | 'goal_deleted';
 
 /**
- * Recomputes one goal's conversions over all retained events of its website, page by page
- * in (event_time, event_id) order, while live processing goes on.
+ * How a goal is backfilled:
+ * - `set`: its condition renders as SQL (`goalConditionSql`) and every conversion has the same
+ *   value (`none`, `fixed`): one `INSERT … SELECT … ON CONFLICT` per slice, in the database;
+ * - `sql_condition`: the condition renders but values come from an event property: the
+ *   database returns the slice's matching events, the matcher computes each value (exact
+ *   decimals from the parsed JSON, as the live processor does) and they are written back in
+ *   one multi-row upsert; the rejected events' conversions are deleted by the condition;
+ * - `streamed`: the condition cannot be rendered: every event of the slice is read and
+ *   matched in process, and the result written back in bulk.
+ */
+export type BackfillPlan = 'set' | 'sql_condition' | 'streamed';
+
+/** The plan for `def` (see {@link BackfillPlan}). */
+export function backfillPlan(def: GoalDefinition): BackfillPlan {
+  if (goalConditionSql(def, new SqlParams()) === null) return 'streamed';
+  return def.value_mode === 'event_property' ? 'sql_condition' : 'set';
+}
+
+/** The first slice's width; later ones adapt to {@link BackfillDeps.sliceTargetMs}. */
+const FIRST_SLICE_MS = 3_600_000;
+/** How often at most the job logs its progress (it updates the goal after every slice). */
+const LOG_EVERY_MS = 2_000;
+
+/**
+ * Recomputes one goal's conversions over all retained events of its website, one time slice
+ * at a time, newest first, while live processing goes on.
+ *
+ * Newest first: the recent days, which dashboards show by default, are right first, and a
+ * slice's work is bounded by its width, which adapts to the slice's measured duration, so
+ * each statement stays short (it holds no lock the live processor waits for; see
+ * backfillRepository) and live processing keeps going beside it.
  *
  * Boundary with the live processor: both write with ON CONFLICT on (goal_id, event_id,
- * event_time), so an event matched by both is counted once. Each page's transaction deletes
- * the goal's conversions of exactly the scanned events that no longer match, and inserts or
- * corrects those that do; it never touches conversions of events it did not scan, so a live
- * conversion written meanwhile survives. The live processor switches to the new definition
- * within its cache recheck interval; events it matched with the old one were inserted from
- * shortly before the change on, so after the main pass a tail pass re-checks every event
- * whose `processed_at` is at or after (change − tailMargin), once `settleMs` has passed.
+ * event_time), so an event matched by both is counted once. Each slice deletes the goal's
+ * conversions of exactly the events it scanned that no longer match, and inserts or corrects
+ * those that do; it never touches conversions of events it did not see, so a live conversion
+ * written meanwhile survives. The live processor switches to the new definition within its
+ * cache recheck interval; events it matched with the old one were inserted from shortly
+ * before the change on, so after the main pass a tail pass re-checks every event whose
+ * `processed_at` is at or after (change − tailMargin), once `settleMs` has passed.
  *
- * Superseding: between pages the job re-reads the goal's `definition_version`; when it moved
- * on (a newer job exists) or the goal was deleted, the job stops without touching the status
- * (status updates are conditional on the version too).
+ * Superseding: each slice's writes run in one transaction that first updates the goal's
+ * backfill status conditionally on its `definition_version`; when the version moved on (a
+ * newer job exists) or the goal was deleted, the job stops without touching the status.
  */
 export async function runBackfill(
   deps: BackfillDeps,
@@ -68,12 +110,12 @@ export async function runBackfill(
   const run = new BackfillRun(deps, def, onProgress);
   const bounds = await eventRepository.bounds(deps.db, data.website_id);
   if (!(await run.start(bounds))) return 'superseded';
-  const mainPass = bounds === null || (await run.pass(bounds.max, null));
+  const mainPass = bounds === null || (await run.mainPass(bounds));
   if (mainPass) {
     const settleUntil = changedAt + deps.settleMs;
     if (Date.now() < settleUntil) await new Promise((r) => setTimeout(r, settleUntil - Date.now()));
   }
-  if (!mainPass || !(await run.pass(null, new Date(changedAt - deps.tailMarginMs)))) {
+  if (!mainPass || !(await run.tailPass(bounds, new Date(changedAt - deps.tailMarginMs)))) {
     run.log.info({ events_scanned: run.scanned }, 'backfill_superseded');
     return 'superseded';
   }
@@ -113,8 +155,9 @@ class BackfillRun {
   readonly log: Logger;
   scanned = 0;
   private readonly compiled: CompiledGoal;
-  private progressAt: (eventTime: string) => number = () => 0.99;
-  private lastLogged = Date.now();
+  private readonly plan: BackfillPlan;
+  private readonly startedAt = Date.now();
+  private lastLogged = 0;
 
   constructor(
     private readonly deps: BackfillDeps,
@@ -123,15 +166,18 @@ class BackfillRun {
   ) {
     this.log = deps.logger.child({ goal_id: def.id, definition_version: def.definition_version });
     this.compiled = compileGoal(def);
+    this.plan = backfillPlan(def);
   }
+
+  /** The condition as SQL over `e` (only called by plans that have one). */
+  private readonly condition: ConditionRenderer = (p) => {
+    const sql = goalConditionSql(this.def, p);
+    if (sql === null) throw new Error('the goal condition has no SQL rendering');
+    return sql;
+  };
 
   /** Marks the backfill running; false when the goal moved on meanwhile. */
   async start(bounds: { min: string; max: string } | null): Promise<boolean> {
-    const span = bounds ? Date.parse(bounds.max) - Date.parse(bounds.min) : 0;
-    if (bounds && span > 0) {
-      const min = Date.parse(bounds.min);
-      this.progressAt = (t) => Math.min(0.99, Math.max(0, (Date.parse(t) - min) / span) * 0.99);
-    }
     const ok = await goalRepository.updateBackfill(
       this.deps.db,
       this.def.id,
@@ -145,59 +191,200 @@ class BackfillRun {
         definition_version: this.def.definition_version,
       },
     );
-    if (ok) this.log.info({ website_id: this.def.website_id, bounds }, 'backfill_started');
+    if (ok) {
+      this.log.info(
+        { website_id: this.def.website_id, bounds, plan: this.plan },
+        'backfill_started',
+      );
+    }
     return ok;
   }
 
   /**
-   * Scans the website's events up to `upTo` (all when null), or with `processedSince` only
-   * those the processor inserted since then, page by page; false when the goal moved on.
+   * The main pass: the website's events chunk by chunk of the `events` hypertable, newest
+   * first, each chunk in slices `[lo, hi)` that tile its range exactly (its own bounds are the
+   * first slice's `hi` and the last's `lo`), so no event falls between slices or in two.
+   * Statements name the chunk's table, so PostgreSQL plans one table instead of expanding the
+   * hypertable over every chunk (tens to hundreds of ms per statement over 90 chunks). Chunks
+   * outside the website's [min, max] are skipped; one dropped by retention meanwhile too.
+   * False when the goal moved on.
    */
-  async pass(upTo: string | null, processedSince: Date | null): Promise<boolean> {
-    let after: EventCursor | null = null;
+  async mainPass(bounds: { min: string; max: string }): Promise<boolean> {
+    const min = Date.parse(bounds.min);
+    const top = Date.parse(bounds.max) + 1;
+    const width = { ms: FIRST_SLICE_MS };
+    for (const chunk of await backfillRepository.chunks(this.deps.db)) {
+      const start = Date.parse(chunk.start);
+      const end = Date.parse(chunk.end);
+      if (end <= min || start >= top) continue;
+      const outcome = await this.slices(
+        chunk.table,
+        chunk.start,
+        chunk.end,
+        Math.min(end, top),
+        width,
+        null,
+        (loMs) =>
+          top <= min ? 0.99 : Math.min(0.99, ((top - Math.max(loMs, min)) / (top - min)) * 0.99),
+      );
+      if (outcome === 'superseded') return false;
+    }
+    return true;
+  }
+
+  /**
+   * The tail pass: the events the processor inserted since `processedSince`, wherever their
+   * times fall, in slices of the hypertable from +infinity down to -infinity. They are few
+   * and found through the BRIN index on `processed_at`, so slices widen fast. False when the
+   * goal moved on.
+   */
+  async tailPass(
+    bounds: { min: string; max: string } | null,
+    processedSince: Date,
+  ): Promise<boolean> {
+    const outcome = await this.slices(
+      'events',
+      '-infinity',
+      'infinity',
+      Date.now(),
+      { ms: FIRST_SLICE_MS },
+      processedSince,
+      () => 0.99,
+      bounds ? Date.parse(bounds.min) : Date.now(),
+    );
+    return outcome !== 'superseded';
+  }
+
+  /**
+   * Slices `[lo, hi)` of `table` from `hi` down to `lo`, newest first, the first below `hi`
+   * ending at `fromMs − width` and each next one as wide as the slice target allows (`width`
+   * carries over between calls); below `floorMs` (default: `lo`) one last slice reaches `lo`.
+   */
+  private async slices(
+    table: string,
+    lo: string,
+    hi: string,
+    fromMs: number,
+    width: { ms: number },
+    processedSince: Date | null,
+    progressAt: (loMs: number) => number,
+    floorMs = Date.parse(lo),
+  ): Promise<'ok' | 'superseded' | 'chunk_gone'> {
+    let sliceHi = hi;
+    let hiMs = fromMs;
     for (;;) {
-      const page = await eventRepository.scanPage(this.deps.db, this.def.website_id, {
-        after,
-        upTo,
+      const loMs = hiMs - width.ms;
+      const last = !(loMs > floorMs);
+      const sliceLo = last ? lo : new Date(loMs).toISOString();
+      const started = performance.now();
+      const slice: BackfillSlice = {
+        table,
+        websiteId: this.def.website_id,
+        lo: sliceLo,
+        hi: sliceHi,
         processedSince,
-        limit: this.deps.pageSize,
-      });
-      if (page.length === 0) return true;
-      after = page[page.length - 1]!;
-      const progress = processedSince ? 0.99 : this.progressAt(after.event_time);
-      if (!(await this.writePage(page, progress))) return false;
-      if (page.length < this.deps.pageSize) return true;
+      };
+      const outcome = await this.runSlice(slice, progressAt(loMs));
+      if (outcome !== 'ok' || last) return outcome;
+      const ms = Math.max(1, performance.now() - started);
+      const pause = ms * (this.deps.pauseRatio ?? 0);
+      if (pause >= 1) await new Promise((r) => setTimeout(r, pause));
+      width.ms = Math.max(
+        1,
+        Math.round(width.ms * Math.min(4, Math.max(0.25, this.deps.sliceTargetMs / ms))),
+      );
+      sliceHi = sliceLo;
+      hiMs = loMs;
     }
   }
 
-  /** Matches one page and makes the goal's conversions of its events agree, in one transaction. */
-  private async writePage(page: ScannedEvent[], progress: number): Promise<boolean> {
-    const matched: ConversionRow[] = [];
-    const unmatched: EventCursor[] = [];
-    for (const ev of page) {
-      if (this.compiled.matches(ev)) {
-        matched.push(conversionRow(this.def, this.compiled.value(ev), ev));
-      } else {
-        unmatched.push(ev);
-      }
+  /** One slice by the goal's plan, its writes and status update in one transaction. */
+  private async runSlice(
+    slice: BackfillSlice,
+    progress: number,
+  ): Promise<'ok' | 'superseded' | 'chunk_gone'> {
+    try {
+      return (await this.runSliceOnce(slice, progress)) ? 'ok' : 'superseded';
+    } catch (err) {
+      // 42P01 undefined_table: retention dropped the chunk (its events and conversions with it).
+      if ((err as { code?: unknown }).code === '42P01') return 'chunk_gone';
+      throw err;
     }
-    this.scanned += page.length;
+  }
+
+  private async runSliceOnce(slice: BackfillSlice, progress: number): Promise<boolean> {
+    const { db } = this.deps;
+    let scanned: number;
+    let write: (q: Queryable) => Promise<void>;
+    if (this.plan === 'set') {
+      // Value, currency and version exactly as the live processor's conversion row has them
+      // (the value of `none` and `fixed` goals does not depend on the event).
+      const row = conversionRow(this.def, this.compiled.value(NO_EVENT), NO_EVENT);
+      scanned = 0;
+      write = async (q) => {
+        scanned = (await backfillRepository.applySlice(q, slice, row, this.condition)).scanned;
+      };
+    } else {
+      const filtered = this.plan === 'sql_condition';
+      const events = await backfillRepository.readSlice(
+        db,
+        slice,
+        filtered ? this.condition : null,
+      );
+      scanned = filtered ? await backfillRepository.countSlice(db, slice) : events.length;
+      const existing = await backfillRepository.conversionsOfSlice(db, this.def.id, slice);
+      const matched: ConversionRow[] = [];
+      const unmatched: ScannedEvent[] = [];
+      for (const ev of events) {
+        const had = existing.get(ev.event_id);
+        if (this.compiled.matches(ev)) {
+          const row = conversionRow(this.def, this.compiled.value(ev), ev);
+          const same =
+            had !== undefined &&
+            had.currency === row.currency &&
+            had.definition_version === row.definition_version &&
+            // The same decimal text (value and scale); anything else is rewritten.
+            had.value === row.value;
+          if (!same) matched.push(row);
+        } else if (had !== undefined) {
+          unmatched.push(ev);
+        }
+      }
+      write = async (q) => {
+        await conversionRepository.replaceForEvents(q, this.def.id, unmatched, matched);
+        if (filtered)
+          await backfillRepository.deleteUnmatched(q, this.def.id, slice, this.condition);
+      };
+    }
     const { id, definition_version: version } = this.def;
-    const stillCurrent = await this.deps.db.tx(async (q) => {
+    const stillCurrent = await db.tx(async (q) => {
       // The conditional status update doubles as the version check: it locks the goal row,
-      // so a concurrent definition change waits for this page or makes it stop.
-      const ok = await goalRepository.updateBackfill(q, id, version, {
-        progress: Math.round(progress * 10_000) / 10_000,
-        events_scanned: this.scanned,
+      // so a concurrent definition change waits for this slice or makes it stop. It comes
+      // first and is the only lock the slice takes besides the conversions it writes.
+      if (!(await goalRepository.updateBackfill(q, id, version, { progress: round(progress) }))) {
+        return false;
+      }
+      await write(q);
+      await goalRepository.updateBackfill(q, id, version, {
+        events_scanned: this.scanned + scanned,
       });
-      if (ok) await conversionRepository.replaceForEvents(q, id, unmatched, matched);
-      return ok;
+      return true;
     });
     if (!stillCurrent) return false;
+    this.scanned += scanned;
     await this.onProgress(progress);
-    if (Date.now() - this.lastLogged > 5_000) {
+    if (Date.now() - this.lastLogged >= LOG_EVERY_MS) {
       this.lastLogged = Date.now();
-      this.log.info({ events_scanned: this.scanned, progress }, 'backfill_progress');
+      const seconds = (Date.now() - this.startedAt) / 1000;
+      this.log.info(
+        {
+          events_scanned: this.scanned,
+          progress: round(progress),
+          events_per_s: Math.round(this.scanned / Math.max(seconds, 0.001)),
+          plan: this.plan,
+        },
+        'backfill_progress',
+      );
     }
     return true;
   }
@@ -209,9 +396,25 @@ class BackfillRun {
       events_scanned: this.scanned,
       finished_at: new Date().toISOString(),
     });
-    this.log.info({ events_scanned: this.scanned }, 'backfill_done');
+    const seconds = (Date.now() - this.startedAt) / 1000;
+    this.log.info({ events_scanned: this.scanned, seconds, plan: this.plan }, 'backfill_done');
   }
 }
+
+/** A stand-in event for values that do not depend on the event (`none`, `fixed`). */
+const NO_EVENT: ScannedEvent = {
+  event_id: '00000000-0000-0000-0000-000000000000',
+  event_time: '1970-01-01T00:00:00.000000Z',
+  website_id: '',
+  session_id: '',
+  type: '',
+  event_name: null,
+  path: null,
+  properties: null,
+  is_bot: false,
+};
+
+const round = (p: number) => Math.round(p * 10_000) / 10_000;
 
 /**
  * The BullMQ worker of the `goalpost-backfill` queue. `connection` must be a client made with

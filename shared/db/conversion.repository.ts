@@ -67,19 +67,21 @@ export const conversionRepository = {
   ): Promise<{ deleted: number; written: number }> {
     let deleted = 0;
     if (unmatched.length > 0) {
+      // Bounds of the listed event times (ISO text of one format: orders like the instants),
+      // so only the chunks that can hold them are searched.
+      let lo = unmatched[0]!.event_time;
+      let hi = lo;
+      for (const u of unmatched) {
+        if (u.event_time < lo) lo = u.event_time;
+        if (u.event_time > hi) hi = u.event_time;
+      }
       const res = await q.query(
         'conversion.delete_for_events',
         `DELETE FROM conversions c
           USING unnest($2::uuid[], $3::timestamptz[]) AS u(event_id, event_time)
           WHERE c.goal_id = $1 AND c.event_id = u.event_id AND c.event_time = u.event_time
             AND c.event_time >= $4::timestamptz AND c.event_time <= $5::timestamptz`,
-        [
-          goalId,
-          unmatched.map((u) => u.event_id),
-          unmatched.map((u) => u.event_time),
-          unmatched[0]!.event_time,
-          unmatched[unmatched.length - 1]!.event_time,
-        ],
+        [goalId, unmatched.map((u) => u.event_id), unmatched.map((u) => u.event_time), lo, hi],
       );
       deleted = res.rowCount ?? 0;
     }

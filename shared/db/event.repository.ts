@@ -23,7 +23,7 @@ export interface ScannedEvent {
   is_bot: boolean;
 }
 
-/** A position in (event_time, event_id) order. */
+/** An event's key: (event_id, event_time) is unique in `events`. */
 export interface EventCursor {
   event_time: string;
   event_id: string;
@@ -96,55 +96,22 @@ export const eventRepository = {
     return new Set(inserted.map((r) => r.event_id));
   },
 
-  /** First and last event time of a website (null when it has no events). */
+  /**
+   * First and last event time of a website (null when it has no events). Each bound is an
+   * ORDER BY … LIMIT 1 on the (website_id, event_time) index: TimescaleDB's ordered append
+   * stops at the first chunk that has one, where `min()`/`max()` probe every chunk.
+   */
   async bounds(q: Queryable, websiteId: string): Promise<{ min: string; max: string } | null> {
     const { rows } = await q.query<{ min: string | null; max: string | null }>(
       'event.bounds',
-      `SELECT to_char(min(event_time) AT TIME ZONE 'UTC', ${ISO_US}) AS min,
-              to_char(max(event_time) AT TIME ZONE 'UTC', ${ISO_US}) AS max
-         FROM events WHERE website_id = $1`,
+      `SELECT to_char((SELECT event_time FROM events WHERE website_id = $1
+                        ORDER BY event_time ASC LIMIT 1) AT TIME ZONE 'UTC', ${ISO_US}) AS min,
+              to_char((SELECT event_time FROM events WHERE website_id = $1
+                        ORDER BY event_time DESC LIMIT 1) AT TIME ZONE 'UTC', ${ISO_US}) AS max`,
       [websiteId],
     );
     const r = rows[0];
     return r?.min && r.max ? { min: r.min, max: r.max } : null;
-  },
-
-  /**
-   * One page of a website's events in (event_time, event_id) order after `after`, up to
-   * `upTo` inclusive; with `processedSince`, only events the processor inserted since then.
-   */
-  async scanPage(
-    q: Queryable,
-    websiteId: string,
-    opts: {
-      after: EventCursor | null;
-      upTo: string | null;
-      processedSince: Date | null;
-      limit: number;
-    },
-  ): Promise<ScannedEvent[]> {
-    const { rows } = await q.query<ScannedEvent>(
-      'event.scan_page',
-      `SELECT event_id, to_char(event_time AT TIME ZONE 'UTC', ${ISO_US}) AS event_time,
-              website_id, session_id, type, event_name, path, properties, is_bot
-         FROM events
-        WHERE website_id = $1
-          AND ($2::timestamptz IS NULL OR (event_time, event_id) > ($2::timestamptz, $3::uuid))
-          AND ($2::timestamptz IS NULL OR event_time >= $2::timestamptz)
-          AND ($4::timestamptz IS NULL OR event_time <= $4::timestamptz)
-          AND ($5::timestamptz IS NULL OR processed_at >= $5::timestamptz)
-        ORDER BY event_time, event_id
-        LIMIT $6`,
-      [
-        websiteId,
-        opts.after?.event_time ?? null,
-        opts.after?.event_id ?? null,
-        opts.upTo,
-        opts.processedSince,
-        opts.limit,
-      ],
-    );
-    return rows;
   },
 
   /** Drops whole chunks of events older than `olderThan`; returns the dropped chunk names. */

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, type Worker } from 'bullmq';
 import type { Producer } from 'kafkajs';
-import { runBackfill, startBackfillWorker } from '../../processor/jobs/backfill.worker.js';
+import { randomUUID } from 'node:crypto';
+import {
+  backfillPlan,
+  runBackfill,
+  startBackfillWorker,
+} from '../../processor/jobs/backfill.worker.js';
+import { eventRepository, eventRowOf } from '../../shared/db/event.repository.js';
+import { newGoalId } from '../../shared/ids.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
 import { JOBS, QUEUES, backfillJobId } from '../../shared/jobs/queues.js';
@@ -81,7 +88,7 @@ describe('processor: backfill worker', () => {
       connection: bull,
       prefix,
       concurrency: 2,
-      pageSize: 700,
+      sliceTargetMs: 200,
       settleMs: 300,
       tailMarginMs: 60_000,
     });
@@ -135,6 +142,15 @@ describe('processor: backfill worker', () => {
         blog: specs.blog.id,
       });
       for (const g of Object.values(specs)) await enqueue(w, g.id, 1);
+      // The three goals take the two SQL paths: constant values in one INSERT … SELECT per
+      // slice, event-property values computed by the matcher from SQL-filtered rows.
+      const defs = await goalRepository.definitionsForWebsite(deps.db, w);
+      const plan = (id: string) => backfillPlan(defs.find((d) => d.id === id)!);
+      expect([plan(specs.checkout.id), plan(specs.blog.id), plan(specs.purchase.id)]).toEqual([
+        'set',
+        'set',
+        'sql_condition',
+      ]);
     }
     for (const w of websites) {
       for (const k of KEYS) {
@@ -194,7 +210,7 @@ describe('processor: backfill worker', () => {
     const goalId = after.get(w)!.blog; // now at version 2
     const statusBefore = await goalRepository.backfillOf(deps.db, goalId);
     const outcome = await runBackfill(
-      { db: deps.db, logger: deps.logger, pageSize: 700, settleMs: 0, tailMarginMs: 0 },
+      { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 1 },
       Date.now(),
     );
@@ -202,18 +218,18 @@ describe('processor: backfill worker', () => {
     expect(await goalRepository.backfillOf(deps.db, goalId)).toEqual(statusBefore);
   });
 
-  it('a definition change while a job runs stops it at its next page; the new job finishes', async () => {
+  it('a definition change while a job runs stops it at its next slice; the new job finishes', async () => {
     const w = websites[1]!;
     const goalId = after.get(w)!.checkout; // at version 1, backfilled
     const total = data.events.filter((e) => e.website_id === w).length;
-    let pages = 0;
+    let slices = 0;
     const outcome = await runBackfill(
-      { db: deps.db, logger: deps.logger, pageSize: 200, settleMs: 0, tailMarginMs: 0 },
+      { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 1 },
       Date.now(),
       async () => {
-        // After the first page, as the API would on an update: version bumped, status queued.
-        if (++pages !== 1) return;
+        // After the first slice, as the API would on an update: version bumped, status queued.
+        if (++slices !== 1) return;
         await deps.db.query(
           'test.bump_goal',
           `UPDATE goals SET definition_version = 2,
@@ -224,13 +240,13 @@ describe('processor: backfill worker', () => {
       },
     );
     expect(outcome).toBe('superseded');
-    expect(pages).toBe(1); // the second page's version check failed: it wrote nothing
+    expect(slices).toBe(1); // the second slice's version check failed: it wrote nothing
     const queued = await goalRepository.backfillOf(deps.db, goalId);
     expect(queued).toMatchObject({ state: 'queued', definition_version: 2 });
     expect(queued!.events_scanned).toBeLessThan(total);
 
     const next = await runBackfill(
-      { db: deps.db, logger: deps.logger, pageSize: 700, settleMs: 0, tailMarginMs: 0 },
+      { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 0 },
       { website_id: w, goal_id: goalId, definition_version: 2 },
       Date.now(),
     );
@@ -242,5 +258,120 @@ describe('processor: backfill worker', () => {
     });
     const actual = (await actualByGoal(deps.db, [goalId])).get(goalId)!;
     expect(actual).toEqual(data.oracle.get(w)!.checkout);
+  });
+
+  it('a condition SQL cannot render is matched in process (streamed), with the same result', async () => {
+    const w = websites[1]!;
+    // A case-insensitive glob has no SQL rendering (goal-condition-sql.ts): the streamed path.
+    const spec = {
+      ...goalSpecs(w).blog,
+      id: newGoalId(),
+      name: `Blog glob ${randomUUID()}`,
+      match_operator: 'glob' as const,
+      match_value: '/BLOG/**',
+      case_sensitive: false,
+    };
+    await goalRepository.create(deps.db, spec);
+    const def = (await goalRepository.definitionsForWebsite(deps.db, w)).find(
+      (d) => d.id === spec.id,
+    )!;
+    expect(backfillPlan(def)).toBe('streamed');
+    await enqueue(w, spec.id, 1);
+    const status = await waitDone(spec.id, 1);
+    expect(status.events_scanned).toBeGreaterThanOrEqual(
+      data.events.filter((e) => e.website_id === w).length,
+    );
+    expect((await actualByGoal(deps.db, [spec.id])).get(spec.id)).toEqual(data.oracle.get(w)!.blog);
+
+    // A narrower version: the streamed path deletes what no longer matches.
+    await deps.db.query(
+      'test.narrow_glob',
+      `UPDATE goals SET match_value = '/blog/B/**', definition_version = 2 WHERE id = $1`,
+      [spec.id],
+    );
+    await enqueue(w, spec.id, 2);
+    await waitDone(spec.id, 2);
+    const narrowed = data.events.filter(
+      (e) => e.website_id === w && e.type === 'pageview' && e.path!.startsWith('/blog/b/'),
+    ).length;
+    expect((await actualByGoal(deps.db, [spec.id])).get(spec.id)).toEqual({
+      conversions: narrowed,
+      valued: narrowed,
+      cents: narrowed * 250,
+    });
+  });
+
+  it('the tail pass re-checks events the live path wrote behind the main pass', async () => {
+    const w = websites[0]!;
+    let latePricing = 0; // late '/pricing' events added so far (each iteration adds one)
+    for (const matchOperator of ['equals', 'glob'] as const) {
+      // `equals` is set-based, a case-insensitive glob streamed: both have the tail pass.
+      const spec = {
+        ...goalSpecs(w).checkout,
+        id: newGoalId(),
+        name: `Pricing ${randomUUID()}`,
+        match_operator: matchOperator,
+        match_value: matchOperator === 'equals' ? '/pricing' : '/PRICING',
+        case_sensitive: matchOperator === 'equals',
+      };
+      await goalRepository.create(deps.db, spec);
+      await deps.db.query('test.v2', 'UPDATE goals SET definition_version = 2 WHERE id = $1', [
+        spec.id,
+      ]);
+      const newest = data.events
+        .filter((e) => e.website_id === w)
+        .reduce((a, e) => (e.event_time > a ? e.event_time : a), '');
+      const late = (path: string) => ({
+        ...data.events.find((e) => e.website_id === w && e.type === 'pageview')!,
+        event_id: randomUUID(),
+        event_time: newest,
+        received_at: newest,
+        path,
+      });
+      const matching = late('/pricing');
+      const stale = late('/docs');
+      let slices = 0;
+      const outcome = await runBackfill(
+        { db: deps.db, logger: deps.logger, sliceTargetMs: 200, settleMs: 0, tailMarginMs: 60_000 },
+        { website_id: w, goal_id: spec.id, definition_version: 2 },
+        Date.now(),
+        async () => {
+          // After the newest slice is done, as a live transaction that still had version 1
+          // and committed late would leave it: a matching event without its conversion and
+          // a non-matching one with a conversion of the old version.
+          if (++slices !== 1) return;
+          latePricing += 1;
+          await eventRepository.insertReturningIds(deps.db, [
+            eventRowOf(matching),
+            eventRowOf(stale),
+          ]);
+          await deps.db.query(
+            'test.stale_conversion',
+            `INSERT INTO conversions (goal_id, event_id, event_time, website_id, session_id,
+               value, currency, is_bot, definition_version)
+             VALUES ($1, $2, $3, $4, $5, NULL, NULL, false, 1)`,
+            [spec.id, stale.event_id, stale.event_time, w, stale.session_id],
+          );
+        },
+      );
+      expect(outcome).toBe('done');
+      expect(slices).toBeGreaterThan(1);
+      const { rows } = await deps.db.query<{ event_id: string; v: number }>(
+        'test.tail_conversions',
+        `SELECT event_id::text, definition_version AS v FROM conversions
+          WHERE goal_id = $1 AND event_id = ANY($2::uuid[])`,
+        [spec.id, [matching.event_id, stale.event_id]],
+      );
+      expect({ matchOperator, rows }).toEqual({
+        matchOperator,
+        rows: [{ event_id: matching.event_id, v: 2 }],
+      });
+      // Every matching event exactly once, the late ones included.
+      const expected =
+        data.events.filter(
+          (e) => e.website_id === w && e.type === 'pageview' && e.path === '/pricing',
+        ).length + latePricing;
+      expect((await actualByGoal(deps.db, [spec.id])).get(spec.id)!.conversions).toBe(expected);
+    }
   });
 });
