@@ -1,10 +1,11 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
 import {
   backfillRepository,
+  conversionRepository,
   type BackfillSlice,
   type ConditionRenderer,
-} from '../../shared/db/backfill.repository.js';
+  type ConversionRow,
+} from '../../shared/db/conversion.repository.js';
 import { eventRepository, type ScannedEvent } from '../../shared/db/event.repository.js';
 import { SqlParams } from '../../shared/db/sql-params.js';
 import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
