@@ -113,7 +113,7 @@ function checkRoleEnv(role: Role, env: Env, image: Env, where: string): Record<s
   ).toEqual([]);
   let config: Record<string, unknown> = {};
   expect(() => {
-    config = loadConfig(schema, merged, check) as Record<string, unknown>;
+    config = loadConfig(schema, merged, check);
   }, where).not.toThrow();
   return config;
 }
