@@ -18,6 +18,7 @@ import { IngestConfigSchema } from '../../ingest/config.js';
 import { ProcessorConfigSchema } from '../../processor/config.js';
 import { serviceArgs, SERVICE_NODE_FLAGS, type Service } from '../../scripts/services.js';
 import { loadConfig } from '../../shared/config/load-config.js';
+import { replicationOf, topicReplication } from '../../shared/kafka/kafka.js';
 import { MigrateConfigSchema } from '../../shared/db/migrate.js';
 import { ROOT } from '../helpers/services.js';
 
@@ -270,9 +271,12 @@ const mounts = (s: ComposeService) =>
 
 describe('docker compose (deploy/compose)', () => {
   const exampleEnv = join(COMPOSE_DIR, 'example.env');
+  // One `docker-compose config` run (about a second of Python start-up) serves the checks below.
+  let resolved: Promise<ComposeFile> | undefined;
+  const example = () => (resolved ??= composeConfig(exampleEnv));
 
   it('is a valid Compose file with the planned services, each Goalpost role checked against its schema', async () => {
-    const c = await composeConfig(exampleEnv);
+    const c = await example();
     const image = await imageEnv();
     expect(Object.keys(c.services).sort()).toEqual(
       [
@@ -314,12 +318,18 @@ describe('docker compose (deploy/compose)', () => {
       expect(s.depends_on?.migrate?.condition, name).toBe('service_completed_successfully');
       if (role !== 'api') {
         expect(String(config.KAFKA_BROKERS).split(',').sort(), name).toEqual(advertised.sort());
+        // The topics it would create on these brokers: 3 copies, 2 in sync.
+        const replication = replicationOf(config as Parameters<typeof replicationOf>[0]);
+        expect(topicReplication(brokers.length, replication), name).toEqual({
+          replicationFactor: 3,
+          minInsyncReplicas: 2,
+        });
       }
     }
   });
 
   it('runs Kafka in KRaft mode on 3 brokers with replication 3 and min.insync.replicas 2', async () => {
-    const c = await composeConfig(exampleEnv);
+    const c = await example();
     const brokers = Object.entries(c.services).filter(([n]) => n.startsWith('kafka-'));
     expect(brokers).toHaveLength(3);
     const voters = new Set<string>();
@@ -343,7 +353,7 @@ describe('docker compose (deploy/compose)', () => {
   });
 
   it('keeps every piece of state in a named volume, and Redis with AOF', async () => {
-    const c = await composeConfig(exampleEnv);
+    const c = await example();
     const state: Record<string, string> = {
       'kafka-1': '/var/lib/kafka/data',
       'kafka-2': '/var/lib/kafka/data',
@@ -371,7 +381,7 @@ describe('docker compose (deploy/compose)', () => {
   });
 
   it('puts both ingest instances behind the proxy, which is the only proxy they trust', async () => {
-    const c = await composeConfig(exampleEnv);
+    const c = await example();
     const proxyIp = Object.values(c.services.proxy!.networks ?? {})[0]?.ipv4_address;
     expect(proxyIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const caddy = await readFile(join(COMPOSE_DIR, 'Caddyfile'), 'utf8');
@@ -545,6 +555,15 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
           typeof p === 'number' ? p : c.ports?.find((x) => x.name === p)?.containerPort;
         expect(c.livenessProbe?.httpGet?.path, where).toBe('/health');
         expect(c.readinessProbe?.httpGet?.path, where).toBe('/ready');
+        if (role === 'ingest' || role === 'processor') {
+          const brokers = String(config.KAFKA_BROKERS).split(',');
+          const replication = replicationOf(config as Parameters<typeof replicationOf>[0]);
+          expect(brokers, where).toHaveLength(3);
+          expect(topicReplication(brokers.length, replication), where).toEqual({
+            replicationFactor: 3,
+            minInsyncReplicas: 2,
+          });
+        }
         const port = healthPort(role as Service, config);
         expect(portOf(c.livenessProbe?.httpGet?.port), where).toBe(port);
         expect(portOf(c.readinessProbe?.httpGet?.port), where).toBe(port);
