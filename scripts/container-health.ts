@@ -1,27 +1,31 @@
 /**
  * The container image's HEALTHCHECK (deploy/container/Dockerfile): finds which service this
- * container runs (the `node …/dist/<service>/index.js` process), reads that service's port from
+ * container runs (the `node …/dist/<service>/index.js` process working in this directory, the
+ * image's /app), reads that service's port from
  * its own config schema (same variables, same defaults as the service), and asks its `/health`
  * then `/ready` on loopback. Exit 0 when both answer 200, else 1. Ingest and the API answer on
  * their public port; the processor, which has no public port, on its metrics listener.
  * A container running `migrate` or `cli` has no health to check and passes.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { ApiConfigSchema } from '../api/config.js';
 import { IngestConfigSchema } from '../ingest/config.js';
 import { ProcessorConfigSchema } from '../processor/config.js';
 import { loadConfig } from '../shared/config/load-config.js';
 import { SERVICES, type Service } from './services.js';
 
+/** The service run from this working directory (the image's /app): its `node` process. */
 function runningService(): Service | null {
+  const here = process.cwd();
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     let cmdline = '';
     try {
+      if (readlinkSync(`/proc/${pid}/cwd`) !== here) continue;
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
     } catch {
-      continue; // exited meanwhile
+      continue; // exited meanwhile, or another user's
     }
-    const m = /\/dist\/(\w+)\/index\.js\b/.exec(cmdline);
+    const m = /(?:^|[\s/])dist\/(\w+)\/index\.js\b/.exec(cmdline);
     if (m && (SERVICES as readonly string[]).includes(m[1]!)) return m[1] as Service;
   }
   return null;

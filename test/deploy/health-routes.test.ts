@@ -1,12 +1,16 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
 import { createDb } from '../../shared/db/pool.js';
 import { startMetricsServer } from '../../shared/http/metrics-server.js';
 import { deleteTestTopics, openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
-import { freePort, spawnService, stopGracefully } from '../helpers/services.js';
+import { freePort, ROOT, spawnService, stopGracefully } from '../helpers/services.js';
 import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
+
+const run = promisify(execFile);
 
 /**
  * The probes the deployment files use (deploy/README.md, "Container image"): the processor's
@@ -77,6 +81,16 @@ describe('health and readiness routes of the deployment probes', () => {
       { timeoutMs: 45_000, intervalMs: 200 },
     );
     expect(await status('/health')).toBe(200);
+
+    // The image's HEALTHCHECK script finds the processor (same working directory), asks its
+    // metrics port, and fails when that is not where the processor answers.
+    const check = (metricsPort: number) =>
+      run(process.execPath, [join(ROOT, 'dist/scripts/container-health.js')], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', METRICS_PORT: String(metricsPort) },
+      });
+    await expect(check(port)).resolves.toBeDefined();
+    await expect(check(await freePort())).rejects.toMatchObject({ code: 1 });
   });
 
   it('the API is ready while its database answers, and not once it cannot', async () => {
