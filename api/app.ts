@@ -110,6 +110,16 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/health', { schema: { hide: true } }, () => ({ ok: true }));
+  // Ready when the database answers: every statistics and goal route needs it (Redis is
+  // optional, see the README), so a replica cut off from it leaves the load balancer.
+  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
+    try {
+      await deps.db.query('api.ready', 'SELECT 1');
+      return { ok: true };
+    } catch {
+      return reply.status(503).send({ ok: false });
+    }
+  });
 
   const goals = new GoalService({
     db: deps.db,

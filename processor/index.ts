@@ -83,15 +83,21 @@ const retention = await startRetention({
   everyMs: config.RETENTION_EVERY_MS,
 });
 
+// Ready (the /ready probe) from the first group join until it stops or its consumer crashes
+// for good: a processor still starting, or one that cannot consume, is not counted as up.
+let joined = false;
+let stopping = false;
+consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
 const metrics = new ProcessorMetrics();
 const metricsServer = await startMetricsServer(
   metrics.registry,
-  { host: config.METRICS_HOST, port: config.METRICS_PORT },
+  { host: config.METRICS_HOST, port: config.METRICS_PORT, ready: () => joined && !stopping },
   logger,
 );
 
 let events: EventsConsumer | null = null;
 const stop = handleSignals(logger, async () => {
+  stopping = true;
   // stop() waits for the running batch to finish (its sub-batch commits); the offsets that
   // still wait for the WAL flush are committed before the processor leaves the group, so the
   // next owner does not redo them. A backfill may run for long: its worker closes without

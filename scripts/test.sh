@@ -8,6 +8,8 @@ bash deploy/local/stack.sh up
 bash scripts/build.sh
 # Headless Chromium for the tracker's browser tests (Debian package; installed when missing).
 bash deploy/local/chromium.sh
+# Debian's docker-compose, which validates deploy/compose/ (test/deploy/; no container engine).
+bash deploy/local/compose-cli.sh
 mkdir -p .stack
 report=.stack/vitest-report.json
 rm -f "$report"

@@ -1,12 +1,10 @@
 /** `npm run migrate`: applies pending migrations to DATABASE_URL. */
-import { Type } from '@sinclair/typebox';
-import { DatabaseEnv, LogEnv } from '../config/env.js';
 import { loadConfigOrExit } from '../config/load-config.js';
 import { createLogger } from '../logger.js';
-import { migrate } from './migrate.js';
+import { migrate, MigrateConfigSchema } from './migrate.js';
 import { createDb } from './pool.js';
 
-const config = loadConfigOrExit('migrate', Type.Object({ ...LogEnv, ...DatabaseEnv }));
+const config = loadConfigOrExit('migrate', MigrateConfigSchema);
 const logger = createLogger('migrate', config.LOG_LEVEL);
 const db = createDb(
   { url: config.DATABASE_URL, max: 1, applicationName: 'goalpost-migrate' },

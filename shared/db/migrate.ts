@@ -2,9 +2,14 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Type } from '@sinclair/typebox';
+import { DatabaseEnv, LogEnv } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import { checkStoredGoalPatterns } from './goal-pattern-check.js';
 import { tagged, type Db } from './pool.js';
+
+/** What `npm run migrate` (migrate.cli.ts, the container's `migrate` role) reads. */
+export const MigrateConfigSchema = Type.Object({ ...LogEnv, ...DatabaseEnv });
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 // Any constant: serializes concurrent runners (several services starting at once).
