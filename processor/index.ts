@@ -87,8 +87,13 @@ const retention = await startRetention({
 // for good: a processor still starting, or one that cannot consume, is not counted as up.
 let joined = false;
 let stopping = false;
-consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
 const metrics = new ProcessorMetrics();
+consumer.on(consumer.events.GROUP_JOIN, () => {
+  joined = true;
+  // Partitions this member no longer owns must not keep their last lag: summed over the
+  // group, the gauge would count them twice. Owned ones are set again at their next commit.
+  metrics.lag.reset();
+});
 const metricsServer = await startMetricsServer(
   metrics.registry,
   { host: config.METRICS_HOST, port: config.METRICS_PORT, ready: () => joined && !stopping },
