@@ -370,6 +370,467 @@ describe('event goals', () => {
   });
 });
 
+describe('event types', () => {
+  it.each<[what: string, goalType: 'pageview' | 'event', ev: MatchableEvent, matches: boolean]>([
+    ['pageview goal on a pageview', 'pageview', pageview('/x'), true],
+    [
+      'pageview goal ignores custom events on the same path',
+      'pageview',
+      { type: 'event', event_name: '/x', path: '/x', properties: null },
+      false,
+    ],
+    ['event goal on an event', 'event', event('/x'), true],
+    [
+      'event goal ignores pageviews',
+      'event',
+      { type: 'pageview', event_name: '/x', path: '/x', properties: null },
+      false,
+    ],
+    [
+      'performance events never match a pageview goal',
+      'pageview',
+      { type: 'performance', event_name: '/x', path: '/x', properties: null },
+      false,
+    ],
+    [
+      'performance events never match an event goal',
+      'event',
+      { type: 'performance', event_name: '/x', path: '/x', properties: null },
+      false,
+    ],
+    ['null path never matches', 'pageview', pageview(null), false],
+  ])('%s → %j', (_what, goalType, ev, expected) => {
+    const g = compileGoal(goal({ goal_type: goalType, match_value: '/x' }));
+    expect(g.matches(ev)).toBe(expected);
+  });
+});
+
+describe('broken or outdated definitions never match and never throw', () => {
+  it.each<[what: string, overrides: Partial<GoalDefinition>]>([
+    ['invalid regex', { match_operator: 'regex', match_value: '(' }],
+    ['regex with a lookahead', { match_operator: 'regex', match_value: '^/(?=a)' }],
+    ['regex with a backreference', { match_operator: 'regex', match_value: '(a)\\1' }],
+    ['exponential regex', { match_operator: 'regex', match_value: '(a+)+$' }],
+    ['regex invalid only in Unicode mode', { match_operator: 'regex', match_value: '\\-' }],
+    ['unknown operator', { match_operator: 'like' as MatchOperator, match_value: '/' }],
+    ['unknown goal type', { goal_type: 'click' as 'event', match_value: '/' }],
+  ])('%s', (_what, overrides) => {
+    const g = compileGoal(goal(overrides));
+    expect(g.matches(pageview('/'))).toBe(false);
+    expect(g.matches(pageview(`${'a'.repeat(20)}!`))).toBe(false);
+    expect(g.matches(event('/'))).toBe(false);
+  });
+
+  it('a stored pattern marked by the stored-pattern check never runs', () => {
+    const g = compileGoal(
+      goal({ match_operator: 'regex', match_value: 'a', pattern_issue: 'reads differently' }),
+    );
+    expect(g.matches(pageview('/a'))).toBe(false);
+  });
+});
+
+/**
+ * Issue 12: matching runs in time linear in the input. Each case took seconds to minutes with
+ * the backtracking translation (measured before the change: the five-`**` glob on 400
+ * characters about 8 s, `.*.*.*.*.*=` on 80 characters about 1 s, both growing with the fifth
+ * power of the length). The caps are generous wall-clock bounds for inputs at the documented
+ * maximum lengths, not timing targets: the linear matcher needs well under a millisecond.
+ */
+describe('matching runs in linear time on hostile patterns', () => {
+  const cap = (ms: number, fn: () => void): void => {
+    const t = performance.now();
+    fn();
+    expect(performance.now() - t).toBeLessThan(ms);
+  };
+
+  it.each<[what: string, overrides: Partial<GoalDefinition>, subject: string]>([
+    ['five ** globs on a 400-char path', { match_value: '/**/**/**/**/**/x' }, '/a'.repeat(200)],
+    ['five ** globs on a max path', { match_value: '/**/**/**/**/**/x' }, '/a'.repeat(1024)],
+    ['**a** chains on a max path', { match_value: '**a**a**a**a**a**b' }, 'a'.repeat(2048)],
+    ['*a* chains on a max path', { match_value: '*a*a*a*a*b' }, 'a'.repeat(2048)],
+    [
+      'case-insensitive glob on a folded max path',
+      { match_value: '/**/**/**/**/x', case_sensitive: false },
+      '/ß'.repeat(1024),
+    ],
+  ])('glob: %s', (_what, overrides, path) => {
+    const g = compileGoal(goal({ match_operator: 'glob', ...overrides }));
+    cap(2000, () => expect(g.matches(pageview(path))).toBe(false));
+  });
+
+  it.each<[pattern: string, subject: string]>([
+    ['.*.*.*.*.*=', 'a'.repeat(200)],
+    ['(a|a)*b', 'a'.repeat(200)],
+    ['(a+)+!$', `!${'a'.repeat(199)}`],
+    ['^(\\w+\\s?)*$', `${'a'.repeat(199)}!`],
+    ['.*\\.(pdf|zip)$', `${'x.'.repeat(100)}`],
+  ])('regex %j on a max-length event name', (pattern, name) => {
+    const g = compileGoal(
+      goal({ goal_type: 'event', match_operator: 'regex', match_value: pattern }),
+    );
+    cap(2000, () => expect(g.matches(event(name))).toBe(false));
+  });
+
+  it('regexes at the program-size cap stay cheap on max-length paths', () => {
+    for (const pattern of ['[ab]*a[ab]{250}c', '(?:.*/){80}x', '(.*a){60}']) {
+      const g = compileGoal(goal({ match_operator: 'regex', match_value: pattern }));
+      const path = '/' + Array.from({ length: 2047 }, (_, i) => 'ab/'[i % 3]).join('');
+      cap(2000, () => {
+        for (let i = 0; i < 20; i += 1) g.matches(pageview(path));
+      });
+    }
+  });
+});
+
+describe('regexes are compiled once, at compile time', () => {
+  it('does not construct a RegExp per event', () => {
+    const g = compileGoal(goal({ match_operator: 'regex', match_value: '^/a' }));
+    const original = globalThis.RegExp;
+    let constructed = 0;
+    globalThis.RegExp = new Proxy(original, {
+      construct(target, args: [string, string]) {
+        constructed += 1;
+        return new target(...args);
+      },
+    });
+    try {
+      for (let i = 0; i < 100; i += 1) g.matches(pageview(`/a${i}`));
+    } finally {
+      globalThis.RegExp = original;
+    }
+    expect(constructed).toBe(0);
+  });
+});
+
+type ValueCase = [
+  what: string,
+  overrides: Partial<GoalDefinition>,
+  props: Record<string, unknown> | null,
+  value: string | null,
+];
+
+describe('conversion values', () => {
+  it.each<ValueCase>([
+    // none
+    ['none', { value_mode: 'none' }, { revenue: 10 }, null],
+    ['none ignores a stray fixed_value', { value_mode: 'none', fixed_value: '5' }, null, null],
+    // fixed
+    ['fixed', { value_mode: 'fixed', fixed_value: '25.00' }, null, '25.00'],
+    ['fixed ignores properties', { value_mode: 'fixed', fixed_value: '25' }, { revenue: 99 }, '25'],
+    ['fixed without a value', { value_mode: 'fixed', fixed_value: null }, null, null],
+    ['fixed with a non-numeral', { value_mode: 'fixed', fixed_value: 'abc' }, null, null],
+    // event_property: numbers
+    [
+      'integer',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: 49 },
+      '49',
+    ],
+    [
+      'float',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: 49.99 },
+      '49.99',
+    ],
+    ['zero', { value_mode: 'event_property', value_property_key: 'revenue' }, { revenue: 0 }, '0'],
+    [
+      'negative zero',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: -0 },
+      '0',
+    ],
+    [
+      'negative (refund)',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: -20.5 },
+      '-20.5',
+    ],
+    [
+      'large number without exponent',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: 1e21 },
+      '1000000000000000000000',
+    ],
+    [
+      'small number without exponent',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: 1.5e-7 },
+      '0.00000015',
+    ],
+    // event_property: numeric strings keep their text
+    [
+      'numeric string',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '49.99' },
+      '49.99',
+    ],
+    [
+      'trailing zeros kept',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '49.90' },
+      '49.90',
+    ],
+    [
+      'more digits than a float holds',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '12345678901234567.89' },
+      '12345678901234567.89',
+    ],
+    [
+      'exponent string expanded',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '1.5e3' },
+      '1500',
+    ],
+    [
+      'leading + dropped',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '+5' },
+      '5',
+    ],
+    [
+      '.5 gets a leading zero',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '.5' },
+      '0.5',
+    ],
+    [
+      'negative string',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '-3' },
+      '-3',
+    ],
+    // event_property: anything else is null (the conversion still counts)
+    ['missing property', { value_mode: 'event_property', value_property_key: 'revenue' }, {}, null],
+    [
+      'null properties',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      null,
+      null,
+    ],
+    [
+      'null value',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: null },
+      null,
+    ],
+    [
+      'boolean',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: true },
+      null,
+    ],
+    [
+      'text',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: 'abc' },
+      null,
+    ],
+    [
+      'currency-formatted text',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '$49.99' },
+      null,
+    ],
+    [
+      'comma decimal',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '49,99' },
+      null,
+    ],
+    [
+      'whitespace around a number',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: ' 49.99 ' },
+      null,
+    ],
+    [
+      'empty string',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '' },
+      null,
+    ],
+    [
+      'NaN',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: NaN },
+      null,
+    ],
+    [
+      'Infinity',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: Infinity },
+      null,
+    ],
+    [
+      '"Infinity" string',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: 'Infinity' },
+      null,
+    ],
+    [
+      'object',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: { amount: 5 } },
+      null,
+    ],
+    [
+      'array',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: [5] },
+      null,
+    ],
+    [
+      'absurdly long numeral',
+      { value_mode: 'event_property', value_property_key: 'revenue' },
+      { revenue: '1e-5000' },
+      null,
+    ],
+    [
+      'no value_property_key',
+      { value_mode: 'event_property', value_property_key: null },
+      { revenue: 5 },
+      null,
+    ],
+    [
+      'inherited key is not a property',
+      { value_mode: 'event_property', value_property_key: 'valueOf' },
+      {},
+      null,
+    ],
+  ])('%s → %j', (_what, overrides, props, expected) => {
+    const g = compileGoal(goal({ goal_type: 'event', match_value: 'purchase', ...overrides }));
+    const ev = event('purchase', props);
+    expect(g.matches(ev)).toBe(true);
+    expect(g.value(ev)).toBe(expected);
+  });
+
+  it('decimalValue accepts exactly what the value rule accepts', () => {
+    expect(decimalValue('49.99')).toBe('49.99');
+    expect(decimalValue(49.99)).toBe('49.99');
+    expect(decimalValue('0x10')).toBeNull();
+    expect(decimalValue(undefined)).toBeNull();
+  });
+});
+
+describe('compileGoals and matchEvent', () => {
+  const defs = [
+    goal({ id: 'goal_a', match_operator: 'starts_with', match_value: '/shop' }),
+    goal({
+      id: 'goal_b',
+      match_operator: 'glob',
+      match_value: '/shop/*/done',
+      value_mode: 'fixed',
+      fixed_value: '10',
+    }),
+    goal({
+      id: 'goal_c',
+      goal_type: 'event',
+      match_value: 'purchase',
+      value_mode: 'event_property',
+      value_property_key: 'revenue',
+    }),
+    goal({ id: 'goal_d', match_operator: 'regex', match_value: '(' }),
+  ];
+  const compiled = compileGoals(defs);
+
+  it('compiles every definition, in order, keeping the definition', () => {
+    expect(compiled.map((c) => c.goal)).toEqual(defs);
+  });
+
+  it('returns every matching goal with its value, in order', () => {
+    const result = matchEvent(compiled, pageview('/shop/42/done'));
+    expect(result.map((m) => [m.goal.id, m.value])).toEqual([
+      ['goal_a', null],
+      ['goal_b', '10'],
+    ]);
+  });
+
+  it('returns the event goal with the value from its property', () => {
+    const result = matchEvent(compiled, event('purchase', { revenue: '19.90' }));
+    expect(result.map((m) => [m.goal.id, m.value])).toEqual([['goal_c', '19.90']]);
+  });
+
+  it('returns nothing when no goal matches', () => {
+    expect(matchEvent(compiled, pageview('/about'))).toEqual([]);
+    expect(
+      matchEvent(compiled, {
+        type: 'performance',
+        event_name: null,
+        path: '/shop',
+        properties: null,
+      }),
+    ).toEqual([]);
+  });
+
+  it('handles an empty goal list', () => {
+    expect(matchEvent(compileGoals([]), pageview('/'))).toEqual([]);
+  });
+});
+
+describe('property: matching never throws', () => {
+  const text = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+    fc.constantFrom('**', '*', '/**/x', '(', '\\', '%E0%A4%A', '.*', 'ß', 'İ', 'ς', '(?i)a', '[^]'),
+  );
+  const defArb = fc.record({
+    goal_type: fc.constantFrom('pageview', 'event', 'click') as fc.Arbitrary<
+      GoalDefinition['goal_type']
+    >,
+    match_operator: fc.constantFrom(
+      'equals',
+      'starts_with',
+      'ends_with',
+      'contains',
+      'glob',
+      'regex',
+      'like',
+    ) as fc.Arbitrary<MatchOperator>,
+    match_value: text,
+    case_sensitive: fc.boolean(),
+    property_filters: fc.array(
+      fc.record({
+        key: text,
+        operator: fc.constantFrom(
+          'equals',
+          'not_equals',
+          'contains',
+          'gt',
+          'gte',
+          'lt',
+          'lte',
+          'exists',
+          'nope',
+        ) as fc.Arbitrary<PropertyFilter['operator']>,
+        value: fc.option(fc.oneof(text, fc.double(), fc.boolean()), { nil: undefined }),
+      }),
+      { maxLength: 3 },
+    ),
+    value_mode: fc.constantFrom<GoalDefinition['value_mode']>('none', 'fixed', 'event_property'),
+    fixed_value: fc.option(text, { nil: null }),
+    value_property_key: fc.option(text, { nil: null }),
+  });
+  const eventArb = fc.record({
+    type: fc.constantFrom('pageview', 'event', 'performance'),
+    event_name: fc.option(text, { nil: null }),
+    path: fc.option(text, { nil: null }),
+    properties: fc.option(fc.dictionary(text, fc.jsonValue({ maxDepth: 2 })), { nil: null }),
+  });
+
+  it('compileGoal, matches and value never throw, whatever the definition and event', () => {
+    fc.assert(
+      fc.property(defArb, fc.array(eventArb, { maxLength: 5 }), (d, events) => {
+        const g = compileGoal(goal(d));
+        for (const ev of events) {
+          if (g.matches(ev)) g.value(ev);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
 describe('typed query-string filters and hostname (pageview goals)', () => {
   const page = (
     path: string,
