@@ -18,7 +18,9 @@ export interface ScannedEvent {
   session_id: string;
   type: string;
   event_name: string | null;
+  hostname: string | null;
   path: string | null;
+  querystring: string | null;
   properties: Record<string, unknown> | null;
   is_bot: boolean;
 }
@@ -126,7 +128,8 @@ export const eventRepository = {
     const { rows } = await q.query<ScannedEvent>(
       'event.scan_page',
       `SELECT event_id, to_char(event_time AT TIME ZONE 'UTC', ${ISO_US}) AS event_time,
-              website_id, session_id, type, event_name, path, properties, is_bot
+              website_id, session_id, type, event_name, hostname, path, querystring, properties,
+              is_bot
          FROM events
         WHERE website_id = $1
           AND ($2::timestamptz IS NULL OR (event_time, event_id) > ($2::timestamptz, $3::uuid))
