@@ -19,6 +19,7 @@ import { RateWindow } from '../shared/http/rate-window.js';
 import { SessionBatcher } from './sessions/session.batcher.js';
 import { collectRoutes } from './routes/collect.route.js';
 import { scriptRoutes } from './routes/script.route.js';
+import { trackingConfigRoutes } from './routes/tracking-config.route.js';
 import { rybbitErrorFormatter, trackRoutes } from './routes/track.route.js';
 
 export interface IngestOptions extends IntakeLimits {
@@ -169,6 +170,7 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
   await app.register(collectRoutes, intakeDeps);
   await app.register(trackRoutes, intakeDeps);
   await app.register(scriptRoutes);
+  await app.register(trackingConfigRoutes, { websites: deps.websites });
   return app;
 }
 

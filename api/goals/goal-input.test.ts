@@ -46,6 +46,7 @@ describe('resolveSparklyticsGoal', () => {
       match_value: '/thanks',
       case_sensitive: true,
       property_filters: [],
+      hostname: null,
       pattern_checked: true,
       value_mode: 'none',
       fixed_value: null,
@@ -207,5 +208,180 @@ describe('property: goal input either resolves to a runnable goal or is a 4xx na
         }
       }),
     );
+  });
+});
+
+describe('autocapture goal types and the new conditions', () => {
+  it('Sparklytics: autocapture types take any/glob/…; any refuses a value and other types', () => {
+    const any = resolveSparklyticsGoal(null, {
+      name: 'Out',
+      goal_type: 'outbound',
+      match_operator: 'any',
+    });
+    expect(any).toMatchObject({ goal_type: 'outbound', match_operator: 'any', match_value: '' });
+    expect(
+      resolveSparklyticsGoal(null, {
+        name: 'Out',
+        goal_type: 'outbound',
+        match_operator: 'any',
+        match_value: '',
+      }).match_value,
+    ).toBe('');
+    expect(
+      fieldOf(() =>
+        resolveSparklyticsGoal(null, {
+          name: 'x',
+          goal_type: 'copy',
+          match_operator: 'any',
+          match_value: 'a',
+        }),
+      ),
+    ).toBe('match_value');
+    expect(
+      fieldOf(() =>
+        resolveSparklyticsGoal(null, { name: 'x', goal_type: 'event', match_operator: 'any' }),
+      ),
+    ).toBe('match_operator');
+    expect(
+      fieldOf(() => resolveSparklyticsGoal(null, { name: 'x', goal_type: 'button_click' })),
+    ).toBe('match_value');
+    expect(
+      resolveSparklyticsGoal(null, {
+        name: 'x',
+        goal_type: 'form_submit',
+        match_value: 'x'.repeat(512),
+      }).match_value,
+    ).toHaveLength(512);
+    expect(
+      fieldOf(() =>
+        resolveSparklyticsGoal(null, {
+          name: 'x',
+          goal_type: 'event',
+          match_value: 'x'.repeat(501),
+        }),
+      ),
+    ).toBe('match_value');
+    // Leaving `any` needs a value.
+    expect(fieldOf(() => resolveSparklyticsGoal(any, { match_operator: 'glob' }))).toBe(
+      'match_value',
+    );
+  });
+
+  it('Sparklytics: hostname on pageview goals only, lower-cased; pageview filters allowed', () => {
+    const g = resolveSparklyticsGoal(null, {
+      name: 'p',
+      goal_type: 'pageview',
+      match_value: '/p',
+      hostname: ' Shop.Example ',
+      property_filters: [{ key: 'ref', operator: 'equals', value: 5 }],
+    });
+    expect(g).toMatchObject({ hostname: 'shop.example', property_filters: [{ key: 'ref' }] });
+    expect(resolveSparklyticsGoal(g, { hostname: null }).hostname).toBeNull();
+    expect(definitionChanged(g, resolveSparklyticsGoal(g, { hostname: null }))).toBe(true);
+    expect(fieldOf(() => resolveSparklyticsGoal(g, { hostname: 'not a host' }))).toBe('hostname');
+    expect(
+      fieldOf(() =>
+        resolveSparklyticsGoal(null, {
+          name: 'e',
+          goal_type: 'event',
+          match_value: 'e',
+          hostname: 'shop.example',
+        }),
+      ),
+    ).toBe('hostname');
+  });
+
+  it('Rybbit: valuePattern is a value glob, empty or absent is any; fields per type', () => {
+    expect(resolveRybbitGoal(null, { goalType: 'copy', config: {} })).toMatchObject({
+      goal_type: 'copy',
+      match_operator: 'any',
+      match_value: '',
+    });
+    expect(
+      resolveRybbitGoal(null, { goalType: 'outbound', config: { valuePattern: '  https://*  ' } }),
+    ).toMatchObject({ goal_type: 'outbound', match_operator: 'glob', match_value: 'https://*' });
+    expect(
+      resolveRybbitGoal(null, { goalType: 'form_submit', config: { valuePattern: '   ' } })
+        .match_operator,
+    ).toBe('any');
+    expect(
+      fieldOf(() =>
+        resolveRybbitGoal(null, { goalType: 'copy', config: { valuePattern: 'x'.repeat(513) } }),
+      ),
+    ).toBe('config.valuePattern');
+    expect(
+      fieldOf(() => resolveRybbitGoal(null, { goalType: 'copy', config: { eventName: 'x' } })),
+    ).toBe('config.eventName');
+    expect(
+      fieldOf(() =>
+        resolveRybbitGoal(null, {
+          goalType: 'event',
+          config: { eventName: 'x', valuePattern: 'y' },
+        }),
+      ),
+    ).toBe('config.valuePattern');
+    expect(
+      fieldOf(() =>
+        resolveRybbitGoal(null, {
+          goalType: 'event',
+          config: { eventName: 'x', hostname: 'a.example' },
+        }),
+      ),
+    ).toBe('config.hostname');
+    expect(fieldOf(() => resolveRybbitGoal(null, { goalType: 'path', config: {} }))).toBe(
+      'config.pathPattern',
+    );
+  });
+
+  it('Rybbit: propertyFilters replace the legacy pair ([] disables it); path goals get them', () => {
+    const legacy = { eventName: 'buy', eventPropertyKey: 'plan', eventPropertyValue: 'pro' };
+    expect(resolveRybbitGoal(null, { goalType: 'event', config: legacy }).property_filters).toEqual(
+      [{ key: 'plan', operator: 'equals', value: 'pro' }],
+    );
+    expect(
+      resolveRybbitGoal(null, { goalType: 'event', config: { ...legacy, propertyFilters: [] } })
+        .property_filters,
+    ).toEqual([]);
+    expect(
+      resolveRybbitGoal(null, {
+        goalType: 'event',
+        config: { ...legacy, propertyFilters: [{ key: 'n', value: 5 }] },
+      }).property_filters,
+    ).toEqual([{ key: 'n', operator: 'equals', value: 5 }]);
+    const path = resolveRybbitGoal(null, {
+      goalType: 'path',
+      config: {
+        pathPattern: '/p/*',
+        hostname: 'Shop.example',
+        propertyFilters: [{ key: 'utm', value: 'x' }],
+      },
+    });
+    expect(path).toMatchObject({
+      goal_type: 'pageview',
+      hostname: 'shop.example',
+      property_filters: [{ key: 'utm', operator: 'equals', value: 'x' }],
+    });
+    expect(
+      fieldOf(() =>
+        resolveRybbitGoal(null, {
+          goalType: 'copy',
+          config: { propertyFilters: [{ key: '', value: 1 }] },
+        }),
+      ),
+    ).toBe('config.propertyFilters[0].key');
+  });
+
+  it('Rybbit: goalType cannot change between path/event and the autocapture types', () => {
+    const out = resolveRybbitGoal(null, { goalType: 'outbound', config: {} });
+    const full = { ...out, name: 'o' };
+    expect(fieldOf(() => resolveRybbitGoal(full, { goalType: 'copy', config: {} }))).toBe(
+      'goalType',
+    );
+    expect(
+      resolveRybbitGoal(full, { goalType: 'outbound', config: { valuePattern: 'a' } }),
+    ).toMatchObject({
+      match_operator: 'glob',
+    });
+    expect(rybbitDefaultName('outbound', '')).toBe('outbound: any');
   });
 });

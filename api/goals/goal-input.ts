@@ -1,8 +1,18 @@
 import type { GoalChanges } from '../../shared/db/goal.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
-import type { GoalType, PropertyFilter } from '../../shared/goals/goal-definition.js';
+import {
+  isAutocaptureGoalType,
+  type GoalType,
+  type PropertyFilter,
+} from '../../shared/goals/goal-definition.js';
 import { checkRegex } from '../../shared/matching/regex.js';
-import { rybbitTypeOf, type RybbitGoalInput, type SparklyticsGoalInput } from './goal.schemas.js';
+import {
+  goalTypeOfRybbit,
+  rybbitTypeOf,
+  type RybbitGoalInput,
+  type RybbitGoalType,
+  type SparklyticsGoalInput,
+} from './goal.schemas.js';
 
 /**
  * Turning either dialect's request into one goal definition, and validating the result.
@@ -22,6 +32,9 @@ export interface GoalFields extends GoalChanges {
 
 export const NAME_MAX = 100;
 export const MATCH_VALUE_MAX = 500;
+/** Autocapture value patterns (Rybbit's `valuePattern` limit). */
+export const VALUE_PATTERN_MAX = 512;
+export const HOSTNAME_MAX = 253;
 export const PROPERTY_KEY_MAX = 200;
 export const CURRENCY_MAX = 8;
 export const MAX_PROPERTY_FILTERS = 20;
@@ -70,6 +83,19 @@ function checkFilters(filters: NonNullable<SparklyticsGoalInput['property_filter
 
 type Existing = GoalFields | null;
 
+const HOST_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+
+/** A pageview goal's hostname condition: a host name, stored lower-cased; null/'' = any. */
+function checkHostname(raw: string | null, field: string): string | null {
+  if (raw === null) return null;
+  const host = raw.trim().toLowerCase().replace(/\.$/, '');
+  if (host === '') return null;
+  if (host.length > HOSTNAME_MAX || !HOST_RE.test(host)) {
+    throw validationError(`${field} must be a host name such as shop.example.com`, field);
+  }
+  return host;
+}
+
 /** The goal type: required on create, unchangeable on update (`page_view` = `pageview`). */
 function sparklyticsType(existing: Existing, input: SparklyticsGoalInput): GoalType {
   const inputType = input.goal_type === 'page_view' ? 'pageview' : input.goal_type;
@@ -88,14 +114,36 @@ function sparklyticsMatching(
   goalType: GoalType,
 ): Pick<
   GoalFields,
-  'match_value' | 'match_operator' | 'case_sensitive' | 'property_filters' | 'pattern_checked'
+  | 'match_value'
+  | 'match_operator'
+  | 'case_sensitive'
+  | 'property_filters'
+  | 'hostname'
+  | 'pattern_checked'
 > {
-  const matchValue =
-    input.match_value !== undefined
-      ? checkText(input.match_value, 'match_value', MATCH_VALUE_MAX)
-      : existing?.match_value;
-  if (matchValue === undefined) throw validationError('match_value is required', 'match_value');
+  const auto = isAutocaptureGoalType(goalType);
   const matchOperator = input.match_operator ?? existing?.match_operator ?? 'equals';
+  let matchValue: string | undefined;
+  if (matchOperator === 'any') {
+    if (!auto) {
+      throw validationError(
+        'match_operator any applies to autocapture goal types only',
+        'match_operator',
+      );
+    }
+    if (input.match_value !== undefined && input.match_value !== '') {
+      throw validationError('match_value does not apply to match_operator any', 'match_value');
+    }
+    matchValue = '';
+  } else {
+    matchValue =
+      input.match_value !== undefined
+        ? checkText(input.match_value, 'match_value', auto ? VALUE_PATTERN_MAX : MATCH_VALUE_MAX)
+        : existing?.match_value;
+    if (matchValue === undefined || matchValue === '') {
+      throw validationError('match_value is required', 'match_value');
+    }
+  }
   const caseSensitive = input.case_sensitive ?? existing?.case_sensitive ?? true;
   // Checked whenever the request touches how the pattern is read. An update that leaves the
   // pattern alone (a rename) is not refused for a stored pattern the current rules refuse:
@@ -113,14 +161,19 @@ function sparklyticsMatching(
     input.property_filters !== undefined
       ? checkFilters(input.property_filters)
       : (existing?.property_filters ?? []);
-  if (goalType === 'pageview' && filters.length > 0) {
-    throw validationError('property_filters apply to event goals only', 'property_filters');
+  const hostname =
+    input.hostname !== undefined
+      ? checkHostname(input.hostname, 'hostname')
+      : (existing?.hostname ?? null);
+  if (goalType !== 'pageview' && hostname !== null) {
+    throw validationError('hostname applies to pageview goals only', 'hostname');
   }
   return {
     match_value: matchValue,
     match_operator: matchOperator,
     case_sensitive: caseSensitive,
     property_filters: filters,
+    hostname,
     pattern_checked: patternTouched,
   };
 }
@@ -211,9 +264,36 @@ export function resolveSparklyticsGoal(
   };
 }
 
+/** Which config fields each Rybbit goal type takes (the rest are refused, naming the field). */
+const RYBBIT_CONFIG_FIELDS: Record<'path' | 'event' | 'autocapture', readonly string[]> = {
+  path: ['pathPattern', 'propertyFilters', 'hostname'],
+  event: ['eventName', 'eventPropertyKey', 'eventPropertyValue', 'propertyFilters'],
+  autocapture: ['valuePattern', 'propertyFilters'],
+};
+
+/** Rybbit `propertyFilters` (`[{key, value}]`, all must hold) as equality filters. */
+function rybbitFilters(
+  raw: NonNullable<RybbitGoalInput['config']['propertyFilters']>,
+): PropertyFilter[] {
+  if (raw.length > MAX_PROPERTY_FILTERS) {
+    throw validationError(
+      `at most ${MAX_PROPERTY_FILTERS} property filters are allowed`,
+      'config.propertyFilters',
+    );
+  }
+  return raw.map((f, i) => ({
+    key: checkText(f.key, `config.propertyFilters[${i}].key`, PROPERTY_KEY_MAX),
+    operator: 'equals',
+    value: f.value,
+  }));
+}
+
 /**
- * The goal a Rybbit create (`existing` null) or replace results in. A path goal is a
- * `pageview` goal with `glob`; an event property becomes one `equals` property filter. The
+ * The goal a Rybbit create (`existing` null), replace or preview results in. A path goal is a
+ * `pageview` goal with `glob` (plus an optional hostname, and query-string `propertyFilters`);
+ * an event goal matches its name exactly, with `propertyFilters`, or else the legacy
+ * `eventPropertyKey`/`eventPropertyValue` pair, as equality filters. Autocapture goals keep
+ * their type; `valuePattern` (trimmed) is a value `glob`, or operator `any` when empty. The
  * replace keeps the goal's value settings (Rybbit has none) and its name when none is sent.
  * `name` is null when the caller must generate one (create without a usable name).
  */
@@ -227,16 +307,26 @@ export function resolveRybbitGoal(
     throw validationError('goalType cannot be changed; create a new goal instead', 'goalType');
   }
   const c = input.config;
+  const goalType = goalTypeOfRybbit(input.goalType);
+  const kind = isAutocaptureGoalType(goalType) ? 'autocapture' : input.goalType;
+  const allowed = RYBBIT_CONFIG_FIELDS[kind as 'path' | 'event' | 'autocapture'];
+  for (const k of Object.keys(c) as Array<keyof typeof c>) {
+    if (c[k] !== undefined && !allowed.includes(k)) {
+      throw validationError(`config.${k} does not apply to ${input.goalType} goals`, `config.${k}`);
+    }
+  }
+  const filters = c.propertyFilters !== undefined ? rybbitFilters(c.propertyFilters) : [];
   let matching: Pick<
     GoalFields,
-    'goal_type' | 'match_operator' | 'match_value' | 'case_sensitive' | 'property_filters'
+    | 'goal_type'
+    | 'match_operator'
+    | 'match_value'
+    | 'case_sensitive'
+    | 'property_filters'
+    | 'hostname'
   >;
   // Rybbit sends the whole config: globs and event names always run under the current engine.
   if (input.goalType === 'path') {
-    for (const k of ['eventName', 'eventPropertyKey', 'eventPropertyValue'] as const) {
-      if (c[k] !== undefined)
-        throw validationError(`config.${k} does not apply to path goals`, `config.${k}`);
-    }
     if (c.pathPattern === undefined) {
       throw validationError('config.pathPattern is required for path goals', 'config.pathPattern');
     }
@@ -245,15 +335,10 @@ export function resolveRybbitGoal(
       match_operator: 'glob',
       match_value: checkText(c.pathPattern, 'config.pathPattern', MATCH_VALUE_MAX),
       case_sensitive: true,
-      property_filters: [],
+      property_filters: filters,
+      hostname: checkHostname(c.hostname ?? null, 'config.hostname'),
     };
-  } else {
-    if (c.pathPattern !== undefined) {
-      throw validationError(
-        'config.pathPattern does not apply to event goals',
-        'config.pathPattern',
-      );
-    }
+  } else if (input.goalType === 'event') {
     if (c.eventName === undefined) {
       throw validationError('config.eventName is required for event goals', 'config.eventName');
     }
@@ -266,21 +351,40 @@ export function resolveRybbitGoal(
         missing,
       );
     }
+    const legacy: PropertyFilter[] =
+      hasKey && hasValue
+        ? [
+            {
+              key: checkText(c.eventPropertyKey!, 'config.eventPropertyKey', PROPERTY_KEY_MAX),
+              operator: 'equals',
+              value: c.eventPropertyValue!,
+            },
+          ]
+        : [];
     matching = {
       goal_type: 'event',
       match_operator: 'equals',
       match_value: checkText(c.eventName, 'config.eventName', MATCH_VALUE_MAX),
       case_sensitive: true,
-      property_filters:
-        hasKey && hasValue
-          ? [
-              {
-                key: checkText(c.eventPropertyKey!, 'config.eventPropertyKey', PROPERTY_KEY_MAX),
-                operator: 'equals',
-                value: c.eventPropertyValue!,
-              },
-            ]
-          : [],
+      // The legacy pair counts only when propertyFilters is absent; `[]` disables it.
+      property_filters: c.propertyFilters !== undefined ? filters : legacy,
+      hostname: null,
+    };
+  } else {
+    const pattern = (c.valuePattern ?? '').trim();
+    if (codePoints(pattern) > VALUE_PATTERN_MAX) {
+      throw validationError(
+        `config.valuePattern must be at most ${VALUE_PATTERN_MAX} characters`,
+        'config.valuePattern',
+      );
+    }
+    matching = {
+      goal_type: goalType,
+      match_operator: pattern === '' ? 'any' : 'glob',
+      match_value: pattern,
+      case_sensitive: true,
+      property_filters: filters,
+      hostname: null,
     };
   }
   const name =
@@ -299,9 +403,9 @@ export function resolveRybbitGoal(
   };
 }
 
-/** `path: /checkout/**` or `event: purchase`, cut to leave room for a ` (n)` suffix. */
-export function rybbitDefaultName(goalType: 'path' | 'event', subject: string): string {
-  const base = `${goalType}: ${subject}`;
+/** `path: /checkout/**`, `event: purchase`, `outbound: any`, cut to leave room for ` (n)`. */
+export function rybbitDefaultName(goalType: RybbitGoalType, subject: string): string {
+  const base = `${goalType}: ${subject === '' ? 'any' : subject}`;
   const cps = [...base];
   return cps.length <= NAME_MAX - 6 ? base : cps.slice(0, NAME_MAX - 6).join('');
 }
@@ -329,6 +433,7 @@ export function definitionChanged(before: GoalFields, after: GoalFields): boolea
     before.match_value !== after.match_value ||
     before.case_sensitive !== after.case_sensitive ||
     filters(before.property_filters) !== filters(after.property_filters) ||
+    (before.hostname ?? null) !== (after.hostname ?? null) ||
     before.value_mode !== after.value_mode ||
     fixed(before.fixed_value) !== fixed(after.fixed_value) ||
     before.value_property_key !== after.value_property_key ||

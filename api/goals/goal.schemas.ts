@@ -4,6 +4,7 @@ import type { Goal } from '../../shared/db/goal.repository.js';
 import { BackfillStatusSchema } from '../../shared/goals/backfill-status.js';
 import {
   type GoalType,
+  AUTOCAPTURE_GOAL_TYPES,
   GOAL_TYPES,
   MATCH_OPERATORS,
   PROPERTY_FILTER_OPERATORS,
@@ -15,9 +16,15 @@ import {
  * in each (the TypeScript types are `Static<>` of these schemas).
  */
 
-/** Rybbit's `goalType` for a stored goal type. */
-export const rybbitTypeOf = (t: GoalType): 'path' | 'event' =>
-  t === 'pageview' ? 'path' : 'event';
+/** Rybbit's goal types (`file_download` is Goalpost's own addition). */
+export const RYBBIT_GOAL_TYPES = ['path', 'event', ...AUTOCAPTURE_GOAL_TYPES] as const;
+export type RybbitGoalType = (typeof RYBBIT_GOAL_TYPES)[number];
+
+/** Rybbit's `goalType` for a stored goal type (`pageview` is `path`; the others keep theirs). */
+export const rybbitTypeOf = (t: GoalType): RybbitGoalType => (t === 'pageview' ? 'path' : t);
+
+/** The stored goal type for Rybbit's `goalType`. */
+export const goalTypeOfRybbit = (t: RybbitGoalType): GoalType => (t === 'path' ? 'pageview' : t);
 
 export const PropertyValueSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 
@@ -43,6 +50,7 @@ export const SparklyticsGoalSchema = Type.Object({
   match_operator: literals(MATCH_OPERATORS),
   case_sensitive: Type.Boolean(),
   property_filters: Type.Array(PropertyFilterSchema),
+  hostname: Type.Union([Type.String(), Type.Null()]),
   value_mode: literals(VALUE_MODES),
   fixed_value: Type.Union([Type.Number(), Type.Null()]),
   value_property_key: Type.Union([Type.String(), Type.Null()]),
@@ -85,6 +93,7 @@ export function toSparklyticsGoal(g: Goal): SparklyticsGoal {
     match_operator: g.match_operator,
     case_sensitive: g.case_sensitive,
     property_filters: g.property_filters,
+    hostname: g.hostname ?? null,
     value_mode: g.value_mode,
     fixed_value: g.fixed_value === null ? null : Number(g.fixed_value),
     value_property_key: g.value_property_key,
@@ -108,17 +117,25 @@ export function toSparklyticsGoal(g: Goal): SparklyticsGoal {
   };
 }
 
+const RybbitPropertyFilterSchema = Type.Object(
+  { key: Type.String({ description: '1–200 characters' }), value: PropertyValueSchema },
+  { additionalProperties: false },
+);
+
 export const RybbitGoalConfigSchema = Type.Object({
   pathPattern: Type.Optional(Type.String()),
   eventName: Type.Optional(Type.String()),
+  valuePattern: Type.Optional(Type.String()),
   eventPropertyKey: Type.Optional(Type.String()),
   eventPropertyValue: Type.Optional(PropertyValueSchema),
+  propertyFilters: Type.Optional(Type.Array(RybbitPropertyFilterSchema)),
+  hostname: Type.Optional(Type.String()),
 });
 
 export const RybbitGoalSchema = Type.Object({
   goalId: Type.Integer(),
   name: Type.String(),
-  goalType: literals(['path', 'event'] as const),
+  goalType: literals(RYBBIT_GOAL_TYPES),
   config: RybbitGoalConfigSchema,
   createdAt: Type.String(),
   /** Present when `config` cannot express the goal exactly: the full Goalpost definition. */
@@ -128,16 +145,27 @@ export type RybbitGoal = Static<typeof RybbitGoalSchema>;
 
 const hasGlobStar = (s: string) => s.includes('*');
 
+/** Rybbit `propertyFilters` for filters that are all `equals` with a value, else null. */
+function rybbitFiltersOf(g: Goal): Array<{ key: string; value: string | number | boolean }> | null {
+  const out = [];
+  for (const f of g.property_filters) {
+    if (f.operator !== 'equals' || f.value === undefined) return null;
+    out.push({ key: f.key, value: f.value });
+  }
+  return out;
+}
+
 /**
  * A goal as the Rybbit dialect shows it (for the statistics issue's `GET /api/goals/:site`).
- * Goals Rybbit cannot express (other operators, case-insensitive matching, other or several
- * property filters, a value) get the closest `config` and a `goalpost` object holding the
+ * Goals Rybbit cannot express (other operators, case-insensitive matching, property filters
+ * other than equality, a value) get the closest `config` and a `goalpost` object holding the
  * full definition, so nothing is silently lost.
  */
 export function toRybbitGoal(g: Goal): RybbitGoal {
   let config: Static<typeof RybbitGoalConfigSchema>;
   // An invalid goal always carries the `goalpost` object, which says why.
   let exact = g.case_sensitive && g.value_mode === 'none' && g.pattern_issue == null;
+  const filters = rybbitFiltersOf(g);
   if (g.goal_type === 'pageview') {
     const v = g.match_value;
     switch (g.match_operator) {
@@ -164,17 +192,27 @@ export function toRybbitGoal(g: Goal): RybbitGoal {
         config = { pathPattern: v };
         exact = false;
     }
-    exact &&= g.property_filters.length === 0;
-  } else {
+    if (g.hostname != null) config.hostname = g.hostname;
+    if (filters !== null && filters.length > 0) config.propertyFilters = filters;
+    exact &&= filters !== null;
+  } else if (g.goal_type === 'event') {
     config = { eventName: g.match_value };
     exact &&= g.match_operator === 'equals';
     const f = g.property_filters;
     const first = f[0];
-    if (first?.operator === 'equals' && first.value !== undefined) {
+    if (f.length === 1 && first?.operator === 'equals' && first.value !== undefined) {
       config.eventPropertyKey = first.key;
       config.eventPropertyValue = first.value;
+    } else if (filters !== null && filters.length > 0) {
+      config.propertyFilters = filters;
     }
-    exact &&= f.length === 0 || (f.length === 1 && config.eventPropertyKey !== undefined);
+    exact &&= filters !== null;
+  } else {
+    config = {};
+    if (g.match_operator !== 'any') config.valuePattern = g.match_value;
+    exact &&= g.match_operator === 'any' || g.match_operator === 'glob';
+    if (filters !== null && filters.length > 0) config.propertyFilters = filters;
+    exact &&= filters !== null;
   }
   return {
     goalId: g.numeric_id,
@@ -192,23 +230,40 @@ const GoalBodyFields = {
     description: '1–100 characters after trimming; unique per website ignoring case',
   }),
   goal_type: Type.Union(
-    [Type.Literal('event'), Type.Literal('pageview'), Type.Literal('page_view')],
+    [
+      Type.Literal('event'),
+      Type.Literal('pageview'),
+      Type.Literal('page_view'),
+      ...AUTOCAPTURE_GOAL_TYPES.map((t) => Type.Literal(t)),
+    ],
     {
-      description: '`page_view` is accepted as an alias of `pageview`',
+      description:
+        '`page_view` is accepted as an alias of `pageview`. Autocapture types match events the ' +
+        'trackers capture, on a property: outbound and file_download the link URL, ' +
+        'button_click and copy the text, form_submit the form name, id or action (any)',
     },
   ),
   match_value: Type.String({
     description:
-      '1–500 characters. glob: `*` = one or more characters but `/`, `**` = anything. regex: ' +
+      '1–500 characters (autocapture types: up to 512; empty or absent with match_operator ' +
+      '`any`). glob: `*` = one or more characters but `/` (autocapture types: any characters, ' +
+      '`/` included), `**` = anything. regex: ' +
       'RE2 syntax (unanchored; `.` is anything but \\n, `\\s` `\\w` `\\d` `\\b` are ASCII; no ' +
       'lookaround, backreferences, inline flags or JavaScript escapes such as \\u0041: write ' +
       '\\x{41}); at most 255 repetitions and a bounded program size. Refused patterns are a 422 ' +
       'naming match_value.',
   }),
-  match_operator: literals(MATCH_OPERATORS),
+  match_operator: literals(MATCH_OPERATORS, {
+    description: '`any` (autocapture types only): every event of the type converts',
+  }),
   case_sensitive: Type.Boolean({ default: true }),
   property_filters: Type.Array(PropertyFilterSchema, {
-    description: 'event goals only; AND-joined',
+    description:
+      'AND-joined; typed comparison (a number equals a number or a numeric string). Pageview ' +
+      'goals compare query-string parameters (first value of each name), others event properties',
+  }),
+  hostname: Type.Union([Type.String(), Type.Null()], {
+    description: 'pageview goals: the page hostname must equal this (lower-cased); null = any',
   }),
   value_mode: literals(VALUE_MODES),
   fixed_value: Type.Union([Type.Number(), Type.Null()], {
@@ -224,10 +279,11 @@ export const CreateSparklyticsGoalBody = Type.Object(
   {
     name: GoalBodyFields.name,
     goal_type: GoalBodyFields.goal_type,
-    match_value: GoalBodyFields.match_value,
+    match_value: Type.Optional(GoalBodyFields.match_value),
     match_operator: Type.Optional(GoalBodyFields.match_operator),
     case_sensitive: Type.Optional(GoalBodyFields.case_sensitive),
     property_filters: Type.Optional(GoalBodyFields.property_filters),
+    hostname: Type.Optional(GoalBodyFields.hostname),
     value_mode: Type.Optional(GoalBodyFields.value_mode),
     fixed_value: Type.Optional(GoalBodyFields.fixed_value),
     value_property_key: Type.Optional(GoalBodyFields.value_property_key),
@@ -243,21 +299,40 @@ export const UpdateSparklyticsGoalBody = Type.Partial(CreateSparklyticsGoalBody,
 /** A Sparklytics create or (partial) update body. */
 export type SparklyticsGoalInput = Static<typeof UpdateSparklyticsGoalBody>;
 
-/** The Rybbit create and replace body. */
+/** The Rybbit create, replace and preview body. */
 export const RybbitGoalBody = Type.Object(
   {
     name: Type.Optional(
       Type.String({ description: 'default `<goalType>: <pattern or event name>`, then ` (2)`…' }),
     ),
-    goalType: Type.Union([Type.Literal('path'), Type.Literal('event')]),
+    goalType: literals(RYBBIT_GOAL_TYPES, {
+      description:
+        'path, event, or an autocapture type: outbound (props url), file_download (url), ' +
+        'button_click (text), form_submit (formName, formId or formAction), copy (text)',
+    }),
     config: Type.Object(
       {
         pathPattern: Type.Optional(
           Type.String({ description: 'path goals: `*` = one segment, `**` = anything' }),
         ),
         eventName: Type.Optional(Type.String({ description: 'event goals' })),
+        valuePattern: Type.Optional(
+          Type.String({
+            description:
+              'autocapture goals, ≤512 characters, trimmed: empty or absent = any event of the ' +
+              'type; else anchored, case-sensitive, `*` = one or more of any character, `**` = any run',
+          }),
+        ),
         eventPropertyKey: Type.Optional(Type.String()),
         eventPropertyValue: Type.Optional(PropertyValueSchema),
+        propertyFilters: Type.Optional(
+          Type.Array(RybbitPropertyFilterSchema, {
+            description:
+              'all must hold; path goals: query-string parameters, others: event properties; ' +
+              'typed (5 equals 5 and "5"). Replaces eventPropertyKey/Value ([] disables them)',
+          }),
+        ),
+        hostname: Type.Optional(Type.String({ description: 'path goals: exact page hostname' })),
       },
       { additionalProperties: false },
     ),

@@ -38,7 +38,8 @@ export const rybbitGoalRoutes: FastifyPluginAsyncTypebox<
       },
       async (req, reply) => {
         const fields = resolveRybbitGoal(null, req.body);
-        const subject = req.body.config.pathPattern ?? req.body.config.eventName ?? '';
+        const c = req.body.config;
+        const subject = (c.pathPattern ?? c.eventName ?? c.valuePattern ?? '').trim();
         const goal = await deps.goals.create(
           websiteOf(req),
           fields,

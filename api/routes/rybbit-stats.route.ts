@@ -1,14 +1,24 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { rybbitErrors } from '../http/error-responses.js';
 import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
-import { statsRepository, type SessionScope } from '../../shared/db/stats.repository.js';
+import {
+  GOAL_BUCKETS,
+  statsRepository,
+  type GoalBucket,
+  type SessionScope,
+} from '../../shared/db/stats.repository.js';
+import { SqlParams } from '../../shared/db/sql-params.js';
+import { ClientError } from '../../shared/errors/errors.js';
+import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
+import { resolveRybbitGoal } from '../goals/goal-input.js';
+import { RybbitGoalBody } from '../goals/goal.schemas.js';
 import type { Website } from '../../shared/db/website.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
-import { resolveDayRange } from '../stats/date-range.js';
+import { addDays, isValidTimeZone, resolveDayRange, todayIn } from '../stats/date-range.js';
 import { parseRybbitFilters, rawRate, resolveIncludeBots, round } from '../stats/stats-params.js';
 import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
-import { RybbitGoalSchema, toRybbitGoal } from '../goals/goal.schemas.js';
+import { RybbitGoalSchema, RybbitGoalConfigSchema, toRybbitGoal } from '../goals/goal.schemas.js';
 import { SessionSchema } from '../stats/stats.schemas.js';
 import { resolveWindow, toSessionView } from '../stats/stats.service.js';
 import type { Db } from '../../shared/db/pool.js';
@@ -39,6 +49,85 @@ function intParam(raw: string | undefined, field: string, dflt: number, max: num
     );
   }
   return Number(raw);
+}
+
+/** At most this many buckets per time-series request. */
+export const MAX_SERIES_BUCKETS = 2_000;
+/** A preview reads raw events: its window is at most this many days… */
+export const MAX_PREVIEW_DAYS = 90;
+/** …and its query runs at most this long. */
+export const PREVIEW_TIMEOUT_MS = 10_000;
+
+/** Shortest length of each bucket in ms (months and years vary; the cap uses their minimum). */
+const BUCKET_MS: Record<GoalBucket, number> = {
+  minute: 60_000,
+  five_minutes: 300_000,
+  ten_minutes: 600_000,
+  fifteen_minutes: 900_000,
+  hour: 3_600_000,
+  day: 82_800_000, // a 23-hour DST day
+  week: 7 * 86_400_000 - 3_600_000,
+  month: 28 * 86_400_000 - 3_600_000,
+  year: 365 * 86_400_000 - 3_600_000,
+};
+
+function parseBucket(raw: string | undefined): GoalBucket {
+  const b = raw ?? 'hour';
+  if (!(GOAL_BUCKETS as readonly string[]).includes(b)) {
+    throw validationError(`Invalid bucket value: ${b}`, 'bucket');
+  }
+  return b as GoalBucket;
+}
+
+/**
+ * `goal_ids` as Rybbit sends it: repeated, a JSON array, or a comma list (mixed too).
+ * Non-numbers are dropped and duplicates merged.
+ */
+function parseGoalIds(raw: string | string[] | undefined): number[] {
+  const parts: unknown[] = [];
+  for (const v of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
+    const t = v.trim();
+    if (t.startsWith('[')) {
+      try {
+        const arr: unknown = JSON.parse(t);
+        if (Array.isArray(arr)) parts.push(...(arr as unknown[]));
+        continue;
+      } catch {
+        // not JSON: read as a comma list
+      }
+    }
+    parts.push(...t.split(','));
+  }
+  const ids = new Set<number>();
+  for (const p of parts) {
+    const s = typeof p === 'number' ? String(p) : typeof p === 'string' ? p.trim() : '';
+    if (/^\d{1,15}$/.test(s)) ids.add(Number(s));
+  }
+  return [...ids];
+}
+
+/** The scope's window length in ms; an unbounded window takes the website's sessions' span. */
+async function windowMs(db: Db, scope: SessionScope): Promise<number> {
+  if (scope.lo !== '-infinity' && scope.hi !== 'infinity') {
+    return new Date(scope.hi).getTime() - new Date(scope.lo).getTime();
+  }
+  const { rows } = await db.query<{ lo: Date | null; hi: Date | null }>(
+    'stats.session_span',
+    'SELECT min(started_at) AS lo, max(ended_at) AS hi FROM sessions WHERE website_id = $1',
+    [scope.websiteId],
+  );
+  const r = rows[0];
+  return r?.lo && r.hi ? r.hi.getTime() - r.lo.getTime() : 0;
+}
+
+async function checkBucketCount(db: Db, scope: SessionScope, bucket: GoalBucket): Promise<void> {
+  const n = Math.floor((await windowMs(db, scope)) / BUCKET_MS[bucket]) + 1;
+  if (n > MAX_SERIES_BUCKETS) {
+    throw validationError(
+      `the window holds more than ${MAX_SERIES_BUCKETS} ${bucket} buckets; use a larger bucket or a shorter window`,
+      'bucket',
+    );
+  }
 }
 
 /**
@@ -256,4 +345,235 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
       },
     );
   }
+
+  const SeriesQuery = Type.Object({
+    ...CommonQuery,
+    bucket: str(`${GOAL_BUCKETS.join(' | ')}; default hour`),
+    goal_ids: Type.Optional(
+      Type.Union([Type.String(), Type.Array(Type.String())], {
+        description: 'numeric goal ids: repeated, a JSON array or a comma list',
+      }),
+    ),
+  });
+  const SeriesRow = Type.Object({
+    time: Type.String({ description: 'bucket start in time_zone, YYYY-MM-DD HH:MI:SS' }),
+    goal_id: Type.Integer(),
+    conversions: Type.Integer({ description: 'sessions converting on the goal in the bucket' }),
+    total_sessions: Type.Integer({ description: 'sessions overlapping the bucket' }),
+    conversion_rate: Type.Number(),
+  });
+  for (const url of ['/api/sites/:site/goals/time-series', '/api/sites/:site/goals/bucketed']) {
+    app.get(
+      url,
+      {
+        schema: {
+          tags,
+          summary: 'Conversions of goals per time bucket',
+          security,
+          params: Type.Object({ site }),
+          querystring: SeriesQuery,
+          response: { 200: Type.Object({ data: Type.Array(SeriesRow) }), ...rybbitErrors },
+        },
+      },
+      async (req) => {
+        const website = websiteOf(req);
+        const bucket = parseBucket(req.query.bucket);
+        const scope = await rybbitScope(deps.db, website, req.query);
+        const wanted = new Set(parseGoalIds(req.query.goal_ids));
+        const goals = (await goalRepository.listForWebsite(deps.db, website.id)).filter((g) =>
+          wanted.has(g.numeric_id),
+        );
+        if (goals.length === 0) return { data: [] };
+        await checkBucketCount(deps.db, scope, bucket);
+        const tz = req.query.time_zone ?? website.timezone;
+        const numeric = new Map(goals.map((g) => [g.id, g.numeric_id]));
+        const rows = await statsRepository.goalBucketSeries(
+          deps.db,
+          { ...scope, goalIds: goals.map((g) => g.id) },
+          bucket,
+          tz,
+        );
+        return {
+          data: rows
+            .map((r) => ({
+              time: r.time,
+              goal_id: numeric.get(r.goal_id)!,
+              conversions: r.conversions,
+              total_sessions: r.total_sessions,
+              conversion_rate: rawRate(r.conversions, r.total_sessions),
+            }))
+            .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.goal_id - b.goal_id)),
+        };
+      },
+    );
+  }
+
+  app.get(
+    '/api/sites/:site/goals/summary',
+    {
+      schema: {
+        tags,
+        summary: 'Every goal with its metrics, and the sessions converting on any',
+        security,
+        params: Type.Object({ site }),
+        querystring: Type.Object(CommonQuery),
+        response: {
+          200: Type.Object({
+            data: Type.Object({
+              goals: Type.Array(
+                Type.Object({
+                  goalId: Type.Integer(),
+                  name: Type.String(),
+                  goalType: RybbitGoalSchema.properties.goalType,
+                  config: RybbitGoalConfigSchema,
+                  createdAt: Type.String(),
+                  total_conversions: Type.Integer({ description: 'converting sessions' }),
+                  total_sessions: Type.Integer(),
+                  conversion_rate: Type.Number(),
+                }),
+              ),
+              total_sessions: Type.Integer(),
+              converting_sessions: Type.Integer({ description: 'sessions completing any goal' }),
+              total_goals: Type.Integer(),
+            }),
+          }),
+          ...rybbitErrors,
+        },
+      },
+    },
+    async (req) => {
+      const website = websiteOf(req);
+      const scope = await rybbitScope(deps.db, website, req.query);
+      const goals = await goalRepository.listForWebsite(deps.db, website.id);
+      const goalIds = goals.map((g) => g.id);
+      const m = await statsRepository.goalListMetrics(deps.db, { ...scope, goalIds });
+      const any =
+        goals.length === 0
+          ? 0
+          : await statsRepository.convertingAnyCount(deps.db, { ...scope, goalIds });
+      const conv = (id: string) => m.goals.get(id)?.converting_sessions ?? 0;
+      const sorted = [...goals].sort(
+        (a, b) =>
+          conv(b.id) - conv(a.id) ||
+          b.created_at.getTime() - a.created_at.getTime() ||
+          b.numeric_id - a.numeric_id,
+      );
+      return {
+        data: {
+          goals: sorted.map((g) => {
+            const r = toRybbitGoal(g);
+            return {
+              goalId: r.goalId,
+              name: r.name,
+              goalType: r.goalType,
+              config: r.config,
+              createdAt: r.createdAt,
+              total_conversions: conv(g.id),
+              total_sessions: m.total_sessions,
+              conversion_rate: rawRate(conv(g.id), m.total_sessions),
+            };
+          }),
+          total_sessions: m.total_sessions,
+          converting_sessions: any,
+          total_goals: goals.length,
+        },
+      };
+    },
+  );
+
+  app.post(
+    '/api/sites/:site/goals/preview',
+    {
+      schema: {
+        tags,
+        summary: 'What an unsaved goal would have converted (from raw events; nothing stored)',
+        description:
+          `Window at most ${MAX_PREVIEW_DAYS} days (start_date and end_date, or the last ` +
+          `${MAX_PREVIEW_DAYS} days when both are absent), ${PREVIEW_TIMEOUT_MS / 1000} s of ` +
+          'query time. A condition SQL cannot reproduce exactly (e.g. query-string filters) is a ' +
+          '400 "Invalid goal configuration".',
+        security,
+        params: Type.Object({ site }),
+        querystring: Type.Object({
+          ...CommonQuery,
+          bucket: str(`${GOAL_BUCKETS.join(' | ')}; default hour`),
+        }),
+        body: RybbitGoalBody,
+        response: {
+          200: Type.Object({
+            data: Type.Object({
+              conversions: Type.Integer({ description: 'sessions with a matching event' }),
+              total_sessions: Type.Integer(),
+              conversion_rate: Type.Number(),
+              series: Type.Array(Type.Object({ time: Type.String(), conversions: Type.Integer() })),
+            }),
+          }),
+          ...rybbitErrors,
+        },
+      },
+    },
+    async (req) => {
+      const website = websiteOf(req);
+      const bucket = parseBucket(req.query.bucket);
+      const fields = resolveRybbitGoal(null, req.body);
+      const q = req.query;
+      const bounded =
+        q.start_date === undefined && q.end_date === undefined
+          ? {
+              ...q,
+              start_date: addDays(
+                todayIn(
+                  q.time_zone && isValidTimeZone(q.time_zone) ? q.time_zone : website.timezone,
+                ),
+                -(MAX_PREVIEW_DAYS - 1),
+              ),
+            }
+          : q;
+      const scope = await rybbitScope(deps.db, website, bounded);
+      const ms = await windowMs(deps.db, scope);
+      if (ms > MAX_PREVIEW_DAYS * 86_400_000 + 3_600_000) {
+        throw validationError(`a preview window is at most ${MAX_PREVIEW_DAYS} days`, 'start_date');
+      }
+      await checkBucketCount(deps.db, scope, bucket);
+      const params = new SqlParams();
+      const condition = goalConditionSql(
+        {
+          ...fields,
+          id: 'preview',
+          website_id: website.id,
+          definition_version: 1,
+          name: undefined,
+        } as unknown as Parameters<typeof goalConditionSql>[0],
+        params,
+      );
+      if (condition === null) {
+        throw new ClientError(400, 'validation_error', 'Invalid goal configuration', 'config');
+      }
+      const tz = q.time_zone ?? website.timezone;
+      try {
+        const r = await statsRepository.goalPreview(
+          deps.db,
+          scope,
+          params,
+          condition,
+          bucket,
+          tz,
+          PREVIEW_TIMEOUT_MS,
+        );
+        return {
+          data: { ...r, conversion_rate: rawRate(r.conversions, r.total_sessions) },
+        };
+      } catch (err) {
+        if ((err as { code?: string }).code === '57014') {
+          throw new ClientError(
+            400,
+            'validation_error',
+            'the preview took too long; use a shorter window',
+            'start_date',
+          );
+        }
+        throw err;
+      }
+    },
+  );
 };

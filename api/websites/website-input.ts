@@ -67,6 +67,25 @@ export function normalizeWebsiteInput(input: WebsiteInput): WebsiteInput {
     }
     out.bot_policy = input.bot_policy;
   }
+  if (input.tracking !== undefined) {
+    const t = { ...input.tracking };
+    if (t.fileExtensions !== undefined) {
+      if (t.fileExtensions.length > 100) {
+        throw validationError('at most 100 fileExtensions', 'tracking.fileExtensions');
+      }
+      t.fileExtensions = t.fileExtensions.map((e, i) => {
+        const ext = e.trim().toLowerCase().replace(/^\./, '');
+        if (!/^[a-z0-9]{1,16}$/.test(ext)) {
+          throw validationError(
+            'a file extension is 1–16 characters a–z or 0–9 (without the dot)',
+            `tracking.fileExtensions[${i}]`,
+          );
+        }
+        return ext;
+      });
+    }
+    out.tracking = t;
+  }
   return out;
 }
 
@@ -81,5 +100,6 @@ export function resolveNewWebsite(input: WebsiteInput): Omit<NewWebsite, 'id'> {
     allowed_origins: w.allowed_origins ?? [],
     timezone: w.timezone ?? 'UTC',
     bot_policy: w.bot_policy ?? 'balanced',
+    tracking: w.tracking ?? {},
   };
 }

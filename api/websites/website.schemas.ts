@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { BOT_POLICIES, type Website } from '../../shared/db/website.repository.js';
 import { literals } from '../http/schema-helpers.js';
 import { isoSeconds } from '../goals/goal.schemas.js';
+import { TrackingSettingsSchema } from '../../shared/goals/tracking-settings.js';
 
 /** How the API shows websites and what it accepts for them. */
 
@@ -15,6 +16,7 @@ export const WebsiteSchema = Type.Object({
   allowed_origins: Type.Array(Type.String()),
   timezone: Type.String(),
   bot_policy: BotPolicy,
+  tracking: TrackingSettingsSchema,
   created_at: Type.String(),
   updated_at: Type.String(),
 });
@@ -30,6 +32,14 @@ export const CreateWebsiteBody = Type.Object(
     ),
     timezone: Type.Optional(Type.String({ description: 'IANA time zone; default UTC' })),
     bot_policy: Type.Optional(BotPolicy),
+    tracking: Type.Optional(
+      Type.Partial(TrackingSettingsSchema, {
+        additionalProperties: false,
+        description:
+          'what the trackers capture on their own; fields sent replace the stored ones, others stay. ' +
+          'fileExtensions: at most 100, each 1–16 characters a–z/0–9',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -47,6 +57,7 @@ export function toWebsite(w: Website): WebsiteView {
     allowed_origins: w.allowed_origins,
     timezone: w.timezone,
     bot_policy: w.bot_policy,
+    tracking: w.tracking,
     created_at: isoSeconds(w.created_at),
     updated_at: isoSeconds(w.updated_at),
   };

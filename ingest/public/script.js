@@ -108,15 +108,15 @@
         return undefined;
       }
     };
-    var post = function (body) {
+    var post = function (body, url) {
+      url = url || endpoint;
       try {
-        if (nav.sendBeacon && nav.sendBeacon(endpoint, new Blob([body], { type: 'text/plain' })))
-          return;
+        if (nav.sendBeacon && nav.sendBeacon(url, new Blob([body], { type: 'text/plain' }))) return;
       } catch (e) {
         /* fall back to fetch */
       }
       try {
-        w.fetch(endpoint, {
+        w.fetch(url, {
           method: 'POST',
           body: body,
           keepalive: true,
@@ -241,21 +241,157 @@
     var listen = function (target, type, fn) {
       target.addEventListener(type, safe(fn), { capture: true, passive: true });
     };
-    // Link clicks: Rybbit `outbound` (data-track-outbound, default on); Sparklytics
-    // `link_click` (data-track-links="true" for every link, "outbound" for external ones).
+    // Autocapture (issue 16), every face: outbound links, file downloads, button clicks, copies
+    // and form submissions, as Rybbit autocapture events posted to the host's /api/track. The
+    // website's settings (GET /api/site/tracking-config/:site) decide what is captured; a
+    // data-track-…="false" attribute on the tag turns a capture off, never on.
+    var base = ryb ? dir.replace(/\/api$/, '') : (attr('api-host') || dir).replace(/\/$/, '');
+    var trackUrl = ryb ? endpoint : base + '/api/track';
+    var cfg = {
+      trackOutbound: true,
+      trackFileDownloads: true,
+      trackButtonClicks: false,
+      trackCopy: false,
+      trackFormInteractions: false,
+      fileExtensions: [
+        'pdf',
+        'xlsx',
+        'docx',
+        'txt',
+        'rtf',
+        'csv',
+        'exe',
+        'key',
+        'pps',
+        'ppt',
+        'pptx',
+        '7z',
+        'pkg',
+        'rar',
+        'gz',
+        'zip',
+        'avi',
+        'mov',
+        'mp4',
+        'mpeg',
+        'wmv',
+        'midi',
+        'mp3',
+        'wav',
+        'wma',
+        'dmg',
+      ],
+    };
+    var offAttr = {
+      trackOutbound: 'track-outbound',
+      trackFileDownloads: 'track-file-downloads',
+      trackButtonClicks: 'track-button-clicks',
+      trackCopy: 'track-copy',
+      trackFormInteractions: 'track-form-interactions',
+    };
+    var on = function (k) {
+      return cfg[k] === true && attr(offAttr[k]) !== 'false';
+    };
+    try {
+      w.fetch(base + '/api/site/tracking-config/' + encodeURIComponent(site), {
+        credentials: 'omit',
+      })
+        .then(function (r) {
+          return r.ok ? r.json() : null;
+        })
+        .then(function (c) {
+          if (!c || typeof c !== 'object') return;
+          for (var k in cfg) if (typeof c[k] === typeof cfg[k]) cfg[k] = c[k];
+        })
+        .catch(function () {});
+    } catch (e) {
+      /* the defaults stay */
+    }
+    var sendAuto = function (kind, props) {
+      if (disabled) return;
+      var loc = w.location;
+      var path = loc.pathname;
+      var m = find(masks, path);
+      if (m >= 0) path = String(maskPats[m]);
+      var p = {
+        site_id: site,
+        hostname: loc.hostname,
+        pathname: path,
+        querystring: trackQuery ? loc.search : '',
+        screenWidth: w.screen.width,
+        screenHeight: w.screen.height,
+        language: nav.language,
+        page_title: d.title,
+        referrer: '',
+        type: kind,
+        event_name: '',
+        properties: JSON.stringify(props).slice(0, 2048),
+        event_id: uuid(),
+      };
+      if (uid) p.user_id = uid;
+      if (apiKey) p.api_key = apiKey;
+      for (var k in utm) p[k] = utm[k];
+      post(JSON.stringify(p), trackUrl);
+    };
+    var dataProps = function (el, props) {
+      for (var i = 0; i < el.attributes.length; i++) {
+        var n = el.attributes[i].name;
+        if (n.indexOf('data-rybbit-prop-') === 0) props[n.slice(17)] = el.attributes[i].value;
+      }
+      return props;
+    };
+    // Sparklytics `link_click` (data-track-links="true" for every link, "outbound" for external).
     var links = spark ? attr('track-links') : null;
-    var outOn = ryb && flag('track-outbound', true);
-    if (outOn || links === 'true' || links === 'outbound') {
-      listen(d, 'click', function (e) {
-        var a = e.target && e.target.closest && e.target.closest('a[href]');
-        if (!a || !/^https?:/.test(a.href)) return;
+    listen(d, 'click', function (e) {
+      var t = e.target;
+      if (!t || !t.closest) return;
+      var a = t.closest('a[href]');
+      if (a && /^https?:/.test(a.href)) {
         var ext = a.host !== w.location.host;
         var text = (a.innerText || a.textContent || '').trim().slice(0, 200);
-        if (outOn && ext) outbound(a.href, text, a.target || '_self');
+        var file = /\.([a-z0-9]+)$/i.exec(a.pathname);
+        var isFile = !!file && cfg.fileExtensions.indexOf(file[1].toLowerCase()) >= 0;
+        if (isFile && on('trackFileDownloads'))
+          sendAuto('file_download', { url: a.href, text: text });
+        else if (ext && on('trackOutbound'))
+          sendAuto('outbound', { url: a.href, text: text, target: a.target || '_self' });
         if (links === 'true' || (links === 'outbound' && ext))
           send('event', 'link_click', { url: a.href, text: text, outbound: ext });
-      });
-    }
+      }
+      if (on('trackButtonClicks')) {
+        var b = t.closest('button,[role=button],input[type=submit],input[type=button]');
+        if (b && !b.hasAttribute('data-rybbit-event')) {
+          var label = (b.innerText || b.value || b.getAttribute('aria-label') || '').trim();
+          sendAuto('button_click', dataProps(b, { text: label.slice(0, 100) }));
+        }
+      }
+    });
+    listen(d, 'copy', function () {
+      if (!on('trackCopy')) return;
+      var sel = w.getSelection && w.getSelection();
+      var text = sel ? String(sel) : '';
+      if (!text.trim()) return;
+      var node = sel.anchorNode;
+      var el = node && node.nodeType === 1 ? node : node && node.parentElement;
+      var props = { text: text.slice(0, 500), sourceElement: el ? el.tagName.toLowerCase() : '' };
+      if (text.length > 500) props.textLength = text.length;
+      sendAuto('copy', props);
+    });
+    listen(d, 'submit', function (e) {
+      if (!on('trackFormInteractions')) return;
+      var f = e.target;
+      if (!f || f.tagName !== 'FORM') return;
+      sendAuto(
+        'form_submit',
+        dataProps(f, {
+          formId: f.id || '',
+          formName: f.getAttribute('name') || '',
+          formAction: f.action || w.location.href,
+          method: (f.getAttribute('method') || 'get').toUpperCase(),
+          fieldCount: f.elements ? f.elements.length : 0,
+        }),
+      );
+    });
     var forms = spark && attr('track-forms') === 'true';
     if (forms) {
       listen(d, 'submit', function (e) {

@@ -69,12 +69,16 @@ describe('track payload parsing', () => {
       url: 'https://x.example/p?a=1',
     });
     expect(
-      parseTrackBody({ ...base, type: 'outbound', properties: '{"url":"u"}' }, NOW).raw,
+      parseTrackBody({ ...base, type: 'outbound', properties: '{"url":"https://u.example/"}' }, NOW)
+        .raw,
     ).toMatchObject({
-      type: 'event',
-      eventName: 'outbound',
-      properties: { url: 'u' },
+      type: 'outbound',
+      eventName: null,
+      properties: { url: 'https://u.example/' },
     });
+    expect(() =>
+      parseTrackBody({ ...base, type: 'outbound', properties: '{"url":"u"}' }, NOW),
+    ).toThrow('Invalid payload');
     expect(
       parseTrackBody({ ...base, type: 'performance', lcp: 1, cls: null }, NOW).raw,
     ).toMatchObject({

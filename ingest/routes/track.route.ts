@@ -2,6 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type
 import { ClientError } from '../../shared/errors/errors.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
 import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/input-limits.js';
+import { AUTOCAPTURE_EVENT_TYPES } from '../../shared/events/event-message.js';
 import type { RawEvent } from '../enrichment/enrich.js';
 import { intake, type IncomingEvent, type IntakeDeps } from '../intake/intake.js';
 import { requestMeta } from '../http/request-meta.js';
@@ -33,6 +34,7 @@ export const RybbitEventSchema = Type.Object({
       Type.Literal('custom_event'),
       Type.Literal('outbound'),
       Type.Literal('performance'),
+      ...AUTOCAPTURE_EVENT_TYPES.filter((t) => t !== 'outbound').map((t) => Type.Literal(t)),
     ]),
   ),
   hostname: OptStr(253),
@@ -102,6 +104,54 @@ function parseProperties(e: RybbitEvent): Record<string, unknown> | null {
   return parsed;
 }
 
+/** Rybbit's refusal of an autocapture event whose properties break its rules. */
+const invalidPayload = (field: string) =>
+  new ClientError(400, 'invalid_payload', 'Invalid payload', field);
+
+const isAbsoluteUrl = (v: unknown): boolean => {
+  if (typeof v !== 'string') return false;
+  try {
+    return /^[a-z][a-z0-9+.-]*:$/i.test(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The properties of an autocapture event, checked by the rules of Rybbit's collector: copy needs
+ * a string `sourceElement`; form_submit strings `formId`, `formName`, `formAction`, `method` and
+ * a `fieldCount` (when sent) that is a number ≥ 0; outbound (and Goalpost's file_download) an
+ * absolute `url`. Refusals are 400 `{success: false, error: "Invalid payload", details}` naming
+ * the property.
+ */
+function autocaptureProperties(
+  type: (typeof AUTOCAPTURE_EVENT_TYPES)[number],
+  e: RybbitEvent,
+): Record<string, unknown> | null {
+  const props = parseProperties(e);
+  const p = props ?? {};
+  switch (type) {
+    case 'copy':
+      if (typeof p.sourceElement !== 'string') throw invalidPayload('properties.sourceElement');
+      break;
+    case 'form_submit':
+      for (const k of ['formId', 'formName', 'formAction', 'method']) {
+        if (typeof p[k] !== 'string') throw invalidPayload(`properties.${k}`);
+      }
+      if (p.fieldCount !== undefined && !(typeof p.fieldCount === 'number' && p.fieldCount >= 0)) {
+        throw invalidPayload('properties.fieldCount');
+      }
+      break;
+    case 'outbound':
+    case 'file_download':
+      if (!isAbsoluteUrl(p.url)) throw invalidPayload('properties.url');
+      break;
+    default:
+      break;
+  }
+  return props;
+}
+
 /** Validates and normalizes a Rybbit body into the common event shape. */
 export function parseTrackBody(body: unknown, now = Date.now()): IncomingEvent {
   if (!isPlainObject(body)) {
@@ -128,8 +178,14 @@ export function parseTrackBody(body: unknown, now = Date.now()): IncomingEvent {
       raw = { type: 'event', eventName: name, properties: parseProperties(e) };
       break;
     case 'outbound':
-      // An outbound link click is stored as the custom event `outbound` ({url, text, target}).
-      raw = { type: 'event', eventName: 'outbound', properties: parseProperties(e) };
+    case 'file_download':
+    case 'button_click':
+    case 'form_submit':
+    case 'copy':
+    case 'input_change':
+      // Stored with their own type (before issue 16, outbound clicks were custom events named
+      // `outbound`; those rows stay and keep matching event goals of that name).
+      raw = { type, eventName: null, properties: autocaptureProperties(type, e) };
       break;
     case 'performance': {
       const vitals: Record<string, number | null> = {};

@@ -112,4 +112,18 @@ describe('buildSessionDeltas', () => {
     ]);
     expect(deltas.map((d) => d.session_id)).toEqual(['a', 'z']);
   });
+
+  it('counts autocapture events as events (outbound clicks were custom events before)', () => {
+    const [d] = buildSessionDeltas([
+      ev(1, '2026-01-01T00:00:00Z', { type: 'pageview', path: '/' }),
+      ev(2, '2026-01-01T00:00:05Z', {
+        type: 'outbound',
+        properties: { url: 'https://x.example/' },
+      }),
+      ev(3, '2026-01-01T00:00:09Z', { type: 'button_click', properties: { text: 'Buy' } }),
+      ev(4, '2026-01-01T00:00:20Z', { type: 'performance' }),
+    ]);
+    expect(d).toMatchObject({ pageviews: 1, events: 2 });
+    expect(String(d!.ended_at)).toContain('00:00:09');
+  });
 });

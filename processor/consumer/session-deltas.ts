@@ -26,13 +26,15 @@ function before(a: EventRow, b: EventRow): boolean {
 /**
  * Folds newly inserted events into one delta per session, sorted by (website_id, session_id).
  * The landing attributes come from the first pageview when there is one, else the first event.
- * `performance` events are ignored: they never count as pageviews or events. Event ids must
+ * `performance` events are ignored: they never count as pageviews or events. Autocapture events
+ * (outbound, button_click…) count as events, as outbound clicks did when they were stored as
+ * custom events. Event ids must
  * be lowercase (as PostgreSQL prints uuids) for the tie-break to agree with the database.
  */
 export function buildSessionDeltas(events: readonly EventRow[]): SessionDelta[] {
   const bySession = new Map<string, { first: EventRow; last: EventRow; rows: EventRow[] }>();
   for (const ev of events) {
-    if (ev.type !== 'pageview' && ev.type !== 'event') continue;
+    if (ev.type === 'performance') continue;
     const key = `${ev.website_id}\u0000${ev.session_id}`;
     const s = bySession.get(key);
     if (!s) {

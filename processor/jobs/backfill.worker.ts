@@ -410,7 +410,9 @@ const NO_EVENT: ScannedEvent = {
   session_id: '',
   type: '',
   event_name: null,
+  hostname: null,
   path: null,
+  querystring: null,
   properties: null,
   is_bot: false,
 };

@@ -272,7 +272,8 @@ export const backfillRepository = {
     const { rows } = await q.query<ScannedEvent>(
       condition ? 'backfill.read_slice_matching' : 'backfill.read_slice',
       `SELECT e.event_id, to_char(e.event_time AT TIME ZONE 'UTC', ${ISO_US}) AS event_time,
-              e.website_id, e.session_id, e.type, e.event_name, e.path, e.properties, e.is_bot
+              e.website_id, e.session_id, e.type, e.event_name, e.hostname, e.path, e.querystring,
+              e.properties, e.is_bot
          FROM ${s.table} e WHERE ${where}`,
       p.values,
     );

@@ -18,7 +18,9 @@ export interface ScannedEvent {
   session_id: string;
   type: string;
   event_name: string | null;
+  hostname: string | null;
   path: string | null;
+  querystring: string | null;
   properties: Record<string, unknown> | null;
   is_bot: boolean;
 }

@@ -4,6 +4,8 @@ import type { EntityRef } from '../ids.js';
 import type { Queryable } from './pool.js';
 
 export interface Goal extends GoalDefinition {
+  /** Pageview goals: the exact hostname required (migration 015); null = any host. */
+  hostname: string | null;
   numeric_id: number;
   name: string;
   description: string | null;
@@ -18,6 +20,7 @@ export interface Goal extends GoalDefinition {
 
 export type NewGoal = Omit<
   Goal,
+  | 'hostname'
   | 'numeric_id'
   | 'created_at'
   | 'updated_at'
@@ -25,7 +28,7 @@ export type NewGoal = Omit<
   | 'backfill'
   | 'pattern_issue'
   | 'pattern_rewritten_from'
->;
+> & { hostname?: string | null };
 
 /** The fields an update may change (everything but identity and timestamps). */
 export type GoalChanges = Omit<NewGoal, 'id' | 'website_id' | 'goal_type'>;
@@ -33,7 +36,7 @@ export type GoalChanges = Omit<NewGoal, 'id' | 'website_id' | 'goal_type'>;
 const COLUMNS = `id, numeric_id, website_id, name, description, goal_type, match_operator,
   match_value, case_sensitive, property_filters, value_mode, fixed_value, value_property_key,
   currency, definition_version, backfill, pattern_issue, pattern_rewritten_from, created_at,
-  updated_at`;
+  updated_at, hostname`;
 
 interface PgError {
   code?: string;
@@ -62,8 +65,8 @@ export const goalRepository = {
       'goal.create',
       `INSERT INTO goals (id, website_id, name, description, goal_type, match_operator,
          match_value, case_sensitive, property_filters, value_mode, fixed_value,
-         value_property_key, currency, definition_version, backfill)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14)
+         value_property_key, currency, definition_version, backfill, hostname)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)
        RETURNING ${COLUMNS}`,
       [
         g.id,
@@ -80,6 +83,7 @@ export const goalRepository = {
         g.value_property_key,
         g.currency,
         JSON.stringify(queuedBackfill(1)),
+        g.hostname ?? null,
       ],
     );
     return rows[0]!;
@@ -159,7 +163,8 @@ export const goalRepository = {
          definition_version = $14, backfill = COALESCE($15::jsonb, backfill),
          pattern_issue = CASE WHEN $16 THEN NULL ELSE pattern_issue END,
          pattern_rewritten_from = CASE WHEN $16 THEN NULL ELSE pattern_rewritten_from END,
-         pattern_engine = CASE WHEN $16 THEN 2 ELSE pattern_engine END
+         pattern_engine = CASE WHEN $16 THEN 2 ELSE pattern_engine END,
+         hostname = $17
        WHERE website_id = $1 AND id = $2 AND definition_version = $3
        RETURNING ${COLUMNS}`,
       [
@@ -179,6 +184,7 @@ export const goalRepository = {
         version,
         bumpVersion ? JSON.stringify(queuedBackfill(version)) : null,
         clearPatternIssue,
+        c.hostname ?? null,
       ],
     );
     const goal = rows[0];
@@ -218,7 +224,7 @@ export const goalRepository = {
       'goal.definitions_for_website',
       `SELECT id, website_id, goal_type, match_operator, match_value, case_sensitive,
               property_filters, value_mode, fixed_value, value_property_key, currency,
-              definition_version, pattern_issue
+              definition_version, pattern_issue, hostname
          FROM goals WHERE website_id = $1 ORDER BY id`,
       [websiteId],
     );

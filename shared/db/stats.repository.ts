@@ -193,6 +193,62 @@ const PERIOD_COLUMNS = [
   'average_value',
 ] as const;
 
+/** Rybbit's bucket sizes for goal series (`goals/time-series`, `goals/preview`). */
+export const GOAL_BUCKETS = [
+  'minute',
+  'five_minutes',
+  'ten_minutes',
+  'fifteen_minutes',
+  'hour',
+  'day',
+  'week',
+  'month',
+  'year',
+] as const;
+export type GoalBucket = (typeof GOAL_BUCKETS)[number];
+
+/**
+ * SQL: the local start (timestamp without time zone, in `tz`) of the bucket holding the
+ * instant `t`. Weeks start on Monday (ISO, as `date_trunc`); the n-minute buckets are aligned
+ * to the local hour.
+ */
+function bucketStartSql(bucket: GoalBucket, t: string, tz: string): string {
+  const local = `(${t} AT TIME ZONE ${tz})`;
+  switch (bucket) {
+    case 'five_minutes':
+    case 'ten_minutes':
+    case 'fifteen_minutes': {
+      const n = { five_minutes: 5, ten_minutes: 10, fifteen_minutes: 15 }[bucket];
+      return `date_bin(interval '${n} minutes', ${local}, timestamp '2000-01-01')`;
+    }
+    default:
+      return `date_trunc('${bucket}', ${local})`;
+  }
+}
+
+/** The step between local bucket starts. */
+function bucketStepSql(bucket: GoalBucket): string {
+  return {
+    minute: "interval '1 minute'",
+    five_minutes: "interval '5 minutes'",
+    ten_minutes: "interval '10 minutes'",
+    fifteen_minutes: "interval '15 minutes'",
+    hour: "interval '1 hour'",
+    day: "interval '1 day'",
+    week: "interval '1 week'",
+    month: "interval '1 month'",
+    year: "interval '1 year'",
+  }[bucket];
+}
+
+export interface GoalBucketRow {
+  /** Bucket start in the requested zone, `YYYY-MM-DD HH:MI:SS`. */
+  time: string;
+  goal_id: string;
+  conversions: number;
+  total_sessions: number;
+}
+
 export const statsRepository = {
   /**
    * The instants at which the given local calendar dates begin in `timezone` (PostgreSQL's
@@ -341,6 +397,120 @@ export const statsRepository = {
       p.values,
     );
     return rows;
+  },
+
+  /**
+   * Rybbit's goal time series: per bucket (local starts in `tz`) and goal, the sessions of the
+   * scope with a conversion of the goal in the bucket, and the scope's sessions overlapping the
+   * bucket (a session counts in every bucket its span touches, as in {@link goalTimeseries}).
+   * Only buckets holding a session give rows, ordered by time and goal id. The span is clipped
+   * to [lo, hi), so both dialects count the same sessions for the same window.
+   */
+  async goalBucketSeries(
+    q: Queryable,
+    scope: SessionScope & { goalIds: readonly string[] },
+    bucket: GoalBucket,
+    tz: string,
+  ): Promise<GoalBucketRow[]> {
+    const p = new SqlParams();
+    const sp = scopeParams(scope, p);
+    const zone = p.add(tz);
+    const goals = p.add(scope.goalIds, 'text[]');
+    const start = (t: string) => bucketStartSql(bucket, t, zone);
+    const { rows } = await q.query<GoalBucketRow>(
+      'stats.goal_bucket_series',
+      `WITH s AS MATERIALIZED (${scopedSessionsSql(scope, sp, p, 's.session_id, s.started_at, s.ended_at')}),
+       sb AS (
+         SELECT b.t, count(*)::int AS n
+           FROM s, generate_series(${start(`greatest(s.started_at, ${sp.lo})`)},
+                                   ${start(`least(s.ended_at, ${sp.hi} - interval '1 microsecond')`)},
+                                   ${bucketStepSql(bucket)}) AS b(t)
+          GROUP BY b.t
+       ),
+       cb AS (
+         SELECT ${start('c.event_time')} AS t, c.goal_id, count(DISTINCT c.session_id)::int AS n
+           FROM conversions c JOIN s ON s.session_id = c.session_id
+          WHERE c.goal_id = ANY(${goals}) AND c.website_id = ${sp.w}
+            AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}
+          GROUP BY 1, 2
+       )
+       SELECT to_char(sb.t, 'YYYY-MM-DD HH24:MI:SS') AS time, g.goal_id,
+              coalesce(cb.n, 0) AS conversions, sb.n AS total_sessions
+         FROM sb CROSS JOIN unnest(${goals}) AS g(goal_id)
+         LEFT JOIN cb ON cb.t = sb.t AND cb.goal_id = g.goal_id
+        ORDER BY sb.t, g.goal_id`,
+      p.values,
+    );
+    return rows;
+  },
+
+  /** The scope's sessions that converted on any of `goalIds` in [lo, hi). */
+  async convertingAnyCount(
+    q: Queryable,
+    scope: SessionScope & { goalIds: readonly string[] },
+  ): Promise<number> {
+    const p = new SqlParams();
+    const sp = scopeParams(scope, p);
+    const { rows } = await q.query<{ n: number }>(
+      'stats.converting_any',
+      `SELECT count(DISTINCT c.session_id)::int AS n
+         FROM conversions c
+         JOIN (${scopedSessionsSql(scope, sp, p, 's.session_id')}) s ON s.session_id = c.session_id
+        WHERE c.goal_id = ANY(${p.add(scope.goalIds, 'text[]')}) AND c.website_id = ${sp.w}
+          AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}`,
+      p.values,
+    );
+    return rows[0]?.n ?? 0;
+  },
+
+  /**
+   * A goal preview from raw events: `condition` (SQL from {@link goalConditionSql}, its
+   * parameters already in `p`, events aliased `e`) over the events of the scope's sessions in
+   * [lo, hi). Conversions are the sessions with a matching event; the series gives them per
+   * bucket (rows only for buckets with one). Runs under `timeoutMs` of statement timeout.
+   */
+  async goalPreview(
+    db: { tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> },
+    scope: SessionScope,
+    p: SqlParams,
+    condition: string,
+    bucket: GoalBucket,
+    tz: string,
+    timeoutMs: number,
+  ): Promise<{
+    conversions: number;
+    total_sessions: number;
+    series: Array<{ time: string; conversions: number }>;
+  }> {
+    const sp = scopeParams(scope, p);
+    const zone = p.add(tz);
+    return db.tx(async (q) => {
+      await q.query('stats.preview_timeout', `SELECT set_config('statement_timeout', $1, true)`, [
+        String(Math.max(1, Math.floor(timeoutMs))),
+      ]);
+      const { rows } = await q.query<{ t: string | null; n: number; total: number }>(
+        'stats.goal_preview',
+        `WITH s AS MATERIALIZED (${scopedSessionsSql(scope, sp, p, 's.session_id')}),
+         m AS (
+           SELECT e.session_id, e.event_time FROM events e JOIN s ON s.session_id = e.session_id
+            WHERE e.website_id = ${sp.w} AND e.event_time >= ${sp.lo} AND e.event_time < ${sp.hi}
+              AND (${sp.bots} OR NOT e.is_bot) AND ${condition}
+         )
+         SELECT NULL AS t, count(DISTINCT m.session_id)::int AS n, (SELECT count(*) FROM s)::int AS total FROM m
+         UNION ALL
+         SELECT to_char(${bucketStartSql(bucket, 'm.event_time', zone)}, 'YYYY-MM-DD HH24:MI:SS'),
+                count(DISTINCT m.session_id)::int, 0
+           FROM m GROUP BY 1
+         ORDER BY 1 NULLS FIRST`,
+        p.values,
+      );
+      const head = rows[0]!;
+      return {
+        conversions: head.n,
+        total_sessions: head.total,
+        series: rows.slice(1).map((r) => ({ time: r.t!, conversions: r.n })),
+      };
+    });
   },
 
   /**

@@ -1,4 +1,5 @@
 import type { EntityRef } from '../ids.js';
+import { trackingSettingsOf, type TrackingSettings } from '../goals/tracking-settings.js';
 import type { Queryable } from './pool.js';
 
 /** How a website treats bot traffic in its statistics (see ingest/enrichment/bot.ts). */
@@ -13,6 +14,8 @@ export interface Website {
   allowed_origins: string[];
   timezone: string;
   bot_policy: BotPolicy;
+  /** Autocapture switches, defaults applied (see `shared/goals/tracking-settings.ts`). */
+  tracking: TrackingSettings;
   created_at: Date;
   updated_at: Date;
 }
@@ -24,17 +27,22 @@ export interface NewWebsite {
   allowed_origins?: string[];
   timezone?: string;
   bot_policy?: BotPolicy;
+  /** Settings to store (merged into the stored object on update). */
+  tracking?: Partial<TrackingSettings>;
 }
 
+/** A row as read, with the tracking defaults applied. */
+const withTracking = (w: Website): Website => ({ ...w, tracking: trackingSettingsOf(w.tracking) });
+
 const COLUMNS =
-  'id, numeric_id, name, domain, allowed_origins, timezone, bot_policy, created_at, updated_at';
+  'id, numeric_id, name, domain, allowed_origins, timezone, bot_policy, tracking, created_at, updated_at';
 
 export const websiteRepository = {
   async create(q: Queryable, w: NewWebsite): Promise<Website> {
     const { rows } = await q.query<Website>(
       'website.create',
-      `INSERT INTO websites (id, name, domain, allowed_origins, timezone, bot_policy)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+      `INSERT INTO websites (id, name, domain, allowed_origins, timezone, bot_policy, tracking)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
       [
         w.id,
         w.name,
@@ -42,9 +50,10 @@ export const websiteRepository = {
         w.allowed_origins ?? [],
         w.timezone ?? 'UTC',
         w.bot_policy ?? 'balanced',
+        JSON.stringify(w.tracking ?? {}),
       ],
     );
-    return rows[0]!;
+    return withTracking(rows[0]!);
   },
 
   /** The website a parsed reference (`parseWebsiteRef`) names, by `site_…` or numeric id. */
@@ -56,7 +65,7 @@ export const websiteRepository = {
         : `SELECT ${COLUMNS} FROM websites WHERE numeric_id = $1`,
       ['id' in ref ? ref.id : ref.numericId],
     );
-    return rows[0] ?? null;
+    return rows[0] ? withTracking(rows[0]) : null;
   },
 
   /** Applies the given fields (others unchanged); null when the website does not exist. */
@@ -73,6 +82,7 @@ export const websiteRepository = {
          allowed_origins = COALESCE($4, allowed_origins),
          timezone = COALESCE($5, timezone),
          bot_policy = COALESCE($6, bot_policy),
+         tracking = tracking || COALESCE($7::jsonb, '{}'::jsonb),
          updated_at = now()
        WHERE id = $1 RETURNING ${COLUMNS}`,
       [
@@ -82,9 +92,10 @@ export const websiteRepository = {
         c.allowed_origins ?? null,
         c.timezone ?? null,
         c.bot_policy ?? null,
+        c.tracking === undefined ? null : JSON.stringify(c.tracking),
       ],
     );
-    return rows[0] ?? null;
+    return rows[0] ? withTracking(rows[0]) : null;
   },
 
   /** Deletes the website and (cascade) its goal definitions; events and conversions stay. */
@@ -108,6 +119,6 @@ export const websiteRepository = {
       `SELECT ${COLUMNS} FROM websites WHERE $1::text[] IS NULL OR id = ANY($1) ORDER BY created_at, id`,
       [ids],
     );
-    return rows;
+    return rows.map(withTracking);
   },
 };

@@ -13,6 +13,32 @@ const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union(
 const Str = (max = 2048) => Nullable(Type.String({ maxLength: max }));
 const ISO_TIME = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$';
 
+/**
+ * Events the trackers capture on their own: `outbound` (`{url, text, target}`), `file_download`
+ * (`{url, text}`, Goalpost's tracker), `button_click` (`{text, …}`), `copy` (`{text,
+ * textLength?, sourceElement}`), `form_submit` (`{formId, formName, formAction, method,
+ * fieldCount, …}`) and `input_change` (Rybbit's form interactions; no goal type matches it).
+ * They are stored with their own type and properties, match goals of the same type, and are
+ * not counted as pageviews or custom events.
+ */
+export const AUTOCAPTURE_EVENT_TYPES = [
+  'outbound',
+  'file_download',
+  'button_click',
+  'form_submit',
+  'copy',
+  'input_change',
+] as const;
+
+/** Every stored event type. */
+export const EVENT_TYPES = [
+  'pageview',
+  'event',
+  'performance',
+  ...AUTOCAPTURE_EVENT_TYPES,
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
 export const EventMessageSchema = Type.Object({
   v: Type.Literal(EVENT_SCHEMA_VERSION),
   event_id: Type.String({ pattern: UUID_PATTERN }),
@@ -32,7 +58,7 @@ export const EventMessageSchema = Type.Object({
    * `performance` carries web-vitals samples in `properties` (lcp, cls, inp, fcp, ttfb); it is
    * stored but never counted as a pageview or a custom event, and never matches a goal.
    */
-  type: Type.Union([Type.Literal('pageview'), Type.Literal('event'), Type.Literal('performance')]),
+  type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
   event_name: Str(EVENT_LIMITS.eventName),
   hostname: Str(253),
   path: Str(EVENT_LIMITS.path),

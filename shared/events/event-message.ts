@@ -14,6 +14,9 @@ import {
 
 // The message's schema has a file of its own, which the binary codec reads too.
 export {
+  AUTOCAPTURE_EVENT_TYPES,
+  EVENT_TYPES,
+  type EventType,
   EVENT_SCHEMA_VERSION,
   EventMessageSchema,
   type EventMessage,

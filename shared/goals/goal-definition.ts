@@ -2,8 +2,72 @@
  * The goal definition as the matcher, the cache and the processor see it: only the fields
  * that decide whether an event converts and what it is worth. One type for both API dialects.
  */
-export const GOAL_TYPES = ['event', 'pageview'] as const;
+/**
+ * Goal types whose events the trackers capture on their own (autocapture). Each matches only
+ * events stored with the same `type`, comparing its match value with the event property (or
+ * properties) {@link AUTOCAPTURE_VALUE_KEYS} names.
+ */
+export const AUTOCAPTURE_GOAL_TYPES = [
+  'outbound',
+  'file_download',
+  'button_click',
+  'form_submit',
+  'copy',
+] as const;
+export type AutocaptureGoalType = (typeof AUTOCAPTURE_GOAL_TYPES)[number];
+
+export const GOAL_TYPES = ['event', 'pageview', ...AUTOCAPTURE_GOAL_TYPES] as const;
 export type GoalType = (typeof GOAL_TYPES)[number];
+
+/** Whether `t` is an autocapture goal type (see {@link AUTOCAPTURE_GOAL_TYPES}). */
+export const isAutocaptureGoalType = (t: unknown): t is AutocaptureGoalType =>
+  (AUTOCAPTURE_GOAL_TYPES as readonly unknown[]).includes(t);
+
+/**
+ * The string event properties an autocapture goal's match value is compared with; the goal
+ * matches when any of them matches (a form by its name, id or action). Non-string values are
+ * not read (Rybbit's tracker sends these as strings).
+ */
+export const AUTOCAPTURE_VALUE_KEYS: Readonly<Record<AutocaptureGoalType, readonly string[]>> = {
+  outbound: ['url'],
+  file_download: ['url'],
+  button_click: ['text'],
+  form_submit: ['formName', 'formId', 'formAction'],
+  copy: ['text'],
+};
+
+/**
+ * File extensions Goalpost's tracker reports as file downloads unless a website configures its
+ * own list: Plausible's default list.
+ */
+export const DEFAULT_FILE_EXTENSIONS = [
+  'pdf',
+  'xlsx',
+  'docx',
+  'txt',
+  'rtf',
+  'csv',
+  'exe',
+  'key',
+  'pps',
+  'ppt',
+  'pptx',
+  '7z',
+  'pkg',
+  'rar',
+  'gz',
+  'zip',
+  'avi',
+  'mov',
+  'mp4',
+  'mpeg',
+  'wmv',
+  'midi',
+  'mp3',
+  'wav',
+  'wma',
+  'dmg',
+] as const;
 
 export const MATCH_OPERATORS = [
   'equals',
@@ -12,6 +76,8 @@ export const MATCH_OPERATORS = [
   'contains',
   'glob',
   'regex',
+  /** Any value: every event of the goal's type converts (autocapture goal types only). */
+  'any',
 ] as const;
 export type MatchOperator = (typeof MATCH_OPERATORS)[number];
 
@@ -46,7 +112,15 @@ export interface GoalDefinition {
   match_operator: MatchOperator;
   match_value: string;
   case_sensitive: boolean;
+  /**
+   * Property conditions, all of which must hold. Pageview goals compare the page's query-string
+   * parameters (the first value of each name, decoded); other goals the event's properties.
+   */
   property_filters: PropertyFilter[];
+  /**
+   * Pageview goals only: the page's hostname must equal this exactly. Absent or null: any host.
+   */
+  hostname?: string | null;
   value_mode: ValueMode;
   /** Decimal string (exact), set when value_mode is `fixed`. */
   fixed_value: string | null;

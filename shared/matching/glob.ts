@@ -8,12 +8,15 @@
  * Matching runs a bit-parallel position automaton (Shift-And with self-loops): one bit per
  * consuming token, one pass over the input, O(input length × ⌈tokens / 32⌉) whatever the
  * pattern. Backtracking translations (`^.*a.*a.*b$`) took seconds on a few hundred characters.
+ *
+ * Value globs (autocapture goals: URLs, button texts) have no separator: there `*` is one or
+ * more of any character, `/` included (`compileGlob(glob, { slashSeparates: false })`).
  */
 
 /** One glob token: a literal code point, `*` (one or more non-`/`), `**` (anything). */
 export type GlobToken = { kind: 'literal'; cp: number } | { kind: 'star' } | { kind: 'globstar' };
 
-const SLASH = 0x2f;
+const SLASH_CP = 0x2f;
 
 /** The tokens of a glob, in order (adjacent `**` merged: they mean the same as one). */
 export function parseGlob(glob: string): GlobToken[] {
@@ -48,8 +51,10 @@ export interface CompiledGlob {
  * puts a self-loop on any character on the current state. The subject matches when the last
  * state is active after its last character.
  */
-export function compileGlob(glob: string): CompiledGlob {
+export function compileGlob(glob: string, opts: { slashSeparates?: boolean } = {}): CompiledGlob {
   const tokens = parseGlob(glob);
+  // Without a separator no character stops `*`: -1 is no code point.
+  const SLASH = opts.slashSeparates === false ? -1 : SLASH_CP;
   const states = tokens.filter((t) => t.kind !== 'globstar').length + 1;
   const words = Math.ceil(states / 32);
   const mask = () => new Uint32Array(words);

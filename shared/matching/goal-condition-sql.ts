@@ -1,4 +1,9 @@
-import type { GoalDefinition, PropertyFilter } from '../goals/goal-definition.js';
+import {
+  AUTOCAPTURE_VALUE_KEYS,
+  isAutocaptureGoalType,
+  type GoalDefinition,
+  type PropertyFilter,
+} from '../goals/goal-definition.js';
 import { ANY_CHAR, complementSet, setOf } from './char-set.js';
 import { stringForm, compareCodePoints } from './compare.js';
 import { compareDecimals, decimalOf, type Decimal } from './decimal.js';
@@ -25,7 +30,9 @@ import { foldCase } from './goal-matcher.js';
  * - a `contains` property filter (JavaScript's number and JSON formatting cannot be rebuilt);
  * - an `equals`, `gt`… property filter on a value starting with `{` or `[` (it could equal or
  *   sort against the JSON text of an object property);
- * - a match value or filter value holding NUL or a lone surrogate (PostgreSQL text cannot).
+ * - a match value or filter value holding NUL or a lone surrogate (PostgreSQL text cannot);
+ * - a pageview goal with property filters (query-string parameters: `URLSearchParams`
+ *   decoding is not rebuilt in SQL).
  */
 
 /** What the renderer needs from a statement builder; `shared/db`'s `SqlParams` is one. */
@@ -40,6 +47,7 @@ export interface EventColumns {
   event_name: string;
   path: string;
   properties: string;
+  hostname: string;
 }
 
 /** The columns of `events` aliased `e`. */
@@ -48,6 +56,7 @@ export const EVENTS_ALIAS_E: EventColumns = {
   event_name: 'e.event_name',
   path: 'e.path',
   properties: 'e.properties',
+  hostname: 'e.hostname',
 };
 
 class Unrenderable extends Error {}
@@ -105,15 +114,36 @@ export function goalConditionSql(
 }
 
 function render(def: GoalDefinition, params: SqlParamSink, cols: EventColumns): string {
-  const type =
-    def.goal_type === 'pageview' ? 'pageview' : def.goal_type === 'event' ? 'event' : null;
-  if (type === null || def.pattern_issue != null) return 'false';
+  const gt = def.goal_type;
+  if (def.pattern_issue != null) return 'false';
+  const filters = Array.isArray(def.property_filters) ? def.property_filters : [];
+  if (isAutocaptureGoalType(gt)) {
+    const parts = [`${cols.type} = '${gt}'`];
+    if (def.match_operator !== 'any') {
+      const alternatives = AUTOCAPTURE_VALUE_KEYS[gt].map((k) => {
+        const v = `(${cols.properties} -> '${k}')`;
+        const subject = subjectSql(def, `(${cols.properties} ->> '${k}')`, params);
+        return `(jsonb_typeof(${v}) = 'string' AND ${subject})`;
+      });
+      parts.push(`(${alternatives.join(' OR ')})`);
+    }
+    for (const f of filters) parts.push(filterSql(f, cols.properties, params));
+    return `(${parts.join(' AND ')})`;
+  }
+  const type = gt === 'pageview' ? 'pageview' : gt === 'event' ? 'event' : null;
+  if (type === null) return 'false';
   const subjectCol = type === 'pageview' ? cols.path : cols.event_name;
   const subject = subjectSql(def, subjectCol, params);
   if (subject === 'false') return 'false';
-  const filters = Array.isArray(def.property_filters) ? def.property_filters : [];
   const parts = [`${cols.type} = '${type}'`, `${subjectCol} IS NOT NULL`, subject];
-  for (const f of filters) parts.push(filterSql(f, cols.properties, params));
+  if (type === 'pageview') {
+    if (filters.length > 0) throw new Unrenderable();
+    if (typeof def.hostname === 'string' && def.hostname !== '') {
+      parts.push(`${cols.hostname} = ${params.add(checkText(def.hostname), 'text')}`);
+    }
+  } else {
+    for (const f of filters) parts.push(filterSql(f, cols.properties, params));
+  }
   return `(${parts.join(' AND ')})`;
 }
 
@@ -121,6 +151,7 @@ const regexMatch = (col: string, pattern: string, params: SqlParamSink) =>
   `${col} COLLATE "C" ~ ${params.add(pattern)}`;
 
 function subjectSql(def: GoalDefinition, col: string, params: SqlParamSink): string {
+  if (def.match_operator === 'any') return 'true';
   const raw = typeof def.match_value === 'string' ? def.match_value : '';
   const ci = !def.case_sensitive;
   if (def.match_operator === 'regex') {
@@ -137,7 +168,7 @@ function subjectSql(def: GoalDefinition, col: string, params: SqlParamSink): str
   const decoded = checkText(def.goal_type === 'pageview' ? decodePercentTolerant(raw) : raw);
   if (def.match_operator === 'glob') {
     if (ci) throw new Unrenderable();
-    return regexMatch(col, globPattern(decoded), params);
+    return regexMatch(col, globPattern(decoded, !isAutocaptureGoalType(def.goal_type)), params);
   }
   if (!['equals', 'starts_with', 'ends_with', 'contains'].includes(def.match_operator)) {
     return 'false';
@@ -164,15 +195,15 @@ function subjectSql(def: GoalDefinition, col: string, params: SqlParamSink): str
 const NOT_SLASH = postgresSet(complementSet(setOf(0x2f)));
 const ANY = postgresSet(ANY_CHAR);
 
-/** A glob as an anchored PostgreSQL pattern, from the same tokens the automaton runs. */
-export function globPattern(glob: string): string {
+/**
+ * A glob as an anchored PostgreSQL pattern, from the same tokens the automaton runs; without
+ * `slashSeparates` (value globs) `*` is one or more of any character.
+ */
+export function globPattern(glob: string, slashSeparates = true): string {
+  const star = slashSeparates ? NOT_SLASH : ANY;
   const body = parseGlob(glob)
     .map((t) =>
-      t.kind === 'globstar'
-        ? `${ANY}*`
-        : t.kind === 'star'
-          ? `${NOT_SLASH}+`
-          : postgresSet(setOf(t.cp)),
+      t.kind === 'globstar' ? `${ANY}*` : t.kind === 'star' ? `${star}+` : postgresSet(setOf(t.cp)),
     )
     .join('');
   return `^${body}$`;

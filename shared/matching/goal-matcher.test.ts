@@ -351,15 +351,22 @@ describe('event goals', () => {
     expect(g.matches(event('purchase', props))).toBe(expected);
   });
 
-  it('property filters also apply to pageview goals that have them', () => {
+  it('pageview goals compare their property filters with query-string parameters', () => {
     const g = compileGoal(
       goal({
         match_value: '/x',
         property_filters: [{ key: 'variant', operator: 'equals', value: 'b' }],
       }),
     );
-    expect(g.matches(pageview('/x', { variant: 'b' }))).toBe(true);
-    expect(g.matches(pageview('/x', { variant: 'a' }))).toBe(false);
+    const page = (qs: string | null): MatchableEvent => ({
+      ...pageview('/x', { variant: 'b' }),
+      querystring: qs,
+    });
+    expect(g.matches(page('?variant=b'))).toBe(true);
+    expect(g.matches(page('?variant=a&variant=b'))).toBe(false); // the first value counts
+    expect(g.matches(page('?other=1'))).toBe(false); // properties are not read
+    expect(g.matches(page(null))).toBe(false);
+    expect(g.matches(page('?variant=%62'))).toBe(true); // decoded
   });
 });
 
@@ -820,6 +827,176 @@ describe('property: matching never throws', () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe('typed query-string filters and hostname (pageview goals)', () => {
+  const page = (
+    path: string,
+    querystring: string | null,
+    hostname: string | null = 'shop.example',
+  ): MatchableEvent => ({
+    type: 'pageview',
+    event_name: null,
+    path,
+    properties: null,
+    querystring,
+    hostname,
+  });
+
+  it('a number matches a numeric parameter; a boolean matches "true"/"false"', () => {
+    const n = compileGoal(
+      goal({ match_value: '/p', property_filters: [{ key: 'n', operator: 'equals', value: 5 }] }),
+    );
+    expect(n.matches(page('/p', '?n=5'))).toBe(true);
+    expect(n.matches(page('/p', '?n=5.0'))).toBe(true);
+    expect(n.matches(page('/p', '?n=6'))).toBe(false);
+    expect(n.matches(page('/p', '?n=five'))).toBe(false);
+    const b = compileGoal(
+      goal({
+        match_value: '/p',
+        property_filters: [{ key: 'b', operator: 'equals', value: true }],
+      }),
+    );
+    expect(b.matches(page('/p', '?b=true'))).toBe(true);
+    expect(b.matches(page('/p', '?b=1'))).toBe(false);
+  });
+
+  it('hostname is exact equality; absent or empty means any host', () => {
+    const g = compileGoal(goal({ match_value: '/p', hostname: 'shop.example' }));
+    expect(g.matches(page('/p', null))).toBe(true);
+    expect(g.matches(page('/p', null, 'www.shop.example'))).toBe(false);
+    expect(g.matches(page('/p', null, 'SHOP.example'))).toBe(false);
+    expect(g.matches(page('/p', null, null))).toBe(false);
+    expect(
+      compileGoal(goal({ match_value: '/p', hostname: null })).matches(page('/p', null, null)),
+    ).toBe(true);
+    expect(
+      compileGoal(goal({ match_value: '/p', hostname: '' })).matches(page('/p', null, 'x')),
+    ).toBe(true);
+  });
+});
+
+describe('autocapture goal types', () => {
+  const auto = (type: string, properties: Record<string, unknown> | null): MatchableEvent => ({
+    type,
+    event_name: null,
+    path: '/page',
+    properties,
+  });
+
+  it('each type matches only events of its own type, on its own property', () => {
+    const cases: Array<[GoalDefinition['goal_type'], Record<string, unknown>]> = [
+      ['outbound', { url: 'https://other.example/a' }],
+      ['file_download', { url: 'https://cdn.example/a.pdf' }],
+      ['button_click', { text: 'Buy now' }],
+      ['copy', { text: 'COUPON-1' }],
+      ['form_submit', { formName: 'signup', formId: '', formAction: 'https://x.example/s' }],
+    ];
+    for (const [type, props] of cases) {
+      const g = compileGoal(goal({ goal_type: type, match_operator: 'any', match_value: '' }));
+      for (const [other, otherProps] of cases) {
+        expect(g.matches(auto(other, otherProps)), `${type} on ${other}`).toBe(other === type);
+      }
+      expect(g.matches({ ...auto('event', props), event_name: type })).toBe(false);
+    }
+  });
+
+  it('old custom events named outbound match event goals, not outbound goals', () => {
+    const old: MatchableEvent = {
+      type: 'event',
+      event_name: 'outbound',
+      path: '/',
+      properties: { url: 'https://x.example/' },
+    };
+    const fresh = auto('outbound', { url: 'https://x.example/' });
+    const eventGoal = compileGoal(goal({ goal_type: 'event', match_value: 'outbound' }));
+    const outboundGoal = compileGoal(
+      goal({ goal_type: 'outbound', match_operator: 'any', match_value: '' }),
+    );
+    expect(eventGoal.matches(old)).toBe(true);
+    expect(eventGoal.matches(fresh)).toBe(false);
+    expect(outboundGoal.matches(old)).toBe(false);
+    expect(outboundGoal.matches(fresh)).toBe(true);
+  });
+
+  it('value globs: * crosses / and needs one character, ** may be empty, anchored', () => {
+    const g = compileGoal(
+      goal({ goal_type: 'outbound', match_operator: 'glob', match_value: 'https://*.example/*' }),
+    );
+    expect(g.matches(auto('outbound', { url: 'https://a.b.example/x/y' }))).toBe(true);
+    expect(g.matches(auto('outbound', { url: 'https://a.example/' }))).toBe(false);
+    expect(g.matches(auto('outbound', { url: 'xhttps://a.example/x' }))).toBe(false);
+    const c = compileGoal(
+      goal({ goal_type: 'copy', match_operator: 'glob', match_value: 'coupon-*' }),
+    );
+    expect(c.matches(auto('copy', { text: 'coupon-a/b' }))).toBe(true);
+    expect(c.matches(auto('copy', { text: 'coupon-' }))).toBe(false);
+    const d = compileGoal(
+      goal({ goal_type: 'copy', match_operator: 'glob', match_value: 'coupon-**' }),
+    );
+    expect(d.matches(auto('copy', { text: 'coupon-' }))).toBe(true);
+  });
+
+  it('form goals match the form name, id or action; only string values are read', () => {
+    const g = compileGoal(goal({ goal_type: 'form_submit', match_value: 'signup' }));
+    expect(g.matches(auto('form_submit', { formName: 'signup', formId: 'f' }))).toBe(true);
+    expect(g.matches(auto('form_submit', { formName: '', formId: 'signup' }))).toBe(true);
+    expect(g.matches(auto('form_submit', { formAction: 'signup' }))).toBe(true);
+    expect(
+      g.matches(auto('form_submit', { formName: 'login', formId: 'x', formAction: 'y' })),
+    ).toBe(false);
+    const n = compileGoal(goal({ goal_type: 'button_click', match_value: '5' }));
+    expect(n.matches(auto('button_click', { text: 5 }))).toBe(false);
+    expect(n.matches(auto('button_click', { text: '5' }))).toBe(true);
+  });
+
+  it('a value is required unless the operator is any; property filters are typed', () => {
+    const g = compileGoal(
+      goal({
+        goal_type: 'button_click',
+        match_operator: 'contains',
+        match_value: 'buy',
+        case_sensitive: false,
+        property_filters: [{ key: 'price', operator: 'gte', value: 10 }],
+      }),
+    );
+    expect(g.matches(auto('button_click', { text: 'BUY now', price: '12' }))).toBe(true);
+    expect(g.matches(auto('button_click', { text: 'BUY now', price: 12 }))).toBe(true);
+    expect(g.matches(auto('button_click', { text: 'BUY now', price: '9' }))).toBe(false);
+    expect(g.matches(auto('button_click', { price: 12 }))).toBe(false);
+    expect(g.matches(auto('button_click', null))).toBe(false);
+  });
+
+  it('property: an any-goal matches exactly the events of its type', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('outbound', 'file_download', 'button_click', 'form_submit', 'copy'),
+        fc.constantFrom(
+          'outbound',
+          'file_download',
+          'button_click',
+          'form_submit',
+          'copy',
+          'event',
+          'pageview',
+          'input_change',
+        ),
+        fc.option(
+          fc.dictionary(
+            fc.constantFrom('url', 'text', 'formId'),
+            fc.oneof(fc.string(), fc.integer()),
+          ),
+          { nil: null },
+        ),
+        (goalType, evType, props) => {
+          const g = compileGoal(
+            goal({ goal_type: goalType, match_operator: 'any', match_value: '' }),
+          );
+          expect(g.matches(auto(evType, props))).toBe(goalType === evType);
+        },
+      ),
     );
   });
 });

@@ -1,4 +1,9 @@
-import type { GoalDefinition, PropertyFilter } from '../goals/goal-definition.js';
+import {
+  AUTOCAPTURE_VALUE_KEYS,
+  isAutocaptureGoalType,
+  type GoalDefinition,
+  type PropertyFilter,
+} from '../goals/goal-definition.js';
 import { compareProperty } from './compare.js';
 import { decimalOf, formatPlainDecimal, plainDecimalLength } from './decimal.js';
 import type { Decimal } from './decimal.js';
@@ -20,15 +25,19 @@ import { decodePercentTolerant } from './url-path.js';
 /** The fields of an event that goal matching reads. */
 export interface MatchableEvent {
   /**
-   * `'pageview'` or `'event'`; any other type (e.g. `'performance'`) never matches. Typed as
-   * `string` because `'pageview' | 'event' | string` collapses to it anyway (and lint rejects
-   * the redundant literals).
+   * `'pageview'`, `'event'` or an autocapture type (`'outbound'`, `'button_click'`…); other
+   * types (e.g. `'performance'`) never match. Typed as `string` because a union with `string`
+   * collapses to it anyway (and lint rejects the redundant literals).
    */
   type: string;
   event_name: string | null;
   /** Already-normalized path (output of `pathFromUrl`), for pageviews. */
   path: string | null;
   properties: Record<string, unknown> | null;
+  /** The page's hostname; read by pageview goals with a `hostname` condition. */
+  hostname?: string | null;
+  /** The page's query string (`?a=1&b=2` or empty); read by pageview goals' property filters. */
+  querystring?: string | null;
 }
 
 /** A goal ready to be tested against events. */
@@ -89,6 +98,20 @@ function propertyOf(ev: MatchableEvent, key: string): unknown {
   return props[key];
 }
 
+/**
+ * The query-string parameters of a page as property values: the first value of each name,
+ * decoded as `URLSearchParams` decodes (`+` is a space; malformed escapes stay as written).
+ * Values are strings, so they compare under the one comparison rule: `?n=5` equals `5`.
+ */
+export function queryParamsOf(querystring: string | null | undefined): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (typeof querystring !== 'string' || querystring.length <= 1) return out;
+  for (const [k, v] of new URLSearchParams(querystring)) {
+    if (!Object.hasOwn(out, k)) out[k] = v;
+  }
+  return out;
+}
+
 const NEVER = (): boolean => false;
 
 /**
@@ -97,6 +120,7 @@ const NEVER = (): boolean => false;
  * written `/caf%C3%A9` and one written `/café` both match the path `/café`.
  */
 function subjectTest(def: GoalDefinition): (subject: string) => boolean {
+  if (def.match_operator === 'any') return () => true;
   const fold = !def.case_sensitive;
   const raw = typeof def.match_value === 'string' ? def.match_value : '';
   if (def.match_operator === 'regex') {
@@ -125,7 +149,10 @@ function subjectTest(def: GoalDefinition): (subject: string) => boolean {
     case 'glob': {
       // The glob is folded as text before compilation (folding never creates or removes `*`
       // or `/`), so glob goals fold exactly like the plain operators: `ß` matches `SS`.
-      const glob = compileGlob(value);
+      // Paths have segments; URLs and texts of autocapture goals do not (`*` crosses `/`).
+      const glob = compileGlob(value, {
+        slashSeparates: !isAutocaptureGoalType(def.goal_type),
+      });
       return (subject) => glob.test(prepare(subject));
     }
     default:
@@ -138,37 +165,75 @@ function subjectTest(def: GoalDefinition): (subject: string) => boolean {
  * match (invalid or unsafe regex from an older store, unknown operator or goal type) gives a
  * goal that never matches.
  *
- * - `pageview` goals match events of type `'pageview'` on `path`; `event` goals match events of
- *   type `'event'` on `event_name`. A `null` subject never matches.
+ * - `pageview` goals match events of type `'pageview'` on `path`, and, with `hostname` set,
+ *   only pages on exactly that host; `event` goals match events of type `'event'` on
+ *   `event_name`. A `null` subject never matches.
+ * - Autocapture goals (`outbound`, `file_download`, `button_click`, `form_submit`, `copy`)
+ *   match events of their own type only, on the string properties
+ *   {@link AUTOCAPTURE_VALUE_KEYS} names (any of them); operator `any` matches every event of
+ *   the type. Custom events named `outbound` (stored so before autocapture types existed) are
+ *   `event`s and match event goals, never outbound goals.
  * - `equals`, `starts_with`, `ends_with`, `contains` are plain string operations: `%` and `_`
- *   are ordinary characters. `glob`: see `glob.ts`. `regex`: the Goalpost regex dialect (RE2
- *   syntax, see `regex-syntax.ts`), unanchored, compiled here and never per event.
+ *   are ordinary characters. `glob`: see `glob.ts` (`/` separates only in paths). `regex`: the
+ *   Goalpost regex dialect (RE2 syntax, see `regex-syntax.ts`), unanchored, compiled here and
+ *   never per event.
  * - `case_sensitive: false` folds both sides with {@link foldCase} for the plain operators and
  *   glob; regexes use RE2's simple case folding (`ſ` ~ `s`, `ς` ~ `σ`, but `ß` does not match
  *   `ss`).
- * - Property filters apply to both goal types (normally only event goals have any) and must
- *   all hold, each by {@link compareProperty} on the top-level property `key` (own keys only).
+ * - Property filters must all hold, each by {@link compareProperty} (typed: a number equals a
+ *   number or a numeric string, a boolean `true` or `"true"`). Pageview goals read the page's
+ *   query-string parameters ({@link queryParamsOf}), other goals the event's top-level
+ *   properties (own keys only).
  * - Values: see {@link CompiledGoal.value}, {@link decimalValue}; `fixed` returns
  *   `fixed_value` as plain decimal text (`null` if it is missing or not a numeral).
  */
 export function compileGoal(def: GoalDefinition): CompiledGoal {
-  const wantedType =
-    def.goal_type === 'pageview' ? 'pageview' : def.goal_type === 'event' ? 'event' : null;
+  const gt = def.goal_type;
+  const wantedType = gt === 'pageview' || gt === 'event' || isAutocaptureGoalType(gt) ? gt : null;
   const test = wantedType === null ? NEVER : subjectTest(def);
+  const anyValue = def.match_operator === 'any';
+  const valueKeys = isAutocaptureGoalType(gt) ? AUTOCAPTURE_VALUE_KEYS[gt] : null;
   const filters: PropertyFilter[] = Array.isArray(def.property_filters)
     ? [...def.property_filters]
     : [];
+  const host =
+    gt === 'pageview' && typeof def.hostname === 'string' && def.hostname !== ''
+      ? def.hostname
+      : null;
   const fixed =
     def.value_mode === 'fixed' && def.fixed_value !== null
       ? storable(decimalOf(def.fixed_value))
       : null;
 
+  const subjectMatches = (ev: MatchableEvent): boolean => {
+    if (valueKeys !== null) {
+      if (anyValue) return true;
+      return valueKeys.some((k) => {
+        const v = propertyOf(ev, k);
+        return typeof v === 'string' && test(v);
+      });
+    }
+    const subject = wantedType === 'pageview' ? ev.path : ev.event_name;
+    return typeof subject === 'string' && test(subject);
+  };
+
   return {
     goal: def,
     matches(ev: MatchableEvent): boolean {
       if (wantedType === null || ev.type !== wantedType) return false;
-      const subject = wantedType === 'pageview' ? ev.path : ev.event_name;
-      if (typeof subject !== 'string' || !test(subject)) return false;
+      if (host !== null && ev.hostname !== host) return false;
+      if (!subjectMatches(ev)) return false;
+      if (filters.length === 0) return true;
+      if (wantedType === 'pageview') {
+        const params = queryParamsOf(ev.querystring);
+        return filters.every((f) =>
+          compareProperty(
+            Object.hasOwn(params, f.key) ? params[f.key] : undefined,
+            f.operator,
+            f.value,
+          ),
+        );
+      }
       return filters.every((f) => compareProperty(propertyOf(ev, f.key), f.operator, f.value));
     },
     value(ev: MatchableEvent): string | null {

@@ -341,15 +341,34 @@ describe('goal management API', () => {
         'currency',
       ],
       [
-        'filters on pageview',
-        {
-          name: 'a',
-          goal_type: 'pageview',
-          match_value: '/',
-          property_filters: [{ key: 'k', operator: 'exists' }],
-        },
+        'hostname on an event goal',
+        { name: 'a', goal_type: 'event', match_value: 'x', hostname: 'shop.example' },
         'validation_error',
-        'property_filters',
+        'hostname',
+      ],
+      [
+        'operator any on a pageview goal',
+        { name: 'a', goal_type: 'pageview', match_operator: 'any' },
+        'validation_error',
+        'match_operator',
+      ],
+      [
+        'a value with operator any',
+        { name: 'a', goal_type: 'outbound', match_operator: 'any', match_value: 'x' },
+        'validation_error',
+        'match_value',
+      ],
+      [
+        'an autocapture goal without a value or any',
+        { name: 'a', goal_type: 'copy' },
+        'validation_error',
+        'match_value',
+      ],
+      [
+        'an unknown goal type',
+        { name: 'a', goal_type: 'click', match_value: 'x' },
+        'validation_error',
+        'goal_type',
       ],
       [
         'filter without value',
@@ -677,6 +696,32 @@ describe('goal management API', () => {
     it.each<[string, Record<string, unknown>, string]>([
       ['missing goalType', { config: { pathPattern: '/' } }, 'goalType'],
       ['bad goalType', { goalType: 'click', config: {} }, 'goalType'],
+      ['page goalType (not one)', { goalType: 'page', config: { pathPattern: '/' } }, 'goalType'],
+      [
+        '513-char valuePattern',
+        { goalType: 'outbound', config: { valuePattern: 'x'.repeat(513) } },
+        'config.valuePattern',
+      ],
+      [
+        'autocapture goal with eventName',
+        { goalType: 'button_click', config: { eventName: 'x' } },
+        'config.eventName',
+      ],
+      [
+        'event goal with valuePattern',
+        { goalType: 'event', config: { eventName: 'x', valuePattern: 'y' } },
+        'config.valuePattern',
+      ],
+      [
+        'filter without value',
+        { goalType: 'copy', config: { propertyFilters: [{ key: 'k' }] } },
+        'config.propertyFilters[0].value',
+      ],
+      [
+        'bad hostname',
+        { goalType: 'path', config: { pathPattern: '/', hostname: 'a b' } },
+        'config.hostname',
+      ],
       ['missing config', { goalType: 'path' }, 'config'],
       ['path without pattern', { goalType: 'path', config: {} }, 'config.pathPattern'],
       ['empty pattern', { goalType: 'path', config: { pathPattern: '' } }, 'config.pathPattern'],

@@ -169,6 +169,10 @@ const storedValueArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant([1, 'x']),
 );
 const KEYS = ['plan', 'n', 'x'];
+/** Properties autocapture goals read (strings normally; numbers must not be read). */
+const VALUE_KEYS = ['url', 'text', 'formName', 'formId', 'formAction'];
+const AUTOCAPTURE_TYPES = ['outbound', 'file_download', 'button_click', 'form_submit', 'copy'];
+const HOSTS = ['shop.example', 'SHOP.example', 'www.shop.example'];
 
 interface Row {
   type: string;
@@ -176,10 +180,11 @@ interface Row {
   path: string | null;
   /** JSON text as inserted (so huge and tiny numbers reach jsonb as written). */
   properties: string | null;
+  hostname: string | null;
 }
 
 const rowArb: fc.Arbitrary<Row> = fc.record({
-  type: fc.constantFrom('pageview', 'event', 'performance'),
+  type: fc.constantFrom('pageview', 'event', 'performance', ...AUTOCAPTURE_TYPES),
   event_name: fc.option(textArb, { nil: null, freq: 5 }),
   path: fc.option(
     textArb.map((t) => `/${t}`),
@@ -187,10 +192,22 @@ const rowArb: fc.Arbitrary<Row> = fc.record({
   ),
   properties: fc.option(
     fc
-      .dictionary(fc.constantFrom(...KEYS), storedValueArb, { maxKeys: 3 })
-      .map((o) => JSON.stringify(o)),
+      .tuple(
+        fc.dictionary(fc.constantFrom(...KEYS), storedValueArb, { maxKeys: 3 }),
+        fc.dictionary(
+          fc.constantFrom(...VALUE_KEYS),
+          fc.oneof(
+            textArb,
+            textArb.map((t) => `https://x.example/${t}`),
+            fc.constant(5),
+          ),
+          { maxKeys: 3 },
+        ),
+      )
+      .map(([a, b]) => JSON.stringify({ ...a, ...b })),
     { nil: null, freq: 4 },
   ),
+  hostname: fc.option(fc.constantFrom(...HOSTS), { nil: null, freq: 4 }),
 });
 
 const RAW_PROPERTIES = [
@@ -217,7 +234,15 @@ const filterArb: fc.Arbitrary<PropertyFilter> = fc.oneof(
 
 const defArb: fc.Arbitrary<GoalDefinition> = fc
   .record({
-    goal_type: fc.constantFrom<GoalDefinition['goal_type']>('pageview', 'event'),
+    goal_type: fc.constantFrom<GoalDefinition['goal_type']>(
+      'pageview',
+      'event',
+      'outbound',
+      'file_download',
+      'button_click',
+      'form_submit',
+      'copy',
+    ),
     match_operator: fc.constantFrom<MatchOperator>(
       'equals',
       'starts_with',
@@ -225,7 +250,9 @@ const defArb: fc.Arbitrary<GoalDefinition> = fc
       'contains',
       'glob',
       'regex',
+      'any',
     ),
+    hostname: fc.option(fc.constantFrom(...HOSTS), { nil: null, freq: 2 }),
     text: textArb,
     glob: globArb,
     regex: regexArb,
@@ -246,7 +273,10 @@ const defArb: fc.Arbitrary<GoalDefinition> = fc
             ? 'a'
             : r.text,
     case_sensitive: r.case_sensitive,
-    property_filters: r.property_filters,
+    // Pageview filters read the query string, which SQL does not render; keep most pageview
+    // definitions renderable.
+    property_filters: r.goal_type === 'pageview' && r.hostname !== null ? [] : r.property_filters,
+    hostname: r.hostname,
     value_mode: 'none',
     fixed_value: null,
     value_property_key: null,
@@ -262,33 +292,55 @@ describe('goal conditions as SQL agree with the matcher (real PostgreSQL)', () =
   beforeAll(async () => {
     deps = openTestDeps('goal-condition');
     const generated = fc.sample(rowArb, { numRuns: 240, seed: 12 });
+    const auto = (type: string, props: object): Row => ({
+      type,
+      event_name: null,
+      path: '/',
+      properties: JSON.stringify(props),
+      hostname: 'shop.example',
+    });
     const handPicked: Row[] = [
+      auto('outbound', { url: 'https://x.example/a/b', text: 'A' }),
+      auto('outbound', { url: 'https://x.example/' }),
+      auto('outbound', { url: 5 }),
+      auto('file_download', { url: 'https://x.example/a.pdf' }),
+      auto('copy', { text: 'coupon-1' }),
+      auto('form_submit', { formName: '', formId: 'signup', formAction: 'https://x.example/s' }),
+      {
+        type: 'pageview',
+        event_name: null,
+        path: '/a',
+        properties: null,
+        hostname: 'shop.example',
+      },
       ...RAW_PROPERTIES.map((p) => ({
         type: 'event',
         event_name: 'buy',
         path: '/',
         properties: p,
+        hostname: null,
       })),
-      { type: 'pageview', event_name: null, path: '/STRASSE', properties: null },
-      { type: 'pageview', event_name: null, path: '/straße', properties: null },
-      { type: 'pageview', event_name: null, path: '/ΟΔΟΣ', properties: null },
-      { type: 'pageview', event_name: null, path: '/οδος', properties: null },
-      { type: 'pageview', event_name: null, path: '/İstanbul', properties: null },
-      { type: 'pageview', event_name: null, path: '/café', properties: null },
-      { type: 'pageview', event_name: null, path: '/50%_off', properties: null },
+      { type: 'pageview', event_name: null, path: '/STRASSE', properties: null, hostname: null },
+      { type: 'pageview', event_name: null, path: '/straße', properties: null, hostname: null },
+      { type: 'pageview', event_name: null, path: '/ΟΔΟΣ', properties: null, hostname: null },
+      { type: 'pageview', event_name: null, path: '/οδος', properties: null, hostname: null },
+      { type: 'pageview', event_name: null, path: '/İstanbul', properties: null, hostname: null },
+      { type: 'pageview', event_name: null, path: '/café', properties: null, hostname: null },
+      { type: 'pageview', event_name: null, path: '/50%_off', properties: null, hostname: null },
     ];
     for (const r of [...generated, ...handPicked]) {
       await deps.db.query(
         'test.insert_event',
         `INSERT INTO events (event_id, event_time, received_at, website_id, session_id,
-           visitor_id, type, event_name, path, properties)
-         VALUES ($1, now(), now(), $2, 's', 'v', $3, $4, $5, $6::jsonb)`,
-        [randomUUID(), websiteId, r.type, r.event_name, r.path, r.properties],
+           visitor_id, type, event_name, path, properties, hostname)
+         VALUES ($1, now(), now(), $2, 's', 'v', $3, $4, $5, $6::jsonb, $7)`,
+        [randomUUID(), websiteId, r.type, r.event_name, r.path, r.properties, r.hostname],
       );
     }
     const read = await deps.db.query<MatchableEvent & { event_id: string }>(
       'test.read_events',
-      `SELECT event_id, type, event_name, path, properties FROM events WHERE website_id = $1`,
+      `SELECT event_id, type, event_name, path, properties, hostname, querystring
+         FROM events WHERE website_id = $1`,
       [websiteId],
     );
     rows = read.rows;
@@ -334,6 +386,35 @@ describe('goal conditions as SQL agree with the matcher (real PostgreSQL)', () =
     expect(rendered / total).toBeGreaterThan(0.6);
   });
 
+  it('autocapture goals render; pageview goals with query-string filters do not', async () => {
+    const base = fc.sample(defArb, { numRuns: 1, seed: 3 })[0]!;
+    const outbound: GoalDefinition = {
+      ...base,
+      goal_type: 'outbound',
+      match_operator: 'glob',
+      match_value: 'https://x.example/*',
+      case_sensitive: true,
+      property_filters: [],
+      hostname: null,
+    };
+    const got = await sqlMatches(outbound);
+    expect(got).not.toBeNull();
+    const goal = compileGoal(outbound);
+    const want = rows.filter((r) => goal.matches(r)).map((r) => r.event_id);
+    expect(want.length).toBeGreaterThan(0);
+    expect([...got!].sort()).toEqual(want.sort());
+    const any = await sqlMatches({ ...outbound, goal_type: 'copy', match_operator: 'any' });
+    expect(any!.size).toBe(rows.filter((r) => r.type === 'copy').length);
+    const page: GoalDefinition = {
+      ...outbound,
+      goal_type: 'pageview',
+      match_operator: 'equals',
+      match_value: '/a',
+      property_filters: [{ key: 'q', operator: 'equals', value: '1' }],
+    };
+    expect(await sqlMatches(page)).toBeNull();
+  });
+
   it('case-insensitive plain operators render over the raw column, ß/SS and σ/ς included', async () => {
     for (const [op, value, path] of [
       ['equals', '/STRASSE', '/straße'],
@@ -350,6 +431,7 @@ describe('goal conditions as SQL agree with the matcher (real PostgreSQL)', () =
         match_value: value,
         case_sensitive: false,
         property_filters: [],
+        hostname: null,
       });
       const got = await sqlMatches(def);
       expect(got, `${op} ${value}`).not.toBeNull();

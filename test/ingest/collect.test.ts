@@ -218,8 +218,8 @@ describe('ingest collect routes', () => {
       user_id: 'u-7',
     });
     expect(outbound!.ev).toMatchObject({
-      type: 'event',
-      event_name: 'outbound',
+      type: 'outbound',
+      event_name: null,
       properties: { url: 'https://x.example/', text: 'X', target: '_blank' },
     });
     expect(perf!.ev).toMatchObject({
@@ -227,6 +227,137 @@ describe('ingest collect routes', () => {
       event_name: null,
       properties: { lcp: 1234.5, cls: 0.01, inp: null, fcp: 800, ttfb: 120 },
     });
+  });
+
+  it('accepts the Rybbit autocapture events, each stored with its own type and properties', async () => {
+    const base = {
+      site_id: String(site.numeric_id),
+      hostname: 'shop.example',
+      pathname: '/ryb/form',
+      event_name: '',
+    };
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['button_click', { text: 'Buy now', 'data-plan': 'pro' }],
+      ['copy', { text: 'COUPON-1', sourceElement: 'p' }],
+      [
+        'form_submit',
+        {
+          formId: 'signup',
+          formName: '',
+          formAction: 'https://shop.example/signup',
+          method: 'POST',
+          fieldCount: 3,
+        },
+      ],
+      ['input_change', { element: 'input', inputType: 'email', inputName: 'email' }],
+      ['file_download', { url: 'https://shop.example/a.pdf', text: 'PDF' }],
+      ['outbound', { url: 'mailto:a@b.example', text: 'mail', target: '' }],
+    ];
+    for (const [type, props] of cases) {
+      const id = randomUUID();
+      const res = await post('/api/track', {
+        ...base,
+        type,
+        properties: JSON.stringify(props),
+        event_id: id,
+      });
+      expect(res.statusCode, type).toBe(200);
+      const got = await producedById(id);
+      expect(got.ev, type).toMatchObject({ type, event_name: null, properties: props });
+    }
+  });
+
+  it.each<[string, string, Record<string, unknown> | null, string]>([
+    ['copy without sourceElement', 'copy', { text: 'x' }, 'properties.sourceElement'],
+    ['copy with a numeric sourceElement', 'copy', { sourceElement: 1 }, 'properties.sourceElement'],
+    ['copy without properties', 'copy', null, 'properties.sourceElement'],
+    [
+      'form_submit without formId',
+      'form_submit',
+      { formName: '', formAction: 'https://a.example/', method: 'GET', fieldCount: 1 },
+      'properties.formId',
+    ],
+    [
+      'form_submit without formName',
+      'form_submit',
+      { formId: '', formAction: 'https://a.example/', method: 'GET' },
+      'properties.formName',
+    ],
+    [
+      'form_submit without formAction',
+      'form_submit',
+      { formId: '', formName: '', method: 'GET' },
+      'properties.formAction',
+    ],
+    [
+      'form_submit without method',
+      'form_submit',
+      { formId: '', formName: '', formAction: '' },
+      'properties.method',
+    ],
+    [
+      'form_submit with a negative fieldCount',
+      'form_submit',
+      { formId: '', formName: '', formAction: '', method: 'GET', fieldCount: -1 },
+      'properties.fieldCount',
+    ],
+    ['outbound without url', 'outbound', { text: 'x' }, 'properties.url'],
+    ['outbound with a relative url', 'outbound', { url: '/pricing' }, 'properties.url'],
+    ['file_download with a relative url', 'file_download', { url: 'a.pdf' }, 'properties.url'],
+  ])('refuses %s with 400 Invalid payload', async (_what, type, props, field) => {
+    const res = await post('/api/track', {
+      site_id: site.id,
+      type,
+      hostname: 'shop.example',
+      pathname: '/',
+      event_name: '',
+      ...(props === null ? {} : { properties: JSON.stringify(props) }),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({
+      success: false,
+      error: 'Invalid payload',
+      details: { code: 'invalid_payload', field },
+    });
+  });
+
+  it('serves tracking-config from the website settings, defaults first', async () => {
+    const get = (id: string | number) =>
+      app.inject({ method: 'GET', url: `/api/site/tracking-config/${id}` });
+    const res = await get(site.numeric_id);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.json()).toMatchObject({
+      trackOutbound: true,
+      trackFileDownloads: true,
+      trackButtonClicks: false,
+      trackCopy: false,
+      trackFormInteractions: false,
+    });
+    expect(res.json<{ fileExtensions: string[] }>().fileExtensions).toContain('pdf');
+    const custom = await websiteRepository.create(deps.db, {
+      id: newWebsiteId(),
+      name: 'Tracked',
+      domain: 'tracked.example',
+      tracking: { trackOutbound: false, trackCopy: true, fileExtensions: ['epub'] },
+    });
+    try {
+      expect((await get(custom.id)).json()).toEqual({
+        trackOutbound: false,
+        trackFileDownloads: true,
+        trackButtonClicks: false,
+        trackCopy: true,
+        trackFormInteractions: false,
+        fileExtensions: ['epub'],
+      });
+    } finally {
+      await websiteRepository.delete(deps.db, custom.id);
+    }
+    for (const bad of ['999999999999', 'site_zzzzzzzzzz', 'nope']) {
+      const r = await get(bad);
+      expect(r.statusCode, bad).toBe(404);
+      expect(r.json()).toEqual({ error: 'Site not found' });
+    }
   });
 
   it('accepts a site_… id on /api/track and a numeric site_id as a number', async () => {

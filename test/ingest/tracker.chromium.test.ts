@@ -362,7 +362,7 @@ describe('tracker script in Chromium, end to end into the database', () => {
         JSON.stringify({ website_id: '${spark.id}', type: 'event', url: location.href,
           event_name: 'json_beacon', language: 'en-US' })], { type: 'application/json' }))`);
     expect(queued).toBe(true);
-    const all = await atLeast('every event', 9, spark.id);
+    const all = await atLeast('every event', 10, spark.id);
     await context.close();
 
     expect(pageErrors).toEqual([]);
@@ -394,18 +394,24 @@ describe('tracker script in Chromium, end to end into the database', () => {
     const identified = byName(all, 'after_identify');
     expect(identified).toMatchObject({ user_id: 'user-42', visitor_id: 'user-42' });
 
+    // Outbound links are captured by every face (issue 16), as their own type via /api/track.
+    expect(all.find((r) => r.type === 'outbound')).toMatchObject({
+      event_name: null,
+      path: '/spark/next',
+      properties: { url: 'https://partner.example/pricing', text: 'Partner', target: '_self' },
+    });
     // One anonymous session until identify (the page's own JSON posts, without a visitor_id,
     // join it), its landing campaign kept for the session.
     const anon = all.filter((r) => r.user_id === null);
-    expect(anon).toHaveLength(8);
+    expect(anon).toHaveLength(9);
     expect(new Set(anon.map((r) => r.session_id)).size).toBe(1);
     const session = await waitFor('the session row', async () => {
       const row = await sessionOf(spark.id, landing.session_id);
-      return row && row.events >= 6 ? row : undefined;
+      return row && row.events >= 7 ? row : undefined;
     });
     expect(session).toMatchObject({
       pageviews: 2,
-      events: 6,
+      events: 7,
       entry_page: '/spark',
       exit_page: '/spark/next',
       utm_source: 'google',
@@ -470,8 +476,9 @@ describe('tracker script in Chromium, end to end into the database', () => {
       utm_source: 'newsletter',
     });
     expect(byName(all, 'after_identify')).toMatchObject({ user_id: 'u-9', visitor_id: 'u-9' });
-    expect(byName(all, 'outbound')).toMatchObject({
-      type: 'event',
+    const outbound = all.find((r) => r.type === 'outbound');
+    expect(outbound).toMatchObject({
+      event_name: null,
       user_id: null,
       properties: { url: 'https://docs.partner.example/start', text: 'Docs', target: '_self' },
     });
@@ -495,7 +502,7 @@ describe('tracker script in Chromium, end to end into the database', () => {
       utm_source: 'newsletter',
       utm_medium: 'email',
     });
-    expect(byName(all, 'outbound').session_id).toBe(landing.session_id);
+    expect(outbound!.session_id).toBe(landing.session_id);
   });
   it('honours the tags’ opt-out and routing attributes, and never throws into the page', async () => {
     interface Sent {
