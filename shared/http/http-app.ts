@@ -6,9 +6,28 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
+  type FastifySchema,
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../logger.js';
+
+/** One route of an app as it was declared: method, URL pattern and its schema. */
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  schema: FastifySchema | undefined;
+}
+
+const declared = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/**
+ * Every route an app built by {@link createHttpApp} declared, HEAD routes Fastify adds for GET
+ * included, in declaration order. Tests generate requests for each route from its own schema
+ * (test/e2e/generated-input.test.ts), so a new route is covered without being listed.
+ */
+export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
+  return declared.get(app) ?? [];
+}
 
 type FrameworkErrorHandler = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => void;
 const frameworkErrorHandlers = new WeakMap<FastifyInstance, FrameworkErrorHandler>();
@@ -39,6 +58,14 @@ export function createHttpApp(logger: Logger, opts: Omit<FastifyServerOptions, '
       else void (reply as FastifyReply).status(err.statusCode ?? 400).send({ error: err.message });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const routes: DeclaredRoute[] = [];
+  declared.set(app, routes);
+  // onRoute hooks are inherited by every plugin registered later, so this sees all routes.
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
+      routes.push({ method, url: r.url, schema: r.schema });
+    }
+  });
   return app;
 }
 
