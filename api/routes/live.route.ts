@@ -159,6 +159,9 @@ export const liveRoutes: FastifyPluginAsyncTypebox<LiveDeps> = async (app, deps)
   app.get(
     '/api/websites/:website_id/goals/live',
     {
+      // No HEAD twin: HEAD would run this handler, open a stream that never ends and hold the
+      // client's keep-alive connection (its next request would wait forever).
+      exposeHeadRoute: false,
       schema: {
         tags: ['goals'],
         summary:

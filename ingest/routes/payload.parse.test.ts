@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ClientError } from '../../shared/errors/errors.js';
 import { parseCollectBody } from './collect.route.js';
@@ -97,5 +98,79 @@ describe('track payload parsing', () => {
       status: 400,
       field: 'api_key',
     });
+  });
+});
+
+describe('property: any collect body is parsed or refused with a 400 naming a field', () => {
+  // Issue 12 §2: whatever JSON a client posts, the parsers return events or throw a ClientError
+  // (400, the field at fault), never anything else that would become a 500.
+  const text = fc.oneof(
+    fc.constantFrom('', '\u0000', '\ud800', 'İ', '__proto__', 'constructor', 'site_abcdefghij'),
+    fc.string({ unit: 'binary', maxLength: 20 }),
+  );
+  const value = fc.oneof(text, fc.jsonValue({ maxDepth: 3 }));
+  const sparklytics = fc.record(
+    {
+      website_id: value,
+      type: fc.oneof(fc.constantFrom('pageview', 'event'), value),
+      url: fc.oneof(fc.constantFrom('/', 'https://a.example/x?y=1'), value),
+      event_name: value,
+      event_data: value,
+      visitor_id: value,
+      event_id: fc.oneof(fc.uuid(), value),
+      timestamp: fc.oneof(fc.integer(), fc.constant(new Date(NOW).toISOString()), value),
+      screen: value,
+      screen_width: value,
+    },
+    { requiredKeys: [] },
+  );
+  const rybbit = fc.record(
+    {
+      site_id: fc.oneof(fc.nat(), value),
+      type: fc.oneof(fc.constantFrom('pageview', 'custom_event', 'outbound', 'performance'), value),
+      pathname: value,
+      hostname: value,
+      event_name: value,
+      properties: fc.oneof(
+        value,
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+      ),
+      user_id: value,
+      lcp: value,
+      timestamp: value,
+      constructor: value,
+    },
+    { requiredKeys: [] },
+  );
+  const outcome = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'ok';
+    } catch (err) {
+      if (!(err instanceof ClientError)) throw err;
+      expect(err.statusCode).toBe(400);
+      return err.field;
+    }
+  };
+
+  it('Sparklytics bodies: one event, a batch, or anything else', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(sparklytics, fc.array(fc.oneof(sparklytics, value), { maxLength: 60 }), value),
+        (body) => {
+          outcome(() => parseCollectBody(body, NOW));
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('Rybbit bodies', () => {
+    fc.assert(
+      fc.property(fc.oneof(rybbit, value), (body) => {
+        outcome(() => parseTrackBody(body, NOW));
+      }),
+      { numRuns: 3_000 },
+    );
   });
 });

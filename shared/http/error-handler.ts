@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpApp } from './http-app.js';
+import { setFrameworkErrorHandler, type HttpApp } from './http-app.js';
 import {
   ClientError,
   OverloadedError,
@@ -180,14 +180,16 @@ export function installErrorHandler(
     const d = format(req);
     return typeof d === 'function' ? { format: d } : d;
   };
-  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+  const handle = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const c = classifyError(err);
     if (c.status >= 500) req.log.error({ err }, 'request_failed');
     if (c.headers) void reply.headers(c.headers);
     const d = dialectOf(req);
     const status = d.status ? d.status(c.status, c.code) : c.status;
     return reply.status(status).send(d.format(status, c.code, c.message, c.field));
-  });
+  };
+  app.setErrorHandler(handle);
+  setFrameworkErrorHandler(app, (err, req, reply) => void handle(err, req, reply));
   app.setNotFoundHandler((req, reply) =>
     reply
       .status(404)

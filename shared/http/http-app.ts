@@ -1,17 +1,72 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  type FastifySchema,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '../logger.js';
+
+/** One route of an app as it was declared: method, URL pattern and its schema. */
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  schema: FastifySchema | undefined;
+}
+
+const declared = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/**
+ * Every route an app built by {@link createHttpApp} declared, HEAD routes Fastify adds for GET
+ * included, in declaration order. Tests generate requests for each route from its own schema
+ * (test/e2e/generated-input.test.ts), so a new route is covered without being listed.
+ */
+export function declaredRoutes(app: FastifyInstance): readonly DeclaredRoute[] {
+  return declared.get(app) ?? [];
+}
+
+type FrameworkErrorHandler = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => void;
+const frameworkErrorHandlers = new WeakMap<FastifyInstance, FrameworkErrorHandler>();
+
+/**
+ * Who answers the errors Fastify raises before routing (a path it cannot decode, a parameter
+ * beyond `maxParamLength`): set by installErrorHandler, so they get the app's documented body.
+ */
+export function setFrameworkErrorHandler(app: FastifyInstance, h: FrameworkErrorHandler): void {
+  frameworkErrorHandlers.set(app, h);
+}
 
 /** Creates a Fastify app with the TypeBox type provider and the process logger. */
 export function createHttpApp(logger: Logger, opts: Omit<FastifyServerOptions, 'logger'> = {}) {
   // Typed as Fastify's logger interface so the app has Fastify's default logger type.
   const loggerInstance: FastifyBaseLogger = logger;
-  return Fastify({
+  const app = Fastify({
     ...opts,
     loggerInstance,
     // Per-request logs would dominate at collect volumes; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // A path Fastify cannot decode (`%ED%A0%80`, `%FF`) or a parameter beyond maxParamLength
+    // is answered by the app's own error handler, in the route's dialect, not by Fastify's
+    // built-in body `{error, code, message, statusCode}`.
+    frameworkErrors: (err, req, reply) => {
+      const h = frameworkErrorHandlers.get(app);
+      if (h) h(err, req, reply);
+      else void (reply as FastifyReply).status(err.statusCode ?? 400).send({ error: err.message });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const routes: DeclaredRoute[] = [];
+  declared.set(app, routes);
+  // onRoute hooks are inherited by every plugin registered later, so this sees all routes.
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
+      routes.push({ method, url: r.url, schema: r.schema });
+    }
+  });
+  return app;
 }
 
 export type HttpApp = ReturnType<typeof createHttpApp>;

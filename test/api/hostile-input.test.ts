@@ -209,4 +209,38 @@ describe('API: hostile input gets a 4xx naming the field, never a 5xx', () => {
     });
     expect(after.statusCode).toBe(200);
   });
+
+  it('paths Fastify cannot decode or that exceed the parameter limit get the dialect error body', async () => {
+    // Found by test/e2e/generated-input.test.ts: these answered Fastify's own body
+    // `{error, code, message, statusCode}` instead of the documented one.
+    const long = 'x'.repeat(300);
+    for (const [url, status] of [
+      ['/api/websites/%ED%A0%80', 400],
+      ['/api/websites/%FF/goals', 400],
+      [`/api/websites/${long}`, 414],
+    ] as const) {
+      const res = await f.app.inject({ url, headers: auth() });
+      expect(res.statusCode, url).toBe(status);
+      expect(res.json(), url).toEqual(sparkError(null));
+    }
+    for (const [url, status] of [
+      ['/api/goals/%C0%AF', 400],
+      [`/api/goals/${long}`, 414],
+    ] as const) {
+      const res = await f.app.inject({ url, headers: auth() });
+      expect(res.statusCode, url).toBe(status);
+      expect(res.json(), url).toEqual({ error: anyString });
+    }
+  });
+
+  it('HEAD on the live stream is refused instead of opening a stream that never ends', async () => {
+    // Found by the generated-input suite: Fastify's automatic HEAD twin ran the stream handler,
+    // which never ended the response, so the client's keep-alive connection hung.
+    const res = await f.app.inject({
+      method: 'HEAD',
+      url: `/api/websites/${site.id}/goals/live`,
+      headers: auth(),
+    });
+    expect(res.statusCode).toBe(404);
+  });
 });
