@@ -60,6 +60,16 @@ export class IngestMetrics {
         this.set(ms / 1000);
       },
     });
+    new Gauge({
+      name: 'goalpost_ingest_requests_shed',
+      help: 'Collect requests refused with 503 by load shedding since start (not logged one by one)',
+      registers: [this.registry],
+      collect() {
+        let n = 0;
+        for (const s of shedders) n += s.state().shed;
+        this.set(n);
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'goalpost_ingest_' });
   }
 

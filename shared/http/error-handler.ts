@@ -182,7 +182,11 @@ export function installErrorHandler(
   };
   const handle = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const c = classifyError(err);
-    if (c.status >= 500) req.log.error({ err }, 'request_failed');
+    // Shed requests are expected under overload and counted by the service's metrics: a log
+    // line with a stack for each would add work exactly when there is too much.
+    if (c.status >= 500 && !(err instanceof OverloadedError)) {
+      req.log.error({ err }, 'request_failed');
+    }
     if (c.headers) void reply.headers(c.headers);
     const d = dialectOf(req);
     const status = d.status ? d.status(c.status, c.code) : c.status;
