@@ -223,24 +223,31 @@ export const backfillRepository = {
     const p = new SqlParams();
     const cond = condition(p);
     const g = p.add(goal.goal_id, 'text');
-    const sql = `WITH m AS (
-        SELECT e.event_id, e.event_time, e.session_id, e.is_bot FROM ${s.table} e
-         WHERE ${sliceWhere(p, s)} AND (${cond})
+    // One scan of the slice: each event with its verdict, then the matches upserted, the
+    // rejected ones' conversions deleted, and the count taken from the same rows.
+    const sql = `WITH s AS MATERIALIZED (
+        SELECT e.event_id, e.event_time, e.session_id, e.is_bot,
+               COALESCE((${cond}), false) AS hit
+          FROM ${s.table} e
+         WHERE ${sliceWhere(p, s)}
       ), ins AS (
         INSERT INTO conversions
                (goal_id, event_id, event_time, website_id, session_id, value, currency, is_bot,
                 definition_version)
-        SELECT ${g}, m.event_id, m.event_time, ${p.add(s.websiteId, 'text')}, m.session_id,
-               ${p.add(goal.value, 'numeric')}, ${p.add(goal.currency, 'text')}, m.is_bot,
+        SELECT ${g}, s.event_id, s.event_time, ${p.add(s.websiteId, 'text')}, s.session_id,
+               ${p.add(goal.value, 'numeric')}, ${p.add(goal.currency, 'text')}, s.is_bot,
                ${p.add(goal.definition_version, 'integer')}
-          FROM m
+          FROM s WHERE s.hit
         ${UPSERT}
         RETURNING 1
       ), del AS (
-        ${deleteUnmatchedSql(p, goal.goal_id, s, cond)}
+        DELETE FROM conversions c USING s
+         WHERE c.goal_id = ${g}
+           AND c.event_time >= ${p.add(s.lo, 'timestamptz')} AND c.event_time < ${p.add(s.hi, 'timestamptz')}
+           AND c.event_id = s.event_id AND c.event_time = s.event_time AND NOT s.hit
         RETURNING 1
       )
-      SELECT (SELECT count(*) FROM ${s.table} e WHERE ${sliceWhere(p, s)})::int AS scanned,
+      SELECT (SELECT count(*) FROM s)::int AS scanned,
              (SELECT count(*) FROM ins)::int AS written,
              (SELECT count(*) FROM del)::int AS deleted`;
     const { rows } = await q.query<SliceResult>('backfill.apply_slice', sql, p.values);
