@@ -42,6 +42,12 @@ const batchOptions = fc.record({
   firstTimestamp: fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
   maxTimestamp: fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
   transactional: fc.boolean(),
+  // An idempotent producer's id comes as decimal text from kafkajs; others leave it out.
+  producerId: fc.oneof(
+    fc.constant(undefined),
+    fc.bigInt({ min: 0n, max: 2n ** 62n }).map(String),
+    fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  ),
   producerEpoch: fc.integer({ min: 0, max: 32_767 }),
   firstSequence: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
   partitionLeaderEpoch: fc.integer({ min: 0, max: 2 ** 31 - 1 }),

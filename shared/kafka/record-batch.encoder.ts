@@ -24,7 +24,8 @@ const require = createRequire(import.meta.url);
 interface LongLike {
   value: bigint;
 }
-type Int64 = number | bigint | LongLike;
+/** kafkajs passes int64s as numbers, BigInts, its Long, or decimal text (an idempotent producer's id). */
+type Int64 = number | bigint | string | LongLike;
 type Bytes = Buffer | string | null | undefined;
 
 interface RecordFields {
@@ -124,7 +125,9 @@ const bigOf = (v: Int64 | undefined, fallback: bigint): bigint =>
       ? v
       : typeof v === 'number'
         ? BigInt(Math.trunc(v))
-        : BigInt(v.value);
+        : typeof v === 'string'
+          ? BigInt(v)
+          : BigInt(v.value);
 
 /** Bytes of a key, value or header value as kafkajs writes them (null: none). */
 function bytesOf(v: Bytes): Buffer | null {
