@@ -918,11 +918,23 @@ describe('generated input against the running API and ingest', () => {
       expect((await call('api', 'GET', '/health')).status).toBe(200);
       expect((await call('ingest', 'GET', '/health')).status).toBe(200);
       expect((await call('ingest', 'GET', '/ready')).status).toBe(200);
-      const auth = { authorization: `Bearer ${fx.api.scopedKey}` };
+      // On a website created now: the storm may have deleted or changed the fixture's own
+      // (DELETE and PATCH with valid ids and keys are among the generated requests).
+      const auth = { authorization: `Bearer ${fx.api.allSitesKey}` };
+      const fresh = await call(
+        'api',
+        'POST',
+        '/api/websites',
+        { name: `After ${SEED}`, domain: `after-${SEED}.example` },
+        auth,
+      );
+      expect(fresh.status, JSON.stringify(fresh.json)).toBe(201);
+      const after = fresh.json.data as { id: string; domain: string };
+      createdSites.push(after.id);
       const goal = await call(
         'api',
         'POST',
-        `/api/websites/${fx.api.site.id}/goals`,
+        `/api/websites/${after.id}/goals`,
         { name: `After ${SEED}`, goal_type: 'event', match_value: 'after' },
         auth,
       );
@@ -930,7 +942,7 @@ describe('generated input against the running API and ingest', () => {
       const stats = await call(
         'api',
         'GET',
-        `/api/websites/${fx.api.site.id}/goals/${goal.json.data.id}/stats`,
+        `/api/websites/${after.id}/goals/${goal.json.data.id}/stats`,
         undefined,
         auth,
       );
@@ -939,11 +951,7 @@ describe('generated input against the running API and ingest', () => {
         'ingest',
         'POST',
         '/api/collect',
-        {
-          website_id: fx.ingest.site.id,
-          type: 'pageview',
-          url: `https://${fx.ingest.site.domain}/after`,
-        },
+        { website_id: after.id, type: 'pageview', url: `https://${after.domain}/after` },
         { 'user-agent': BROWSER_UA },
       );
       expect(collect.status, JSON.stringify(collect.json)).toBe(202);
