@@ -3,6 +3,7 @@ import { conversionRepository, type ConversionRow } from '../../shared/db/conver
 import { eventRepository, eventRowOf, type EventRow } from '../../shared/db/event.repository.js';
 import { isUniqueViolation } from '../../shared/db/bulk.js';
 import type { Db, Queryable } from '../../shared/db/pool.js';
+import type { WalPosition } from '../../shared/db/wal.repository.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
 import { PermanentError } from '../../shared/errors/errors.js';
 import { decodeEvent } from '../../shared/events/event-message.js';
@@ -59,8 +60,8 @@ interface Item {
 interface Written {
   conversions: ConversionRow[];
   byEvent: Map<string, EventRow>;
-  /** The WAL position after the last of its transactions (0 when they committed durably). */
-  lsn: bigint;
+  /** Where its transactions committed, one per server life (none when they committed durably). */
+  wal: WalPosition[];
 }
 
 /**
@@ -76,11 +77,17 @@ interface Written {
  */
 export async function runEventsConsumer(deps: EventsConsumerDeps): Promise<EventsConsumer> {
   const { consumer } = deps;
+  const metrics = deps.metrics ?? new ProcessorMetrics();
   const commits =
     deps.asyncCommit === false
       ? null
-      : new DurableCommits({ db: deps.db, consumer, logger: deps.logger });
-  const resolved: Deps = { ...deps, metrics: deps.metrics ?? new ProcessorMetrics(), commits };
+      : new DurableCommits({
+          db: deps.db,
+          consumer,
+          logger: deps.logger,
+          onRewind: (ranges) => metrics.rewinds.inc(ranges),
+        });
+  const resolved: Deps = { ...deps, metrics, commits };
   await consumer.subscribe({ topic: deps.topic, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
@@ -95,12 +102,16 @@ async function processBatch(deps: Deps, payload: EachBatchPayload): Promise<void
   const { batch } = payload;
   const { metrics } = deps;
   const { messages } = batch;
+  // Read with the first stale check, in the same tick: a rewind after this refuses the rest.
+  const generation = deps.commits?.generation(batch.topic, batch.partition) ?? 0;
   for (let i = 0; i < messages.length; i += deps.subBatchSize) {
     if (!payload.isRunning() || payload.isStale()) return;
     const chunk = messages.slice(i, i + deps.subBatchSize);
     const written = await withRetry(deps.logger, payload, () =>
       processChunk(deps, batch.topic, batch.partition, chunk),
     );
+    // A rewind (seek) during the retries: the partition is read again from before this chunk.
+    if (written === null) return;
     const last = chunk[chunk.length - 1]!.offset;
     payload.resolveOffset(last);
     const next = BigInt(last) + 1n;
@@ -116,8 +127,8 @@ async function processBatch(deps: Deps, payload: EachBatchPayload): Promise<void
       deps.commits.commitWhenDurable(
         batch.topic,
         batch.partition,
-        next.toString(),
-        written.lsn,
+        generation,
+        { from: chunk[0]!.offset, next: next.toString(), wal: written.wal },
         committed,
       );
     } else {
@@ -152,7 +163,7 @@ async function processChunk(
     }
   }
   if (dead.length > 0) await sendToDeadLetters(deps, topic, partition, dead);
-  const written: Written = { conversions: [], byEvent: new Map(), lsn: 0n };
+  const written: Written = { conversions: [], byEvent: new Map(), wal: [] };
   if (items.length > 0) await writeIsolatingRejects(deps, topic, partition, items, written);
   return written;
 }
@@ -174,7 +185,11 @@ async function writeIsolatingRejects(
     const w = await writeItems(deps, items);
     out.conversions.push(...w.conversions);
     for (const [k, v] of w.byEvent) out.byEvent.set(k, v);
-    if (w.lsn > out.lsn) out.lsn = w.lsn;
+    for (const p of w.wal) {
+      const same = out.wal.find((o) => o.server === p.server);
+      if (!same) out.wal.push(p);
+      else if (p.lsn > same.lsn) same.lsn = p.lsn;
+    }
   } catch (err) {
     if (!isPermanentDbError(err)) throw err;
     if (items.length === 1) {
@@ -247,7 +262,7 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
    */
   const write =
     (copy: boolean) =>
-    async (q: Queryable): Promise<Omit<Written, 'lsn'>> => {
+    async (q: Queryable): Promise<Omit<Written, 'wal'>> => {
       t.tx_ms = lap(); // connection checkout and BEGIN
       const inserted = copy
         ? (await eventRepository.copyNew(q, rows), new Set(rows.map((r) => r.event_id)))
@@ -276,8 +291,10 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
     };
   const commit = async (copy: boolean): Promise<Written> =>
     deps.commits
-      ? await deps.db.txAsyncCommit(write(copy)).then(({ result, lsn }) => ({ ...result, lsn }))
-      : { ...(await deps.db.tx(write(copy))), lsn: 0n };
+      ? await deps.db
+          .txAsyncCommit(write(copy))
+          .then(({ result, wal }) => ({ ...result, wal: [wal] }))
+      : { ...(await deps.db.tx(write(copy))), wal: [] };
   let written: Written;
   try {
     written = await commit(deps.copy !== false);
@@ -356,17 +373,20 @@ async function sendToDeadLetters(
 /**
  * Retries `fn` with exponential backoff while the consumer is running, heartbeating so the
  * group does not evict us during a database or Redis outage. Nothing is committed meanwhile.
+ * Resolves to null when a seek makes the batch stale: the caller stops it.
  */
 async function withRetry<T>(
   logger: Logger,
   payload: Pick<EachBatchPayload, 'heartbeat' | 'isRunning' | 'isStale'>,
   fn: () => Promise<T>,
-): Promise<T> {
+): Promise<T | null> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!payload.isRunning() || payload.isStale()) throw err;
+      if (!payload.isRunning()) throw err;
+      // A seek (a rewind) is pending: the partition is read again from before this chunk.
+      if (payload.isStale()) return null;
       const delay = Math.min(100 * 2 ** (attempt - 1), MAX_BACKOFF_MS);
       logger.warn({ err: (err as Error).message, attempt, delay }, 'batch_failed_retrying');
       await new Promise((r) => setTimeout(r, delay));

@@ -25,6 +25,11 @@ export class ProcessorMetrics {
     labelNames: ['topic', 'partition'] as const,
     registers: [this.registry],
   });
+  readonly rewinds = new Counter({
+    name: 'goalpost_processor_rewound_ranges_total',
+    help: 'Sub-batches read again because the database restarted before their writes were flushed',
+    registers: [this.registry],
+  });
   readonly deadLetters = new Counter({
     name: 'goalpost_processor_dead_letters_total',
     help: 'Messages sent to the dead-letter topic, by reason',

@@ -2,6 +2,7 @@ import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../logger.js';
+import { lsnToBigInt, SERVER_LIFE_SQL, type WalPosition } from './wal.repository.js';
 
 /** Something that can run a query: the pool, or a client inside a transaction. */
 export interface Queryable {
@@ -23,11 +24,11 @@ export interface Db extends Queryable {
   /**
    * {@link tx} with `synchronous_commit = off`: the commit returns before its WAL is flushed
    * to disk, and resolves with the WAL position just after the commit. The transaction is
-   * visible at once, but durable only once the server's flush position (see
-   * walRepository.flushLsn) has reached `lsn`: a server crash before that loses it. Callers
+   * visible at once, but durable only once the same server life's flush position (see
+   * walRepository.flushed) has reached `wal`: a server crash before that loses it. Callers
    * must not treat the work as done (commit Kafka offsets, acknowledge) until then.
    */
-  txAsyncCommit<T>(fn: (q: Queryable) => Promise<T>): Promise<{ result: T; lsn: bigint }>;
+  txAsyncCommit<T>(fn: (q: Queryable) => Promise<T>): Promise<{ result: T; wal: WalPosition }>;
   readonly pool: pg.Pool;
   end(): Promise<void>;
 }
@@ -73,12 +74,6 @@ export function tagged(runner: pg.Pool | pg.PoolClient, logger: Logger): Queryab
     query: <R extends pg.QueryResultRow>(tag: string, sql: string, params: unknown[] = []) =>
       timed(tag, () => runner.query<R>(sql, params)),
   };
-}
-
-/** A PostgreSQL WAL position (`16/B374D848`) as a number that orders like the position. */
-export function lsnToBigInt(lsn: string): bigint {
-  const [hi = '0', lo = '0'] = lsn.split('/');
-  return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
 }
 
 /**
@@ -149,10 +144,13 @@ export function createDb(
         'BEGIN; SET LOCAL synchronous_commit TO off',
         fn,
         // The insert position right after COMMIT is past the commit record.
-        'COMMIT; SELECT pg_current_wal_insert_lsn()::text AS lsn',
-        (res) => lsnToBigInt((res as Array<pg.QueryResult<{ lsn: string }>>)[1]!.rows[0]!.lsn),
+        `COMMIT; SELECT pg_current_wal_insert_lsn()::text AS lsn, ${SERVER_LIFE_SQL} AS server`,
+        (res) => {
+          const row = (res as Array<pg.QueryResult<{ lsn: string; server: string }>>)[1]!.rows[0]!;
+          return { lsn: lsnToBigInt(row.lsn), server: row.server };
+        },
       );
-      return { result, lsn: committed };
+      return { result, wal: committed };
     },
     async end() {
       await pool.end();

@@ -15,6 +15,9 @@ export async function stackDirs(deps: TestDeps): Promise<{ postgres: string; red
     'test.data_directory',
     'SHOW data_directory',
   );
+  // The client refuses commands until connected (no offline queue); the query above is
+  // sometimes faster than its connection.
+  if (deps.redis.status !== 'ready') await new Promise((r) => deps.redis.once('ready', r));
   const [, redisDir] = (await deps.redis.config('GET', 'dir')) as [string, string];
   // `<stack>/pg/data` or `<stack>/redis/data` → `<stack>`.
   return { postgres: dirname(dirname(rows[0]!.data_directory)), redis: dirname(dirname(redisDir)) };

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import {
   actualByGoal,
   cleanupSites,
@@ -11,8 +12,6 @@ import {
   produceEvents,
   spawnProcessor,
   stopGracefully,
-  type Dataset,
-  type GoalKey,
 } from './pipeline.js';
 import {
   createTestTopic,
@@ -21,6 +20,7 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
+import { serviceLogPath } from '../helpers/services.js';
 import { stack, stackDirs } from '../helpers/stack.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
 
@@ -29,106 +29,160 @@ const N = 20_000;
 /**
  * The processor commits its transactions without waiting for the WAL flush (synchronous_commit
  * off) and commits each Kafka offset only once PostgreSQL has flushed the transaction behind it.
- * Here PostgreSQL crashes (`pg_ctl stop -m immediate`: no checkpoint, unflushed WAL lost) while
- * the processor is writing; after the restart every goal's conversions, values and every
- * session's pageviews equal the oracle: what the crash took was redelivered by Kafka and written
- * once.
+ * Here PostgreSQL crashes while the processor is writing, in the two ways a server loses what
+ * it had not flushed: the whole server stops at once (`pg_ctl stop -m immediate`, no
+ * checkpoint) and is started again, or one of its processes dies and the postmaster, still up,
+ * discards shared memory and recovers. Before the crash the WAL writer is stopped (SIGSTOP), so
+ * the crash surely takes commits the processor had seen succeed (with the writer at its 10 ms
+ * pace it seldom does). After recovery every goal's conversions, values and every session's
+ * pageviews equal the oracle: the processor noticed the new server life, read those messages
+ * again from Kafka (it says so in its log) and wrote them once, and it committed every offset.
  */
-describe('processor: PostgreSQL crashes (immediate stop) mid-load', () => {
+describe('processor: PostgreSQL crashes mid-load', () => {
   let deps: TestDeps;
-  let topic: string;
-  let dlqTopic: string;
-  let websites: string[] = [];
-  let goals: Map<string, Record<GoalKey, string>>;
-  let data: Dataset;
-  let child: ChildProcess | null = null;
   let pgStackDir: string;
-  const suffix = uniqueSuffix();
-  const group = `test-pg-crash-${suffix}`;
+  const topics: string[] = [];
+  const websites: string[] = [];
+  let child: ChildProcess | null = null;
+  let stoppedWalWriter: number | null = null;
 
   beforeAll(async () => {
     deps = openTestDeps('processor-pg-crash');
     ({ postgres: pgStackDir } = await stackDirs(deps));
-    topic = await createTestTopic(deps.kafka, 'pg-crash');
-    dlqTopic = await createTestTopic(deps.kafka, 'pg-crash-dlq', 1);
-    websites = await createSites(deps.db, 2);
-    goals = await createGoals(deps.db, websites);
-    data = generate(websites, N, 777, Date.now() - 40 * 3_600_000);
+  });
+
+  afterEach(async () => {
+    if (child) await killHard(child);
+    child = null;
+    if (stoppedWalWriter !== null) {
+      try {
+        process.kill(stoppedWalWriter, 'SIGCONT');
+      } catch {
+        // gone with the crash
+      }
+    }
+    stoppedWalWriter = null;
+    await stack('postgres', 'up', pgStackDir).catch(() => undefined);
   });
 
   afterAll(async () => {
-    if (child) await killHard(child);
-    await stack('postgres', 'up', pgStackDir).catch(() => undefined);
-    await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
+    await deleteTestTopics(deps.kafka, topics).catch(() => undefined);
     await cleanupSites(deps.db, websites);
     await deps.close();
   });
 
-  const stored = async () => {
+  const stored = async (ids: string[]) => {
     try {
-      return await countEvents(deps.db, websites);
+      return await countEvents(deps.db, ids);
     } catch {
       return -1; // the database is down or recovering
     }
   };
 
-  it('ends with exactly the oracle', { timeout: 90_000 }, async () => {
-    child = spawnProcessor({
-      KAFKA_EVENTS_TOPIC: topic,
-      KAFKA_DLQ_TOPIC: dlqTopic,
-      KAFKA_CONSUMER_GROUP: group,
-      BULLMQ_PREFIX: group,
-      PROCESSOR_SUB_BATCH_SIZE: '200',
-      PROCESSOR_PARTITIONS_CONCURRENTLY: '3',
-    });
-    await produceEvents(deps.kafka, topic, data.events);
-    // Mid-load: some events are in, most are not.
-    await waitFor(
-      'the processor writing',
-      async () => ((await stored()) >= N / 5 ? true : undefined),
-      { timeoutMs: 60_000, intervalMs: 20 },
+  const walWriterPid = async () => {
+    const { rows } = await deps.db.query<{ pid: number }>(
+      'test.walwriter',
+      `SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'`,
     );
-    await stack('postgres', 'down', pgStackDir, { GOALPOST_PG_STOP_MODE: 'immediate' });
-    await stack('postgres', 'up', pgStackDir);
-    await waitFor(`all ${N} stored`, async () => ((await stored()) === N ? true : undefined), {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-    });
-    expect(child.exitCode).toBeNull(); // it rode out the crash
-    await stopGracefully(child);
-    child = null;
+    return rows[0]!.pid;
+  };
 
-    const ids = websites.flatMap((w) => Object.values(goals.get(w)!));
-    const actual = await actualByGoal(deps.db, ids);
-    for (const w of websites) {
-      for (const key of ['checkout', 'purchase', 'blog'] as const) {
-        expect({ w, key, ...actual.get(goals.get(w)![key])! }).toEqual({
-          w,
-          key,
-          ...data.oracle.get(w)![key],
-        });
-      }
-    }
-    const { rows } = await deps.db.query<{ k: string; pageviews: number }>(
-      'test.sessions',
-      `SELECT website_id || '|' || session_id AS k, pageviews FROM sessions
-        WHERE website_id = ANY($1) AND pageviews > 0`,
-      [websites],
-    );
-    expect(new Map(rows.map((x) => [x.k, x.pageviews]))).toEqual(data.sessionPageviews);
+  const crashes = {
+    /** The whole server, at once; then started again by the project's script. */
+    'immediate stop and restart': async () => {
+      await stack('postgres', 'down', pgStackDir, { GOALPOST_PG_STOP_MODE: 'immediate' });
+      stoppedWalWriter = null;
+      await stack('postgres', 'up', pgStackDir);
+    },
+    /** One server process killed: the postmaster stays up and reinitializes (its start time stays). */
+    'a killed server process (crash reinitialization)': async () => {
+      process.kill(stoppedWalWriter!, 'SIGKILL');
+      stoppedWalWriter = null;
+    },
+  };
 
-    // Every offset was committed in the end (the graceful stop drained the waiting ones).
-    const admin = deps.kafka.admin();
-    await admin.connect();
-    try {
-      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      const ends = await admin.fetchTopicOffsets(topic);
-      for (const p of ends) {
-        const c = committed!.partitions.find((x) => x.partition === p.partition)!;
-        expect(c.offset).toBe(p.high);
+  it.each(Object.keys(crashes) as Array<keyof typeof crashes>)(
+    '%s: ends with exactly the oracle',
+    { timeout: 90_000 },
+    async (kind) => {
+      const suffix = uniqueSuffix();
+      const group = `test-pg-crash-${suffix}`;
+      const topic = await createTestTopic(deps.kafka, 'pg-crash');
+      const dlqTopic = await createTestTopic(deps.kafka, 'pg-crash-dlq', 1);
+      topics.push(topic, dlqTopic);
+      const ids = await createSites(deps.db, 2);
+      websites.push(...ids);
+      const goals = await createGoals(deps.db, ids);
+      const data = generate(ids, N, 777, Date.now() - 40 * 3_600_000);
+
+      child = spawnProcessor({
+        KAFKA_EVENTS_TOPIC: topic,
+        KAFKA_DLQ_TOPIC: dlqTopic,
+        KAFKA_CONSUMER_GROUP: group,
+        BULLMQ_PREFIX: group,
+        PROCESSOR_SUB_BATCH_SIZE: '200',
+        PROCESSOR_PARTITIONS_CONCURRENTLY: '3',
+      });
+      await produceEvents(deps.kafka, topic, data.events);
+      // Mid-load: some events are in, most are not.
+      await waitFor(
+        'the processor writing',
+        async () => ((await stored(ids)) >= N / 5 ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 20 },
+      );
+      // From here commits stay in the WAL buffers: visible, not on disk.
+      stoppedWalWriter = await walWriterPid();
+      process.kill(stoppedWalWriter, 'SIGSTOP');
+      const before = await stored(ids);
+      await waitFor(
+        'commits piling up unflushed',
+        async () => ((await stored(ids)) >= before + 1_000 ? true : undefined),
+        { timeoutMs: 60_000, intervalMs: 20 },
+      );
+      await crashes[kind]();
+      await waitFor(`all ${N} stored`, async () => ((await stored(ids)) === N ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+      expect(child.exitCode).toBeNull(); // it rode out the crash
+      await stopGracefully(child);
+      child = null;
+      expect(await readFile(serviceLogPath('processor', group), 'utf8')).toContain(
+        'database_restarted_rereading',
+      );
+
+      const goalIds = ids.flatMap((w) => Object.values(goals.get(w)!));
+      const actual = await actualByGoal(deps.db, goalIds);
+      for (const w of ids) {
+        for (const key of ['checkout', 'purchase', 'blog'] as const) {
+          expect({ w, key, ...actual.get(goals.get(w)![key])! }).toEqual({
+            w,
+            key,
+            ...data.oracle.get(w)![key],
+          });
+        }
       }
-    } finally {
-      await admin.disconnect();
-    }
-  });
+      const { rows } = await deps.db.query<{ k: string; pageviews: number }>(
+        'test.sessions',
+        `SELECT website_id || '|' || session_id AS k, pageviews FROM sessions
+          WHERE website_id = ANY($1) AND pageviews > 0`,
+        [ids],
+      );
+      expect(new Map(rows.map((x) => [x.k, x.pageviews]))).toEqual(data.sessionPageviews);
+
+      // Every offset was committed in the end (the graceful stop drained the waiting ones).
+      const admin = deps.kafka.admin();
+      await admin.connect();
+      try {
+        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+        const ends = await admin.fetchTopicOffsets(topic);
+        for (const p of ends) {
+          const c = committed!.partitions.find((x) => x.partition === p.partition)!;
+          expect(c.offset).toBe(p.high);
+        }
+      } finally {
+        await admin.disconnect();
+      }
+    },
+  );
 });
