@@ -1,5 +1,6 @@
 import { validationError } from '../errors/errors.js';
 import { compileRegex, RegexRefusedError, toPostgresRegex } from '../matching/regex.js';
+import { decodePercentTolerant } from '../matching/url-path.js';
 import type { SqlParams } from './sql-params.js';
 
 /**
@@ -78,6 +79,12 @@ export const MAX_FILTER_VALUES = 20;
 export const CASE_INSENSITIVE_FIELDS: ReadonlySet<string> = new Set(['hostname']);
 
 /**
+ * Fields holding paths, stored percent-decoded: plain-operator values are decoded the same
+ * way (as pageview goals decode their match values), so `/caf%C3%A9` finds `/café`.
+ */
+const PATH_FIELDS: ReadonlySet<string> = new Set(['page_path', 'entry_page', 'exit_page']);
+
+/**
  * The PostgreSQL pattern of a regex filter value: the Goalpost regex dialect (the one goal
  * regexes use, RE2 syntax), rendered with explicit character sets for `col COLLATE "C" ~`.
  * So a filter means what the same goal regex means, and PostgreSQL is never handed a pattern
@@ -139,7 +146,8 @@ export function sessionFilterSql(filters: readonly SessionFilter[], params: SqlP
 /** `col` matches any of the values (the positive form of the operator). */
 function valuesSql(col: string, f: SessionFilter, params: SqlParams, ci: boolean): string {
   const c = ci ? `lower(${col})` : col;
-  const p = (v: string) => params.add(ci ? v.toLowerCase() : v);
+  const decode = PATH_FIELDS.has(f.field) ? decodePercentTolerant : (v: string) => v;
+  const p = (v: string) => params.add(ci ? decode(v).toLowerCase() : decode(v));
   const ors = f.values.map((v) => {
     switch (f.operator) {
       case 'equals':

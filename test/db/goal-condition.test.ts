@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filterRegexSql } from '../../shared/db/session-filters.sql.js';
+import {
+  filterRegexSql,
+  sessionFilterSql,
+  type FilterOperator,
+} from '../../shared/db/session-filters.sql.js';
 import { SqlParams } from '../../shared/db/sql-params.js';
 import type {
   GoalDefinition,
@@ -333,8 +337,18 @@ describe('goal conditions as SQL agree with the matcher (real PostgreSQL)', () =
         'test.insert_event',
         `INSERT INTO events (event_id, event_time, received_at, website_id, session_id,
            visitor_id, type, event_name, path, properties, hostname)
-         VALUES ($1, now(), now(), $2, 's', 'v', $3, $4, $5, $6::jsonb, $7)`,
-        [randomUUID(), websiteId, r.type, r.event_name, r.path, r.properties, r.hostname],
+         VALUES ($1, now(), now(), $2, $3, 'v', $4, $5, $6, $7::jsonb, $8)`,
+        // One session per event: the statistics filter test reads each event as a session.
+        [
+          randomUUID(),
+          websiteId,
+          randomUUID(),
+          r.type,
+          r.event_name,
+          r.path,
+          r.properties,
+          r.hostname,
+        ],
       );
     }
     const read = await deps.db.query<MatchableEvent & { event_id: string }>(
@@ -468,5 +482,75 @@ describe('goal conditions as SQL agree with the matcher (real PostgreSQL)', () =
       }),
       { numRuns: 600 },
     );
+  });
+  it('property: statistics filters with plain operators select what the same goal matches', async () => {
+    // A session of one event: the filter's session row is the event's own.
+    const run = async (field: 'page_path' | 'event_name', op: FilterOperator, values: string[]) => {
+      const params = new SqlParams();
+      params.add(websiteId);
+      const cond = sessionFilterSql([{ field, operator: op, values }], params);
+      const res = await deps.db.query<{ event_id: string }>(
+        'test.filter_plain',
+        `SELECT e0.event_id FROM events e0
+           CROSS JOIN LATERAL (SELECT e0.website_id, e0.session_id,
+             e0.event_time AS started_at, e0.event_time AS ended_at) s
+          WHERE e0.website_id = $1 AND ${cond}`,
+        params.values,
+      );
+      return new Set(res.rows.map((r) => r.event_id));
+    };
+    const subjects = rows.flatMap((r) => [r.path, r.event_name]).filter((x) => x !== null);
+    // Values that hit: pieces of stored subjects, besides random texts.
+    const valueArb = fc.oneof(
+      textArb,
+      fc.tuple(fc.nat(), fc.nat(), fc.nat()).map(([i, a, b]) => {
+        const t = [...subjects[i % subjects.length]!];
+        return t.slice(a % (t.length + 1), (a % (t.length + 1)) + (b % 4) + 1).join('');
+      }),
+    );
+    let hits = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('page_path' as const, 'event_name' as const),
+        fc.constantFrom<FilterOperator>(
+          'equals',
+          'not_equals',
+          'contains',
+          'not_contains',
+          'starts_with',
+          'ends_with',
+        ),
+        fc.array(valueArb, { minLength: 1, maxLength: 3 }),
+        async (field, op, values) => {
+          const got = await run(field, op, values);
+          const positive = op.replace(/^not_/, '') as MatchOperator;
+          // The goals with the same match values (path values are percent-decoded on both
+          // sides: `%2F` is `/`).
+          const goals = values.map((v) =>
+            compileGoal({
+              ...fc.sample(defArb, { numRuns: 1, seed: 5 })[0]!,
+              goal_type: field === 'page_path' ? 'pageview' : 'event',
+              match_operator: positive,
+              match_value: v,
+              case_sensitive: true,
+              property_filters: [],
+              hostname: null,
+            }),
+          );
+          const diff = rows.filter((r) => {
+            const any = goals.some((g) => g.matches(r));
+            const want = op === positive ? any : !any;
+            if (want && op === positive) hits += 1;
+            return got.has(r.event_id) !== want;
+          });
+          expect(
+            diff.map((r) => ({ sql: got.has(r.event_id), path: r.path, name: r.event_name })),
+            `${field} ${op} ${JSON.stringify(values)}`,
+          ).toEqual([]);
+        },
+      ),
+      { numRuns: 400 },
+    );
+    expect(hits).toBeGreaterThan(100); // the values reach stored subjects, not only misses
   });
 });
