@@ -58,6 +58,7 @@ export function createHttpApp(logger: Logger, opts: Omit<FastifyServerOptions, '
       else void (reply as FastifyReply).status(err.statusCode ?? 400).send({ error: err.message });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  closeConnectionsOnClose(app);
   const routes: DeclaredRoute[] = [];
   declared.set(app, routes);
   // onRoute hooks are inherited by every plugin registered later, so this sees all routes.
@@ -70,3 +71,28 @@ export function createHttpApp(logger: Logger, opts: Omit<FastifyServerOptions, '
 }
 
 export type HttpApp = ReturnType<typeof createHttpApp>;
+
+/**
+ * A closing app lets its in-flight requests finish but keeps no connection open after that:
+ * responses sent while closing say `Connection: close`, and connections that fall idle are
+ * closed as they do (Fastify closes those idle when close() starts, not those that fall idle
+ * later). Without it a client's or load balancer's pooled keep-alive connection held a rolling
+ * restart up to the keep-alive timeout (72 s).
+ */
+function closeConnectionsOnClose(app: FastifyInstance): void {
+  let closing = false;
+  let sweeper: NodeJS.Timeout | undefined;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    sweeper = setInterval(() => app.server.closeIdleConnections(), 50).unref();
+    done();
+  });
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+  app.addHook('onClose', (_app, done) => {
+    clearInterval(sweeper);
+    done();
+  });
+}
