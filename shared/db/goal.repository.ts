@@ -318,6 +318,15 @@ export const goalRepository = {
     }
   },
 
+  /** Whether some goal still waits for the stored-pattern check (migration 010's column). */
+  async anyPatternUnchecked(q: Queryable): Promise<boolean> {
+    const { rows } = await q.query<{ any: boolean }>(
+      'goal.anyPatternUnchecked',
+      'SELECT EXISTS (SELECT 1 FROM goals WHERE pattern_engine IS NULL) AS any',
+    );
+    return rows[0]!.any;
+  },
+
   /** Marks every goal that is not a regex as checked under `engine`. */
   async markNonRegexChecked(q: Queryable, engine: number): Promise<void> {
     await q.query(

@@ -6,7 +6,8 @@ import { Type } from '@sinclair/typebox';
 import { DatabaseEnv, LogEnv } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import { checkStoredGoalPatterns } from './goal-pattern-check.js';
-import { tagged, type Db } from './pool.js';
+import { goalRepository } from './goal.repository.js';
+import { tagged, type Db, type Queryable } from './pool.js';
 
 /** What `npm run migrate` (migrate.cli.ts, the container's `migrate` role) reads. */
 export const MigrateConfigSchema = Type.Object({ ...LogEnv, ...DatabaseEnv });
@@ -39,7 +40,18 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * same lock.
  */
 export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
+  const names = (await readdir(dir)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
+  const files = await Promise.all(
+    names.map(async (file) => ({
+      file,
+      version: Number(file.slice(0, 3)),
+      sql: await readFile(join(dir, file), 'utf8'),
+    })),
+  );
+  // The usual start: nothing to do, found without the lock. A session-level advisory lock does
+  // not survive PgBouncer's transaction mode (deploy/README.md), so services starting behind
+  // it after the migrations ran take none.
+  if (await upToDate(tagged(db.pool, logger), files)) return [];
   const applied: string[] = [];
   const client = await db.pool.connect();
   let current = '';
@@ -64,9 +76,7 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
       ).rows.map((r) => [r.version, r.checksum]),
     );
     const pending: Array<{ file: string; version: number; sql: string }> = [];
-    for (const file of files) {
-      const version = Number(file.slice(0, 3));
-      const sql = await readFile(join(dir, file), 'utf8');
+    for (const { file, version, sql } of files) {
       if (!done.has(version)) {
         pending.push({ file, version, sql });
         continue;
@@ -107,6 +117,30 @@ export async function migrate(db: Db, logger: Logger, dir = MIGRATIONS_DIR): Pro
     client.release();
   }
   return applied;
+}
+
+/**
+ * Whether every migration file is recorded with its checksum and no stored goal waits for the
+ * pattern check: read without the lock (a concurrent run can only make it more so).
+ */
+async function upToDate(
+  q: Queryable,
+  files: ReadonlyArray<{ version: number; sql: string }>,
+): Promise<boolean> {
+  const { rows: exists } = await q.query<{ ok: boolean }>(
+    'migrate.has_table',
+    `SELECT to_regclass('schema_migrations') IS NOT NULL
+        AND EXISTS (SELECT 1 FROM information_schema.columns
+                     WHERE table_name = 'schema_migrations' AND column_name = 'checksum') AS ok`,
+  );
+  if (!exists[0]!.ok) return false;
+  const { rows } = await q.query<{ version: number; checksum: string | null }>(
+    'migrate.recorded',
+    'SELECT version, checksum FROM schema_migrations',
+  );
+  const recorded = new Map(rows.map((r) => [r.version, r.checksum]));
+  if (!files.every((f) => recorded.get(f.version) === sha256(f.sql))) return false;
+  return !(recorded.has(10) && (await goalRepository.anyPatternUnchecked(q)));
 }
 
 /**

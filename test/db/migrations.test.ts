@@ -12,7 +12,9 @@ const logger = createLogger('test-migrations', testConfig.TEST_LOG_LEVEL);
 const FIXTURE_006 = new URL('./fixtures/006_session_start_counts.sql', import.meta.url).pathname;
 
 /** A database of its own on the test server, dropped at the end. */
-async function freshDatabase(name: string): Promise<{ db: Db; drop(): Promise<void> }> {
+async function freshDatabase(
+  name: string,
+): Promise<{ db: Db; url: string; drop(): Promise<void> }> {
   const admin = new pg.Client({ connectionString: testConfig.DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
@@ -25,6 +27,7 @@ async function freshDatabase(name: string): Promise<{ db: Db; drop(): Promise<vo
   );
   return {
     db,
+    url: url.toString(),
     async drop() {
       await db.end();
       const c = new pg.Client({ connectionString: testConfig.DATABASE_URL });
@@ -111,6 +114,49 @@ describe('migrations', () => {
       `SELECT count(*)::int AS n FROM pg_class WHERE relname = 'mig_should_not_exist'`,
     );
     expect(t[0]!.n).toBe(0);
+  });
+
+  it('checks an up-to-date database without the lock, and takes it when a file is pending', async () => {
+    const d = await freshDatabase(`goalpost_mig_lock_${uniqueSuffix().replace(/-/g, '_')}`);
+    dbs.push(d);
+    const dir = await copyMigrations();
+    dirs.push(dir);
+    await migrate(d.db, logger, dir);
+    // Another runner holds the lock (or, behind PgBouncer, a pooled connection leaked it).
+    const holder = new pg.Client({ connectionString: d.url });
+    await holder.connect();
+    await holder.query('SELECT pg_advisory_lock(7300001)');
+    const waiting = async () => {
+      const { rows } = await holder.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND objid = 7300001 AND NOT granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
+      return rows[0]!.n > 0;
+    };
+    /** Resolves to 'waited' as soon as `run` waits for the lock, else to its result. */
+    const lockWaitOr = async <T>(run: Promise<T>): Promise<T | 'waited'> => {
+      let settled = false;
+      const watched = run.finally(() => (settled = true));
+      const watch = (async () => {
+        while (!settled) {
+          if (await waiting()) return 'waited' as const;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return watched;
+      })();
+      return Promise.race([watched, watch]);
+    };
+    try {
+      expect(await lockWaitOr(migrate(d.db, logger, dir))).toEqual([]);
+      await writeFile(join(dir, '999_lock_probe.sql'), 'CREATE TABLE mig_lock_probe (x int);');
+      const pending = migrate(d.db, logger, dir);
+      expect(await lockWaitOr(pending)).toBe('waited');
+      await holder.query('SELECT pg_advisory_unlock(7300001)');
+      expect(await pending).toEqual(['999_lock_probe.sql']);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('records the checksums of migrations applied before checksums existed', async () => {
