@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyRequest } from 'fastify';
 import type { Db } from '../shared/db/pool.js';
 import {
   defaultErrorFormatter,
   installErrorHandler,
   rybbitErrorDialect,
+  rybbitGoalBodyErrorDialect,
 } from '../shared/http/error-handler.js';
 import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
 import { typeBoxValidatorCompiler } from './http/validator.js';
@@ -65,6 +67,11 @@ const RYBBIT_PREFIXES = ['/api/goals', '/api/sites/'];
 const isRybbitUrl = (url: string) =>
   RYBBIT_PREFIXES.some((p) => url === p || url.startsWith(p.endsWith('/') ? p : `${p}/`));
 
+/** A Rybbit goal create, update or preview: the routes whose body is a goal. */
+const isRybbitGoalBody = (req: FastifyRequest) =>
+  (req.method === 'POST' || req.method === 'PUT') &&
+  /\/goals(\/|$)/.test(req.routeOptions.url ?? '');
+
 /** Builds the API app from injected clients (tests build it directly). */
 export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   // Time zones are validated against the database's own list (api/stats/date-range.ts).
@@ -74,7 +81,11 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   // TypeBox validates bodies as sent (no type coercion); see shared/http/validator.ts.
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   installErrorHandler(app, (req) =>
-    isRybbitUrl(req.url) ? rybbitErrorDialect : defaultErrorFormatter,
+    !isRybbitUrl(req.url)
+      ? defaultErrorFormatter
+      : isRybbitGoalBody(req)
+        ? rybbitGoalBodyErrorDialect
+        : rybbitErrorDialect,
   );
   const metrics = deps.metrics ?? new ApiMetrics();
   app.addHook('onResponse', (req, reply, done) => {

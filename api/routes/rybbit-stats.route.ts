@@ -547,7 +547,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
         params,
       );
       if (condition === null) {
-        throw new ClientError(400, 'validation_error', 'Invalid goal configuration', 'config');
+        throw new ClientError(400, 'unsupported_condition', 'Invalid goal configuration', 'config');
       }
       const tz = q.time_zone ?? website.timezone;
       try {

@@ -262,8 +262,10 @@ interface Claims {
 /**
  * Assigns sessions and claims event_ids (one Redis script call shared with concurrent
  * requests). When another request is producing one of these events right now, this one cannot
- * know yet whether that will succeed: its own claims are released and it is refused with 503,
- * so the client retries rather than being acknowledged.
+ * know yet whether that will succeed: its own claims are released and it is refused with 409
+ * naming the event_id, so the client retries rather than being acknowledged. (A 4xx: the
+ * server is fine; the same event is in flight in another request, which its own client
+ * retries if it fails.)
  */
 async function assignSessions(deps: IntakeDeps, requests: SessionRequest[]): Promise<Claims> {
   let assigned: AssignedSessions;
@@ -280,9 +282,15 @@ async function assignSessions(deps: IntakeDeps, requests: SessionRequest[]): Pro
       keys.push(deps.sessions.claimKey(r.websiteId, r.eventId));
     }
   }
-  if (results.some((r) => r.status === 'pending')) {
+  const pending = results.findIndex((r) => r.status === 'pending');
+  if (pending >= 0) {
     await deps.sessions.release(keys, token).catch(() => undefined);
-    throw new TransientError('an event of this request is being accepted by another request');
+    throw new ClientError(
+      409,
+      'event_in_flight',
+      'this event_id is being accepted by another request right now; retry later',
+      requests.length === 1 ? 'event_id' : `[${pending}].event_id`,
+    );
   }
   return { results, keys, token };
 }

@@ -247,41 +247,9 @@
     // data-track-…="false" attribute on the tag turns a capture off, never on.
     var base = ryb ? dir.replace(/\/api$/, '') : (attr('api-host') || dir).replace(/\/$/, '');
     var trackUrl = ryb ? endpoint : base + '/api/track';
-    var cfg = {
-      trackOutbound: true,
-      trackFileDownloads: true,
-      trackButtonClicks: false,
-      trackCopy: false,
-      trackFormInteractions: false,
-      fileExtensions: [
-        'pdf',
-        'xlsx',
-        'docx',
-        'txt',
-        'rtf',
-        'csv',
-        'exe',
-        'key',
-        'pps',
-        'ppt',
-        'pptx',
-        '7z',
-        'pkg',
-        'rar',
-        'gz',
-        'zip',
-        'avi',
-        'mov',
-        'mp4',
-        'mpeg',
-        'wmv',
-        'midi',
-        'mp3',
-        'wav',
-        'wma',
-        'dmg',
-      ],
-    };
+    // The defaults of shared/goals/tracking-settings.ts, put in by the route serving this file
+    // (ingest/routes/script.route.ts); the website's own settings replace them once fetched.
+    var cfg = /*@tracking-defaults*/ {};
     var offAttr = {
       trackOutbound: 'track-outbound',
       trackFileDownloads: 'track-file-downloads',

@@ -147,8 +147,9 @@ export function parseCollectBody(body: unknown, now = Date.now()): IncomingEvent
 
 /**
  * `POST /api/collect` and its alias `POST /e` (the Sparklytics payload). Answers 202 only after
- * Kafka acknowledged every event of the request; 503 with Retry-After when Kafka or Redis
- * cannot take them in time.
+ * Kafka acknowledged every event of the request; 409 naming the event_id when another request
+ * is accepting the same event right now (retry: once it is stored, the retry is a duplicate
+ * and answered 202); 503 with Retry-After when Kafka or Redis cannot take them in time.
  */
 export const collectRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, deps) => {
   const schema = {
@@ -158,6 +159,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, 
       202: Type.Object({ ok: Type.Boolean() }),
       400: ErrorBodySchema,
       403: ErrorBodySchema,
+      409: ErrorBodySchema,
       413: ErrorBodySchema,
       429: ErrorBodySchema,
       503: ErrorBodySchema,

@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
+import { DEFAULT_TRACKING_SETTINGS } from '../../shared/goals/tracking-settings.js';
 
-const SCRIPT = readFileSync(new URL('../public/script.js', import.meta.url));
+/** Where the tracker's source takes the default capture settings (one copy, in shared/). */
+const DEFAULTS_SLOT = '/*@tracking-defaults*/ {}';
+
+function trackerScript(): Buffer {
+  const source = readFileSync(new URL('../public/script.js', import.meta.url), 'utf8');
+  if (!source.includes(DEFAULTS_SLOT)) {
+    throw new Error(`ingest/public/script.js lacks ${DEFAULTS_SLOT}`);
+  }
+  return Buffer.from(source.replace(DEFAULTS_SLOT, JSON.stringify(DEFAULT_TRACKING_SETTINGS)));
+}
+
+const SCRIPT = trackerScript();
 const ETAG = `"${createHash('sha256').update(SCRIPT).digest('base64url').slice(0, 16)}"`;
 
 /**

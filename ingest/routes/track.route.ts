@@ -235,6 +235,7 @@ export const trackRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, de
           400: RybbitError,
           403: RybbitError,
           404: RybbitError,
+          409: RybbitError,
           413: RybbitError,
           429: RybbitError,
           503: RybbitError,

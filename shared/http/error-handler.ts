@@ -172,6 +172,19 @@ export const rybbitErrorDialect: ErrorDialect = {
       : { error: message, details: [{ field, message }] },
 };
 
+/**
+ * The Rybbit dialect of the goal bodies (create, update, preview): a body its schema or the
+ * goal rules refuse is `{"error":"Validation error","details":[{field, message}]}`, as Rybbit's
+ * own validation answers; other refusals (a duplicate name, the goal limit) keep their message.
+ */
+export const rybbitGoalBodyErrorDialect: ErrorDialect = {
+  status: rybbitErrorDialect.status!,
+  format: (status, code, message, field) =>
+    status === 400 && code === 'validation_error' && field !== null
+      ? { error: 'Validation error', details: [{ field, message }] }
+      : rybbitErrorDialect.format(status, code, message, field),
+};
+
 export function installErrorHandler(
   app: HttpApp,
   format: (req: FastifyRequest) => ErrorFormatter | ErrorDialect = () => defaultErrorFormatter,

@@ -673,8 +673,8 @@ describe('goal management API', () => {
       });
       expect(typeChange.statusCode).toBe(400);
       expect(typeChange.json()).toEqual({
-        error: <unknown>expect.stringContaining('goalType'),
-        details: [{ field: 'goalType', message: anyString }],
+        error: 'Validation error',
+        details: [{ field: 'goalType', message: <unknown>expect.stringContaining('goalType') }],
       });
 
       const del = await f.app.inject({
@@ -764,8 +764,9 @@ describe('goal management API', () => {
       const site = await createSite();
       const res = await post(`/api/goals/${site.numeric_id}`, payload);
       expect(res.statusCode).toBe(400);
+      // Rybbit's own body: a fixed error, the field and what is wrong in details.
       expect(res.json()).toEqual({
-        error: anyString,
+        error: 'Validation error',
         details: [{ field, message: anyString }],
       });
     });

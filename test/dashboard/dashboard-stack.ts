@@ -4,7 +4,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { buildDashboard } from '../../scripts/dashboard-build.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
 import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
@@ -19,18 +19,7 @@ import {
 } from '../helpers/deps.js';
 import { freePort, ROOT, spawnService, stopGracefully } from '../helpers/services.js';
 import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
-
-/** Flags that keep Chromium quiet on a closed network (as the tracker's browser tests use). */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { launchChromium } from '../helpers/chromium.js';
 
 export const CHROME_UA =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
@@ -156,10 +145,7 @@ export async function openDashboardStack(
       intervalMs: 200,
     });
   }
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-  });
+  const browser = await launchChromium();
 
   const call = async <T>(method: string, path: string, k: string, body?: unknown) => {
     const res = await fetch(`${apiUrl}${path}`, {

@@ -13,7 +13,7 @@ import {
 import { freePort, killHard, spawnService } from '../helpers/services.js';
 import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
 import {
-  actualByGoal,
+  expectGoalOracle,
   cleanupSites,
   countEvents,
   createGoals,
@@ -394,19 +394,7 @@ describe('scale-out: two ingest instances, a processor group, the API, as proces
     );
     expect(stored[0]).toEqual({ n: accepted.size, ids: accepted.size });
     expect(accepted.size).toBe(N);
-    const actual = await actualByGoal(
-      deps.db,
-      websites.flatMap((w) => Object.values(goals.get(w)!)),
-    );
-    for (const w of websites) {
-      for (const key of ['checkout', 'purchase', 'blog'] as const) {
-        expect({ website: w, goal: key, ...actual.get(goals.get(w)![key])! }).toEqual({
-          website: w,
-          goal: key,
-          ...load.oracle.get(w)![key],
-        });
-      }
-    }
+    await expectGoalOracle(deps.db, goals, load.oracle);
     const { rows } = await deps.db.query<{ k: string; s: string[] }>(
       'test.sessions',
       `SELECT website_id || '|' || visitor_id AS k,

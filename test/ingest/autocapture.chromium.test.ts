@@ -1,16 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Producer } from 'kafkajs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIngestApp } from '../../ingest/app.js';
 import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
-import type { GoalDefinition } from '../../shared/goals/goal-definition.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
-import { newGoalId, newWebsiteId } from '../../shared/ids.js';
+import { newWebsiteId } from '../../shared/ids.js';
+import { bearer, openApiFixture, type ApiFixture } from '../api/api-fixture.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -21,17 +21,7 @@ import {
 import { uniqueSuffix } from '../helpers/test-env.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import { loadedOriginIndex } from './ingest-harness.js';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { launchChromium } from '../helpers/chromium.js';
 
 interface Row {
   type: string;
@@ -42,8 +32,10 @@ interface Row {
 /**
  * Goalpost's tracker captures, in real headless Chromium through ingest, Kafka and the
  * processor (issue 16): an outbound link, a file link, a button, a copy and a form submission
- * each arrive as their own event type and convert a goal of that type; the link and the form
- * still navigate; captures a tag turns off (data-track-…="false") send nothing.
+ * each arrive as their own event type and convert the goals of that type created through the
+ * API in each dialect (Sparklytics and Rybbit bodies); the link and the form still navigate.
+ * The Sparklytics (`/s.js`) and Rybbit (`/api/script.js`) faces of the script capture too, and
+ * captures a tag turns off (data-track-…="false") send nothing.
  */
 describe('tracker autocapture in Chromium', () => {
   let deps: TestDeps;
@@ -58,7 +50,11 @@ describe('tracker autocapture in Chromium', () => {
   let pageUrl: string;
   let site: Website;
   let quiet: Website;
-  const goalIds: Record<string, string> = {};
+  let sparkFace: Website;
+  let rybbitFace: Website;
+  let api: ApiFixture;
+  /** Goal ids by capture type, one goal per dialect. */
+  const goalIds: Record<string, { sparklytics: string; rybbit: string }> = {};
 
   beforeAll(async () => {
     deps = openTestDeps('autocapture-chromium');
@@ -69,46 +65,53 @@ describe('tracker autocapture in Chromium', () => {
       trackCopy: true,
       trackFormInteractions: true,
     };
-    site = await websiteRepository.create(deps.db, {
-      id: newWebsiteId(),
-      name: 'Autocapture',
-      domain: '127.0.0.1',
-      tracking: everything,
-    });
-    quiet = await websiteRepository.create(deps.db, {
-      id: newWebsiteId(),
-      name: 'Autocapture off',
-      domain: '127.0.0.1',
-      tracking: everything,
-    });
-    const goal = (
-      goal_type: GoalDefinition['goal_type'],
-      match_operator: GoalDefinition['match_operator'],
-      match_value: string,
-    ) =>
-      goalRepository.create(deps.db, {
-        id: newGoalId(),
-        website_id: site.id,
-        name: goal_type,
-        description: null,
-        goal_type,
-        match_operator,
-        match_value,
-        case_sensitive: true,
-        property_filters: [],
-        value_mode: 'none',
-        fixed_value: null,
-        value_property_key: null,
-        currency: 'USD',
+    const website = (name: string) =>
+      websiteRepository.create(deps.db, {
+        id: newWebsiteId(),
+        name,
+        domain: '127.0.0.1',
+        tracking: everything,
       });
-    for (const [type, op, value] of [
-      ['outbound', 'any', ''],
-      ['file_download', 'glob', '**/report.pdf'],
-      ['button_click', 'glob', 'Buy*'],
-      ['form_submit', 'equals', 'signup'],
-      ['copy', 'starts_with', 'COUPON'],
+    site = await website('Autocapture');
+    quiet = await website('Autocapture off');
+    sparkFace = await website('Autocapture, Sparklytics face');
+    rybbitFace = await website('Autocapture, Rybbit face');
+    api = await openApiFixture('autocapture-chromium');
+    const auth = bearer(api.bootstrapKey);
+    // The same goals in both dialects, as users of each would write them.
+    for (const [type, operator, value, pattern] of [
+      ['outbound', 'any', '', undefined],
+      ['file_download', 'glob', '**/report.pdf', '**/report.pdf'],
+      ['button_click', 'glob', 'Buy*', 'Buy*'],
+      ['form_submit', 'equals', 'signup', 'signup'],
+      ['copy', 'starts_with', 'COUPON', 'COUPON*'],
     ] as const) {
-      goalIds[type] = (await goal(type, op, value)).id;
+      const sp = await api.app.inject({
+        method: 'POST',
+        url: `/api/websites/${site.id}/goals`,
+        headers: auth,
+        payload: {
+          name: `${type} (Sparklytics)`,
+          goal_type: type,
+          match_operator: operator,
+          match_value: value,
+        },
+      });
+      expect(sp.statusCode, sp.body).toBe(201);
+      const ry = await api.app.inject({
+        method: 'POST',
+        url: `/api/sites/${site.numeric_id}/goals`,
+        headers: auth,
+        payload: { goalType: type, config: pattern === undefined ? {} : { valuePattern: pattern } },
+      });
+      expect(ry.statusCode, ry.body).toBe(201);
+      const rybbit = await goalRepository.findByRef(deps.db, site.id, {
+        numericId: ry.json<{ goalId: number }>().goalId,
+      });
+      goalIds[type] = {
+        sparklytics: sp.json<{ data: { id: string } }>().data.id,
+        rybbit: rybbit!.id,
+      };
     }
     kafkaProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
     await kafkaProducer.connect();
@@ -141,6 +144,13 @@ describe('tracker autocapture in Chromium', () => {
           <form id="signup" name="signup" action="/thanks" method="post">
             <input name="email" value="a@b.example"><button id="send">Send</button></form>
           </body></html>`);
+      } else if (url.startsWith('/face-')) {
+        const tag = url.startsWith('/face-s')
+          ? `<script src="${ingestUrl}/s.js" data-website-id="${sparkFace.id}"></script>`
+          : `<script src="${ingestUrl}/api/script.js" data-site-id="${rybbitFace.numeric_id}"></script>`;
+        res.end(`<!doctype html><html><head><title>Face</title>${tag}</head><body>
+          <a id="out" href="http://localhost:${port()}/elsewhere">Elsewhere</a>
+          <button id="buy" type="button">Buy now</button></body></html>`);
       } else if (url.startsWith('/quiet')) {
         res.end(`<!doctype html><html><head><title>Quiet</title>
           <script src="${ingestUrl}/api/script.js" data-site-id="${quiet.numeric_id}"
@@ -153,7 +163,7 @@ describe('tracker autocapture in Chromium', () => {
     });
     await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
     pageUrl = `http://127.0.0.1:${port()}`;
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 60_000);
 
   const port = () => (pageServer.address() as AddressInfo).port;
@@ -165,10 +175,12 @@ describe('tracker autocapture in Chromium', () => {
     await processor?.stop();
     await kafkaProducer?.disconnect();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
-    const sites = [site?.id, quiet?.id];
+    await api?.close();
+    const sites = [site?.id, quiet?.id, sparkFace?.id, rybbitFace?.id];
     for (const t of ['events', 'sessions', 'conversions']) {
       await deps.db.query('test.cleanup', `DELETE FROM ${t} WHERE website_id = ANY($1)`, [sites]);
     }
+    await deps.db.query('test.cleanup', 'DELETE FROM goals WHERE website_id = ANY($1)', [sites]);
     await deps.db.query('test.cleanup', 'DELETE FROM websites WHERE id = ANY($1)', [sites]);
     await deps.close();
   });
@@ -242,16 +254,39 @@ describe('tracker autocapture in Chromium', () => {
     });
     // The same-host file link is a download, not an outbound click.
     expect(all.filter((r) => r.type === 'outbound')).toHaveLength(1);
-    for (const [type, id] of Object.entries(goalIds)) {
-      await waitFor(`a conversion of the ${type} goal`, async () => {
-        const { rows: c } = await deps.db.query<{ n: number }>(
-          'test.conversions',
-          'SELECT count(*)::int AS n FROM conversions WHERE goal_id = $1',
-          [id],
-        );
-        return c[0]!.n >= 1 ? true : undefined;
-      });
+    for (const [type, ids] of Object.entries(goalIds)) {
+      for (const [dialect, id] of Object.entries(ids)) {
+        await waitFor(`a conversion of the ${type} goal created in ${dialect}`, async () => {
+          const { rows: c } = await deps.db.query<{ n: number }>(
+            'test.conversions',
+            'SELECT count(*)::int AS n FROM conversions WHERE goal_id = $1',
+            [id],
+          );
+          return c[0]!.n >= 1 ? true : undefined;
+        });
+      }
     }
+  });
+
+  it.each([
+    ['Sparklytics (/s.js)', '/face-s', () => sparkFace],
+    ['Rybbit (/api/script.js)', '/face-r', () => rybbitFace],
+  ] as const)('the %s face captures too', async (_face, path, website) => {
+    const { context, page, pageErrors } = await open(path);
+    await page.click('#buy');
+    await Promise.all([page.waitForURL(/localhost:\d+\/elsewhere$/), page.click('#out')]);
+    const all = await waitFor('both captures stored', async () => {
+      const r = await rows(website().id);
+      return ['button_click', 'outbound'].every((t) => r.some((x) => x.type === t)) ? r : undefined;
+    });
+    await context.close();
+    expect(pageErrors).toEqual([]);
+    expect(all.find((r) => r.type === 'button_click')!.properties).toMatchObject({
+      text: 'Buy now',
+    });
+    expect(all.find((r) => r.type === 'outbound')!.properties).toMatchObject({
+      url: `http://localhost:${port()}/elsewhere`,
+    });
   });
 
   it('captures a tag turns off send nothing, though the website has them on', async () => {

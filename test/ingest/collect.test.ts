@@ -10,6 +10,7 @@ import { createRedis } from '../../shared/redis/redis.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { openIngestHarness, type IngestHarness } from './ingest-harness.js';
 import { sparklyticsBodies } from './tracker-fixtures.js';
+import { DEFAULT_TRACKING_SETTINGS } from '../../shared/goals/tracking-settings.js';
 
 const CHROME_UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
@@ -873,6 +874,8 @@ describe('ingest collect routes', () => {
     expect(s.statusCode).toBe(200);
     expect(s.headers['content-type']).toContain('javascript');
     expect(s.headers['cache-control']).toContain('max-age');
+    // The capture defaults come from shared/ (one copy), put in where the source leaves a slot.
+    expect(s.body).toContain(`var cfg = ${JSON.stringify(DEFAULT_TRACKING_SETTINGS)};`);
     const again = await app.inject({
       method: 'GET',
       url: '/script.js',

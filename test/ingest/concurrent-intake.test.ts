@@ -84,9 +84,14 @@ describe('ingest under concurrent requests', () => {
       ...Array.from({ length: 6 }, () => post(body)),
       post(event(`v-${randomUUID()}`, marker)),
     ]);
-    // The first claim wins; a repeat is acknowledged (already done) or refused with 503
-    // (still being produced, so the client retries): never produced twice.
-    for (const r of responses) expect([202, 503]).toContain(r.statusCode);
+    // The first claim wins; a repeat is acknowledged (already done) or refused with 409 naming
+    // the event_id (still being produced, so the client retries): never produced twice.
+    for (const r of responses) {
+      expect([202, 409]).toContain(r.statusCode);
+      if (r.statusCode === 409) {
+        expect(r.json()).toMatchObject({ error: { code: 'event_in_flight', field: 'event_id' } });
+      }
+    }
     await producedIds([marker, id]);
     expect((await post(body)).statusCode).toBe(202);
     const next = randomUUID();

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Producer } from 'kafkajs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyLookup } from '../../ingest/lookups/api-key.lookup.js';
 import { buildIngestApp } from '../../ingest/app.js';
@@ -22,18 +22,7 @@ import {
 import { uniqueSuffix } from '../helpers/test-env.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import { loadedOriginIndex } from './ingest-harness.js';
-
-/** Flags that keep Chromium quiet on a closed network (no background fetches). */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { launchChromium } from '../helpers/chromium.js';
 
 interface Row {
   type: string;
@@ -204,7 +193,7 @@ describe('tracker script in Chromium, end to end into the database', () => {
     pageUrl = `http://127.0.0.1:${port}`;
     foreignPageUrl = `http://localhost:${port}`;
 
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

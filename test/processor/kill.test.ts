@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { Type } from '@sinclair/typebox';
 import { loadConfig } from '../../shared/config/load-config.js';
 import { rng } from '../helpers/random.js';
 import {
-  actualByGoal,
   cleanupSites,
   countEvents,
   createGoals,
@@ -16,6 +15,7 @@ import {
   stopGracefully,
   type Dataset,
   type GoalKey,
+  expectOracle,
 } from './pipeline.js';
 import {
   createTestTopic,
@@ -95,23 +95,6 @@ describe('processor: kill -9 twice while consuming', () => {
     await stopGracefully(child);
     child = null;
 
-    const ids = websites.flatMap((w) => Object.values(goals.get(w)!));
-    const actual = await actualByGoal(deps.db, ids);
-    for (const w of websites) {
-      for (const key of ['checkout', 'purchase', 'blog'] as const) {
-        expect({ website: w, goal: key, ...actual.get(goals.get(w)![key])! }).toEqual({
-          website: w,
-          goal: key,
-          ...data.oracle.get(w)![key],
-        });
-      }
-    }
-    const { rows } = await deps.db.query<{ k: string; pageviews: number }>(
-      'test.sessions',
-      `SELECT website_id || '|' || session_id AS k, pageviews FROM sessions
-        WHERE website_id = ANY($1) AND pageviews > 0`,
-      [websites],
-    );
-    expect(new Map(rows.map((x) => [x.k, x.pageviews]))).toEqual(data.sessionPageviews);
+    await expectOracle(deps.db, goals, data);
   });
 });

@@ -2,9 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import {
-  actualByGoal,
   cleanupSites,
-  countEvents,
   createGoals,
   createSites,
   generate,
@@ -12,6 +10,9 @@ import {
   produceEvents,
   spawnProcessor,
   stopGracefully,
+  expectOracle,
+  expectAllCommitted,
+  storedOrDown,
 } from './pipeline.js';
 import {
   createTestTopic,
@@ -71,13 +72,7 @@ describe('processor: PostgreSQL crashes mid-load', () => {
     await deps.close();
   });
 
-  const stored = async (ids: string[]) => {
-    try {
-      return await countEvents(deps.db, ids);
-    } catch {
-      return -1; // the database is down or recovering
-    }
-  };
+  const stored = (ids: string[]) => storedOrDown(deps.db, ids);
 
   const walWriterPid = async () => {
     const { rows } = await deps.db.query<{ pid: number }>(
@@ -151,38 +146,9 @@ describe('processor: PostgreSQL crashes mid-load', () => {
         'database_restarted_rereading',
       );
 
-      const goalIds = ids.flatMap((w) => Object.values(goals.get(w)!));
-      const actual = await actualByGoal(deps.db, goalIds);
-      for (const w of ids) {
-        for (const key of ['checkout', 'purchase', 'blog'] as const) {
-          expect({ w, key, ...actual.get(goals.get(w)![key])! }).toEqual({
-            w,
-            key,
-            ...data.oracle.get(w)![key],
-          });
-        }
-      }
-      const { rows } = await deps.db.query<{ k: string; pageviews: number }>(
-        'test.sessions',
-        `SELECT website_id || '|' || session_id AS k, pageviews FROM sessions
-          WHERE website_id = ANY($1) AND pageviews > 0`,
-        [ids],
-      );
-      expect(new Map(rows.map((x) => [x.k, x.pageviews]))).toEqual(data.sessionPageviews);
-
+      await expectOracle(deps.db, goals, data);
       // Every offset was committed in the end (the graceful stop drained the waiting ones).
-      const admin = deps.kafka.admin();
-      await admin.connect();
-      try {
-        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-        const ends = await admin.fetchTopicOffsets(topic);
-        for (const p of ends) {
-          const c = committed!.partitions.find((x) => x.partition === p.partition)!;
-          expect(c.offset).toBe(p.high);
-        }
-      } finally {
-        await admin.disconnect();
-      }
+      await expectAllCommitted(deps.kafka, group, topic);
     },
   );
 });

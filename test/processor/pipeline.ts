@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { goalRepository } from '../../shared/db/goal.repository.js';
@@ -273,6 +274,76 @@ export async function countEvents(db: Db, websites: string[]): Promise<number> {
     [websites],
   );
   return rows[0]!.n;
+}
+
+/** {@link countEvents}, or -1 while the database is down or recovering. */
+export async function storedOrDown(db: Db, websites: string[]): Promise<number> {
+  try {
+    return await countEvents(db, websites);
+  } catch {
+    return -1;
+  }
+}
+
+/** Asserts that every goal's conversions, valued conversions and value sum equal `oracle`. */
+export async function expectGoalOracle(
+  db: Db,
+  goals: Map<string, Record<GoalKey, string>>,
+  oracle: Map<string, Record<GoalKey, GoalOracle>>,
+): Promise<void> {
+  const websites = [...goals.keys()];
+  const actual = await actualByGoal(
+    db,
+    websites.flatMap((w) => Object.values(goals.get(w)!)),
+  );
+  for (const w of websites) {
+    for (const key of ['checkout', 'purchase', 'blog'] as const) {
+      expect({ website: w, goal: key, ...actual.get(goals.get(w)![key])! }).toEqual({
+        website: w,
+        goal: key,
+        ...oracle.get(w)![key],
+      });
+    }
+  }
+}
+
+/**
+ * Asserts that every goal's conversions, valued conversions and value sum, and every session's
+ * pageviews, equal the dataset's oracle.
+ */
+export async function expectOracle(
+  db: Db,
+  goals: Map<string, Record<GoalKey, string>>,
+  data: Dataset,
+): Promise<void> {
+  const websites = [...goals.keys()];
+  await expectGoalOracle(db, goals, data.oracle);
+  const { rows } = await db.query<{ k: string; pageviews: number }>(
+    'test.sessions',
+    `SELECT website_id || '|' || session_id AS k, pageviews FROM sessions
+      WHERE website_id = ANY($1) AND pageviews > 0`,
+    [websites],
+  );
+  expect(new Map(rows.map((x) => [x.k, x.pageviews]))).toEqual(data.sessionPageviews);
+}
+
+/** Asserts that `group` committed every offset of `topic` (up to each partition's end). */
+export async function expectAllCommitted(kafka: Kafka, group: string, topic: string) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    for (const p of ends) {
+      const c = committed!.partitions.find((x) => x.partition === p.partition)!;
+      expect({ partition: p.partition, committed: c.offset }).toEqual({
+        partition: p.partition,
+        committed: p.high,
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export const processorLogPath = (group: string) => serviceLogPath('processor', group);
