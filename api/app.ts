@@ -17,7 +17,7 @@ import type { BackfillQueue } from '../shared/jobs/queues.js';
 import { GoalService } from './goals/goal.service.js';
 import { rybbitGoalRoutes } from './routes/rybbit-goals.route.js';
 import { liveRoutes } from './routes/live.route.js';
-import { rybbitStatsRoutes } from './routes/rybbit-stats.route.js';
+import { PREVIEW_TIMEOUT_MS, rybbitStatsRoutes } from './routes/rybbit-stats.route.js';
 import { sparklyticsGoalRoutes } from './routes/sparklytics-goals.route.js';
 import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
@@ -58,6 +58,8 @@ export interface ApiDeps {
   limits?: Partial<ApiLimits>;
   /** `trustProxy` for X-Forwarded-For: the trusted proxies' IPs/CIDRs (default none). */
   trustedProxies?: string[];
+  /** Query time a goal preview may take (default PREVIEW_TIMEOUT_MS, 10 s). */
+  previewTimeoutMs?: number;
   /** The built dashboard to serve at `/app/` (default {@link DEFAULT_DASHBOARD_DIR}). */
   dashboardDir?: string;
 }
@@ -148,7 +150,10 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   await app.register(sparklyticsGoalRoutes, { ...auth, goals });
   await app.register(rybbitGoalRoutes, { ...auth, goals });
   await app.register(statsRoutes, auth);
-  await app.register(rybbitStatsRoutes, auth);
+  await app.register(rybbitStatsRoutes, {
+    ...auth,
+    previewTimeoutMs: deps.previewTimeoutMs ?? PREVIEW_TIMEOUT_MS,
+  });
   await app.register(liveRoutes, {
     ...auth,
     redis: deps.redis,

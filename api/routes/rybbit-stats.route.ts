@@ -180,7 +180,9 @@ function compareGoals(sort: Sort, metrics: Map<string, number>) {
  * sessions of a goal (`GET /api/goals/:goalId/sessions/:site`), also under `/api/sites/:site/…`.
  * Errors are `{error, details?}` (400 for any invalid parameter).
  */
-export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app, deps) => {
+export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
+  AuthDeps & { previewTimeoutMs: number }
+> = async (app, deps) => {
   installAuth(app, deps);
   const security = [{ bearerAuth: [] }];
   const tags = ['goals (Rybbit)'];
@@ -489,7 +491,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
         summary: 'What an unsaved goal would have converted (from raw events; nothing stored)',
         description:
           `Window at most ${MAX_PREVIEW_DAYS} days (start_date and end_date, or the last ` +
-          `${MAX_PREVIEW_DAYS} days when both are absent), ${PREVIEW_TIMEOUT_MS / 1000} s of ` +
+          `${MAX_PREVIEW_DAYS} days when both are absent), ${deps.previewTimeoutMs / 1000} s of ` +
           'query time. A condition SQL cannot reproduce exactly (e.g. query-string filters) is a ' +
           '400 "Invalid goal configuration".',
         security,
@@ -558,7 +560,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
           condition,
           bucket,
           tz,
-          PREVIEW_TIMEOUT_MS,
+          deps.previewTimeoutMs,
         );
         return {
           data: { ...r, conversion_rate: rawRate(r.conversions, r.total_sessions) },
@@ -567,7 +569,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app
         if ((err as { code?: string }).code === '57014') {
           throw new ClientError(
             400,
-            'validation_error',
+            'preview_timeout',
             'the preview took too long; use a shorter window',
             'start_date',
           );

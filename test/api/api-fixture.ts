@@ -26,7 +26,7 @@ export interface ApiFixture {
 
 export async function openApiFixture(
   name: string,
-  opts: { poolMax?: number; redisUrl?: string } = {},
+  opts: { poolMax?: number; redisUrl?: string; previewTimeoutMs?: number } = {},
 ): Promise<ApiFixture> {
   const logger = createLogger(`test-${name}`, testConfig.TEST_LOG_LEVEL);
   const db = createDb(
@@ -51,6 +51,7 @@ export async function openApiFixture(
     logger,
     bootstrapApiKey: bootstrapKey,
     handoffTimeoutMs: 1_000,
+    ...(opts.previewTimeoutMs === undefined ? {} : { previewTimeoutMs: opts.previewTimeoutMs }),
     // These suites send many bad keys and requests from one address on purpose; the throttles
     // themselves are tested in abuse-limits.test.ts.
     limits: { authFailuresPerMinute: 100_000, requestsPerKeyPerMinute: 100_000 },

@@ -363,4 +363,68 @@ describe('Rybbit goal series, summary and preview', () => {
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json()).toMatchObject({ details: [{ field: 'config.pathPattern' }] });
   });
+  it('a preview past its query time is cancelled and answers 400 naming the window, never a 500', async () => {
+    const slow = await websiteRepository.create(deps.db, {
+      id: newWebsiteId(),
+      name: 'slow preview',
+      domain: 'slow.example',
+      timezone: 'UTC',
+    });
+    // 5,000 sessions with 200,000 pageviews in the window: no preview of them finishes
+    // within 1 ms.
+    await deps.db.query(
+      'test.bulk_sessions',
+      `INSERT INTO sessions (website_id, session_id, visitor_id, started_at, ended_at,
+                             first_event_id, pageviews, events)
+       SELECT $1, 's' || i, 'v', $2::timestamptz, $2::timestamptz + interval '1 day' - interval '1 second',
+              gen_random_uuid(), 40, 40
+         FROM generate_series(0, 4999) i`,
+      [slow.id, `${DAY1}T00:00:00Z`],
+    );
+    await deps.db.query(
+      'test.bulk_events',
+      `INSERT INTO events (event_id, event_time, received_at, website_id, session_id, visitor_id,
+                           type, path)
+       SELECT gen_random_uuid(), $2::timestamptz + (i % 86400) * interval '1 second', now(), $1,
+              's' || (i % 5000), 'v', 'pageview', '/p/' || (i % 100)
+         FROM generate_series(1, 200000) i`,
+      [slow.id, `${DAY1}T00:00:00Z`],
+    );
+    // As autovacuum would after such a load: a fresh chunk without statistics gets a plan
+    // that loops over every session (the normal-budget preview below would time out too).
+    await deps.db.query('test.analyze', 'ANALYZE events, sessions');
+    const tight = await buildApiApp({
+      db: deps.db,
+      redis: deps.redis,
+      logger: deps.logger,
+      bootstrapApiKey: KEY,
+      previewTimeoutMs: 1,
+    });
+    try {
+      const res = await tight.inject({
+        method: 'POST',
+        url: `/api/sites/${slow.numeric_id}/goals/preview?${window}&bucket=day`,
+        headers: auth,
+        payload: { goalType: 'path', config: { pathPattern: '/p/1*' } },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({
+        error: 'the preview took too long; use a shorter window',
+        details: [
+          { field: 'start_date', message: 'the preview took too long; use a shorter window' },
+        ],
+      });
+      // The same preview with the normal budget answers (the data is fine, the time was not).
+      const ok = await post(`/api/sites/${slow.numeric_id}/goals/preview?${window}&bucket=day`, {
+        goalType: 'path',
+        config: { pathPattern: '/p/1*' },
+      });
+      expect(ok.statusCode).toBe(200);
+    } finally {
+      await tight.close();
+      await deps.db.query('test.cleanup', 'DELETE FROM events WHERE website_id = $1', [slow.id]);
+      await deps.db.query('test.cleanup', 'DELETE FROM sessions WHERE website_id = $1', [slow.id]);
+      await deps.db.query('test.cleanup', 'DELETE FROM websites WHERE id = $1', [slow.id]);
+    }
+  });
 });
