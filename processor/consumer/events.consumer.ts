@@ -3,7 +3,7 @@ import { conversionRepository, type ConversionRow } from '../../shared/db/conver
 import { eventRepository, eventRowOf, type EventRow } from '../../shared/db/event.repository.js';
 import { isUniqueViolation } from '../../shared/db/bulk.js';
 import type { Db, Queryable } from '../../shared/db/pool.js';
-import type { WalPosition } from '../../shared/db/wal.repository.js';
+import type { WalPosition } from '../../shared/db/wal-position.js';
 import { sessionRepository } from '../../shared/db/session.repository.js';
 import { PermanentError } from '../../shared/errors/errors.js';
 import { decodeEvent } from '../../shared/events/event-message.js';

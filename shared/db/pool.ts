@@ -2,7 +2,7 @@ import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from '../logger.js';
-import { lsnToBigInt, SERVER_LIFE_SQL, type WalPosition } from './wal.repository.js';
+import { lsnToBigInt, SERVER_LIFE_SQL, type WalPosition } from './wal-position.js';
 
 /** Something that can run a query: the pool, or a client inside a transaction. */
 export interface Queryable {
