@@ -12,7 +12,7 @@ import { migrate } from '../../shared/db/migrate.js';
 import { createDb, type Db } from '../../shared/db/pool.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
-import { newGoalId, newWebsiteId } from '../../shared/ids.js';
+import { newWebsiteId } from '../../shared/ids.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -22,7 +22,7 @@ import {
 } from '../helpers/deps.js';
 import { startTestProcessor } from '../helpers/processor.js';
 import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
-import { figures, generate, GOALS, sessionsOf } from '../stats/dataset.js';
+import { figures, generate, GOALS, newGoalOf, sessionsOf } from '../stats/dataset.js';
 
 const run = promisify(execFile);
 
@@ -158,21 +158,7 @@ describe('a TimescaleDB dump restores to the same statistics', () => {
       })
     ).numeric_id;
     for (const g of GOALS) {
-      const goal = await goalRepository.create(db, {
-        id: newGoalId(),
-        website_id: site.websiteId,
-        name: g.key,
-        description: null,
-        goal_type: g.goal_type,
-        match_operator: g.match_operator,
-        match_value: g.match_value,
-        case_sensitive: true,
-        property_filters: [],
-        value_mode: g.value_mode,
-        fixed_value: g.fixed_value,
-        value_property_key: g.value_property_key,
-        currency: g.currency,
-      });
+      const goal = await goalRepository.create(db, newGoalOf(site.websiteId, g));
       goalIds.set(g.key, goal.numeric_id);
     }
     producer = deps.kafka.producer({ allowAutoTopicCreation: false });

@@ -22,6 +22,7 @@ import {
   type Hints,
   type JsonSchema,
 } from '../helpers/schema-arbitrary.js';
+import { rng } from '../helpers/random.js';
 
 /**
  * Issue 12 §2: generated input against the real running services. Every route that the API
@@ -202,18 +203,6 @@ function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
 }
 
-/** mulberry32, seeded per route from the run's seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** JSON text of a value; a value too deep for JSON.stringify is sent as an empty object. */
 function jsonText(v: unknown): string {
   try {
@@ -368,7 +357,7 @@ function paramNames(url: string): string[] {
 }
 
 function generateRequests(route: Route, fx: Fixtures, n: number, seed: number): GenRequest[] {
-  const r = prng(seed);
+  const r = rng(seed);
   const schema = (route.schema ?? {}) as {
     body?: JsonSchema;
     querystring?: JsonSchema;
@@ -777,7 +766,7 @@ describe('generated input against the running API and ingest', () => {
       );
       // Interleave routes so each sees the others' side effects (deleted goals, new websites).
       const order = jobs.map((_, i) => i);
-      const shuffle = prng(SEED);
+      const shuffle = rng(SEED);
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(shuffle() * (i + 1));
         [order[i], order[j]] = [order[j]!, order[i]!];

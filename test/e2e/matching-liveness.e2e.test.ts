@@ -1,9 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIngestApp } from '../../ingest/app.js';
-import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
-import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import { EVENT_LIMITS } from '../../shared/events/input-limits.js';
@@ -18,7 +15,7 @@ import {
 } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
 import { killHard, spawnProcessor, stopGracefully } from '../processor/pipeline.js';
-import { loadedOriginIndex } from '../ingest/ingest-harness.js';
+import { buildTopicIngest } from '../ingest/ingest-harness.js';
 
 /**
  * Issue 12, liveness on the real stack: hostile goals stored straight into the goals table (as
@@ -97,19 +94,7 @@ describe('hostile goals do not stall the processor', () => {
       KAFKA_CONSUMER_GROUP: `test-liveness-${suffix}`,
       BULLMQ_PREFIX: `test-liveness-${suffix}`,
     });
-    ingest = await buildIngestApp({
-      producer: new BatchingProducer(kafkaProducer, {
-        topic,
-        lingerMs: 2,
-        maxBatchMessages: 500,
-        timeoutMs: 5000,
-      }),
-      websites: new WebsiteLookup(deps.db),
-      origins: await loadedOriginIndex(deps),
-      redis: deps.redis,
-      logger: deps.logger,
-      isReady: () => true,
-    });
+    ingest = await buildTopicIngest(deps, kafkaProducer, topic);
     ingestUrl = await ingest.listen({ host: '127.0.0.1', port: 0 });
   });
 

@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { buildApiApp } from '../../api/app.js';
-import { buildIngestApp } from '../../ingest/app.js';
-import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
-import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import { addDays, todayIn } from '../../api/stats/date-range.js';
 import {
   createTestTopic,
@@ -17,7 +14,7 @@ import {
   type TestDeps,
 } from '../helpers/deps.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
-import { loadedOriginIndex } from '../ingest/ingest-harness.js';
+import { buildTopicIngest } from '../ingest/ingest-harness.js';
 
 /**
  * The walking skeleton, end to end over real sockets and the real stack:
@@ -66,20 +63,7 @@ describe('walking skeleton: pageview goal from ingest to stats', () => {
     await kafkaProducer.connect();
     processor = await startTestProcessor(deps, { name: 'skeleton', topic, dlqTopic });
 
-    const producer = new BatchingProducer(kafkaProducer, {
-      topic,
-      lingerMs: 2,
-      maxBatchMessages: 500,
-      timeoutMs: 5000,
-    });
-    ingest = await buildIngestApp({
-      producer,
-      websites: new WebsiteLookup(deps.db),
-      origins: await loadedOriginIndex(deps),
-      redis: deps.redis,
-      logger: deps.logger,
-      isReady: () => true,
-    });
+    ingest = await buildTopicIngest(deps, kafkaProducer, topic);
     api = await buildApiApp({
       db: deps.db,
       redis: deps.redis,

@@ -1,11 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Producer } from 'kafkajs';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIngestApp } from '../../ingest/app.js';
-import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
-import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
@@ -18,9 +15,8 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
-import { uniqueSuffix } from '../helpers/test-env.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
-import { loadedOriginIndex } from './ingest-harness.js';
+import { buildTopicIngest } from './ingest-harness.js';
 import { launchChromium } from '../helpers/chromium.js';
 
 interface Row {
@@ -116,20 +112,7 @@ describe('tracker autocapture in Chromium', () => {
     kafkaProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
     await kafkaProducer.connect();
     processor = await startTestProcessor(deps, { name: 'autocapture', topic, dlqTopic });
-    ingest = await buildIngestApp({
-      producer: new BatchingProducer(kafkaProducer, {
-        topic,
-        lingerMs: 2,
-        maxBatchMessages: 500,
-        timeoutMs: 5000,
-      }),
-      websites: new WebsiteLookup(deps.db),
-      origins: await loadedOriginIndex(deps),
-      redis: deps.redis,
-      logger: deps.logger,
-      isReady: () => true,
-      options: { redisKeyPrefix: `test:${uniqueSuffix()}:`, botRateHeuristic: false },
-    });
+    ingest = await buildTopicIngest(deps, kafkaProducer, topic, { botRateHeuristic: false });
     ingestUrl = await ingest.listen({ host: '127.0.0.1', port: 0 });
     pageServer = createServer((req, res) => {
       const url = req.url ?? '/';
@@ -195,6 +178,17 @@ describe('tracker autocapture in Chromium', () => {
       )
     ).rows;
 
+  /** Selects the page's `#coupon` text and copies it with the keyboard, as a visitor would. */
+  async function copyCoupon(page: Page) {
+    await page.evaluate(`(() => {
+      const r = document.createRange();
+      r.selectNodeContents(document.getElementById('coupon'));
+      getSelection().removeAllRanges();
+      getSelection().addRange(r);
+    })()`);
+    await page.keyboard.press('Control+C');
+  }
+
   /** Opens `path` and waits until the tracker has its website's settings. */
   async function open(path: string) {
     const context = await browser.newContext({ locale: 'en-US' });
@@ -215,13 +209,7 @@ describe('tracker autocapture in Chromium', () => {
       await config;
     };
     await page.click('#buy');
-    await page.evaluate(`(() => {
-      const r = document.createRange();
-      r.selectNodeContents(document.getElementById('coupon'));
-      getSelection().removeAllRanges();
-      getSelection().addRange(r);
-    })()`);
-    await page.keyboard.press('Control+C');
+    await copyCoupon(page);
     await Promise.all([page.waitForURL(/\/files\/report\.pdf$/), page.click('#file')]);
     await reopen();
     await Promise.all([page.waitForURL(/\/thanks$/), page.click('#send')]);
@@ -292,13 +280,7 @@ describe('tracker autocapture in Chromium', () => {
   it('captures a tag turns off send nothing, though the website has them on', async () => {
     const { context, page, pageErrors } = await open('/quiet');
     await page.click('#out');
-    await page.evaluate(`(() => {
-      const r = document.createRange();
-      r.selectNodeContents(document.getElementById('coupon'));
-      getSelection().removeAllRanges();
-      getSelection().addRange(r);
-    })()`);
-    await page.keyboard.press('Control+C');
+    await copyCoupon(page);
     // A custom event after them: once it is stored, anything sent before it is too.
     await page.evaluate("rybbit.event('sentinel')");
     const all = await waitFor('the sentinel', async () => {

@@ -43,6 +43,43 @@ export async function loadedOriginIndex(deps: TestDeps): Promise<OriginIndex> {
   return origins;
 }
 
+/** The batching the ingest tests use: sends leave at once (2 ms linger). */
+export const testProducerSettings = (topic: string) => ({
+  topic,
+  lingerMs: 2,
+  maxBatchMessages: 500,
+  timeoutMs: 5000,
+});
+
+/**
+ * An ingest app producing to `topic` (in end-to-end tests, the one a test processor reads)
+ * through `kafkaProducer`, with the lookups and batching of the other ingest tests and Redis
+ * keys under a prefix of its own; closing it also stops its origin index.
+ */
+export async function buildTopicIngest(
+  deps: TestDeps,
+  kafkaProducer: Producer,
+  topic: string,
+  options: Partial<IngestOptions> = {},
+): Promise<HttpApp> {
+  const origins = await loadedOriginIndex(deps);
+  const app = await buildIngestApp({
+    producer: new BatchingProducer(kafkaProducer, testProducerSettings(topic)),
+    websites: new WebsiteLookup(deps.db),
+    origins,
+    apiKeys: new ApiKeyLookup(deps.db),
+    redis: deps.redis,
+    logger: deps.logger,
+    isReady: () => true,
+    options: { redisKeyPrefix: `test:${uniqueSuffix()}:`, ...options },
+  });
+  app.addHook('onClose', (_app, done) => {
+    origins.stop();
+    done();
+  });
+  return app;
+}
+
 export async function openIngestHarness(
   deps: TestDeps,
   name: string,
@@ -76,14 +113,7 @@ export async function openIngestHarness(
   const build: IngestHarness['build'] = async (over = {}) => {
     const app = await buildIngestApp({
       metrics: over.metrics ?? metrics,
-      producer:
-        over.producer ??
-        new BatchingProducer(kafkaProducer, {
-          topic,
-          lingerMs: 2,
-          maxBatchMessages: 500,
-          timeoutMs: 5000,
-        }),
+      producer: over.producer ?? new BatchingProducer(kafkaProducer, testProducerSettings(topic)),
       websites,
       origins,
       apiKeys,

@@ -3,15 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Producer } from 'kafkajs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyLookup } from '../../ingest/lookups/api-key.lookup.js';
-import { buildIngestApp } from '../../ingest/app.js';
-import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
 import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
 import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
-import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
 import {
   createTestTopic,
   deleteTestTopics,
@@ -19,9 +15,8 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
-import { uniqueSuffix } from '../helpers/test-env.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
-import { loadedOriginIndex } from './ingest-harness.js';
+import { buildTopicIngest } from './ingest-harness.js';
 import { launchChromium } from '../helpers/chromium.js';
 
 interface Row {
@@ -112,21 +107,7 @@ describe('tracker script in Chromium, end to end into the database', () => {
     kafkaProducer = deps.kafka.producer({ allowAutoTopicCreation: false });
     await kafkaProducer.connect();
     processor = await startTestProcessor(deps, { name: 'tracker', topic, dlqTopic });
-    ingest = await buildIngestApp({
-      producer: new BatchingProducer(kafkaProducer, {
-        topic,
-        lingerMs: 2,
-        maxBatchMessages: 500,
-        timeoutMs: 5000,
-      }),
-      websites: new WebsiteLookup(deps.db),
-      origins: await loadedOriginIndex(deps),
-      apiKeys: new ApiKeyLookup(deps.db),
-      redis: deps.redis,
-      logger: deps.logger,
-      isReady: () => true,
-      options: { redisKeyPrefix: `test:${uniqueSuffix()}:`, botRateHeuristic: false },
-    });
+    ingest = await buildTopicIngest(deps, kafkaProducer, topic, { botRateHeuristic: false });
     ingestUrl = await ingest.listen({ host: '127.0.0.1', port: 0 });
 
     const page = (title: string, tag: string, body = '<h1>Hello</h1>') =>

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { NewGoal } from '../../shared/db/goal.repository.js';
 import type { EventMessage } from '../../shared/events/event-message.js';
+import { newGoalId } from '../../shared/ids.js';
 import { rng } from '../helpers/random.js';
 
 /**
@@ -64,6 +66,25 @@ export const GOALS: GoalSpec[] = [
     currency: 'USD',
   },
 ];
+
+/** The goal row of `g` for website `websiteId` (what the tests store before ingesting). */
+export function newGoalOf(websiteId: string, g: GoalSpec): NewGoal {
+  return {
+    id: newGoalId(),
+    website_id: websiteId,
+    name: g.key,
+    description: null,
+    goal_type: g.goal_type,
+    match_operator: g.match_operator,
+    match_value: g.match_value,
+    case_sensitive: true,
+    property_filters: [],
+    value_mode: g.value_mode,
+    fixed_value: g.fixed_value,
+    value_property_key: g.value_property_key,
+    currency: g.currency,
+  };
+}
 
 const PATHS = ['/', '/pricing', '/pricing/pro', '/blog/post-1', '/checkout', '/checkout/success'];
 const COUNTRIES = [

@@ -5,7 +5,7 @@ import { goalRepository } from '../../shared/db/goal.repository.js';
 import { websiteRepository } from '../../shared/db/website.repository.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
-import { newGoalId, newWebsiteId } from '../../shared/ids.js';
+import { newWebsiteId } from '../../shared/ids.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import {
   createTestTopic,
@@ -18,6 +18,7 @@ import {
   figures,
   generate,
   GOALS,
+  newGoalOf,
   localDate,
   localMidnight,
   plusDays,
@@ -85,21 +86,7 @@ describe('goal statistics match an independent oracle', () => {
       });
       s.numeric = created.numeric_id;
       for (const g of GOALS) {
-        const goal = await goalRepository.create(deps.db, {
-          id: newGoalId(),
-          website_id: s.websiteId,
-          name: g.key,
-          description: null,
-          goal_type: g.goal_type,
-          match_operator: g.match_operator,
-          match_value: g.match_value,
-          case_sensitive: true,
-          property_filters: [],
-          value_mode: g.value_mode,
-          fixed_value: g.fixed_value,
-          value_property_key: g.value_property_key,
-          currency: g.currency,
-        });
+        const goal = await goalRepository.create(deps.db, newGoalOf(s.websiteId, g));
         s.goals.set(g.key, { id: goal.id, numeric_id: goal.numeric_id });
       }
     }
