@@ -65,7 +65,6 @@ export async function requireWebsite(
   ref: string,
 ): Promise<Website> {
   const site = await findWebsite(deps, ref);
-  if (!site) throw notFound('website', 'website_id');
   if (!canAccessWebsite(principal, site.id)) throw forbidden();
   return site;
 }

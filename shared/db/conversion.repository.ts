@@ -28,8 +28,6 @@ const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
   ['definition_version', 'integer'],
 ];
 
-export const CONVERSION_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
-
 export const conversionRepository = {
   /** Inserts conversions that are new in the normal case with COPY (see event.copyNew). */
   copyNew(q: Queryable, rows: readonly ConversionRow[]): Promise<number> {

@@ -69,8 +69,6 @@ const COLUMNS: ReadonlyArray<BulkColumn<EventRow>> = [
   ['is_bot', 'boolean'],
 ];
 
-export const EVENT_COLUMNS: readonly string[] = COLUMNS.map(([n]) => n);
-
 export const eventRepository = {
   /**
    * Inserts events that are new in the normal case with COPY; a replay (an event already

@@ -7,7 +7,6 @@ export type CharSet = ReadonlyArray<readonly [number, number]>;
 
 export const MAX_CODE_POINT = 0x10ffff;
 export const ANY_CHAR: CharSet = [[0, MAX_CODE_POINT]];
-export const NO_CHAR: CharSet = [];
 
 /** Sorts and merges ranges (overlapping or adjacent ones become one). */
 export function normalizeSet(ranges: Iterable<readonly [number, number]>): CharSet {
