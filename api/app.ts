@@ -80,7 +80,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   await loadTimeZones(deps.db);
   const trusted = deps.trustedProxies ?? [];
   const app = createHttpApp(deps.logger, { trustProxy: trusted.length > 0 ? trusted : false });
-  // TypeBox validates bodies as sent (no type coercion); see shared/http/validator.ts.
+  // TypeBox validates bodies as sent (no type coercion); see api/http/validator.ts.
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   installErrorHandler(app, (req) =>
     !isRybbitUrl(req.url)

@@ -24,7 +24,7 @@ const db = createDb(
 );
 const redis = createRedis(config.REDIS_URL, logger, { name: 'api' });
 // The queue gets its own fail-fast connection: a producer must not block a request while
-// Redis is away (see api/goals/backfill-queue.ts).
+// Redis is away (see shared/jobs/queues.ts).
 const queueRedis = createRedis(config.REDIS_URL, logger, { name: 'api-backfill-queue' });
 const backfillQueue = createBackfillQueue(queueRedis, config.BULLMQ_PREFIX);
 backfillQueue.on('error', (err) => logger.warn({ err: err.message }, 'backfill_queue_error'));

@@ -9,7 +9,7 @@ import { SqlParams } from './sql-params.js';
  * "Sessions with any event in [lo, hi)" is computed as "sessions whose span
  * [started_at, ended_at] overlaps [lo, hi)". The two are the same because a session never has
  * a gap longer than 30 minutes between consecutive events (ingest starts a new session after
- * 30 minutes of inactivity, see shared/sessions/session-store.ts) while every range or bucket
+ * 30 minutes of inactivity, see ingest/sessions/session.store.ts) while every range or bucket
  * asked here is at least one hour long: a session that overlaps a bucket has an event in it.
  */
 

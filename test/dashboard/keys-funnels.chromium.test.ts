@@ -83,9 +83,10 @@ describe('dashboard: API keys and funnels in Chromium', () => {
 
   it('draws a funnel from answers shaped as the Sparklytics funnel API (stubbed until the routes exist)', async () => {
     // TEMPORARY (issue 17): the API has no funnel routes yet, so the browser's requests for
-    // them are answered here with the shapes of shared/spec/sparklytics-funnels-api.md. When
-    // the routes land, remove these stubs, create the funnel with POST …/funnels, send its
-    // steps through ingest, and compare the bars with GET …/funnels/:id/results.
+    // them are answered here with the shapes of the Sparklytics funnel API (one of the
+    // Sparklytics/Rybbit contracts). When the routes land, remove these stubs, create the funnel
+    // with POST …/funnels, send its steps through ingest, and compare the bars with
+    // GET …/funnels/:id/results.
     const { page, errors } = await s.page();
     const base = `${s.apiUrl}/api/websites/${site.id}/funnels`;
     const seen: string[] = [];

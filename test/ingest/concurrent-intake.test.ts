@@ -6,8 +6,8 @@ import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { openIngestHarness, type IngestHarness } from './ingest-harness.js';
 
 /**
- * Concurrent requests share one session script call in Redis (ingest/session-batcher.ts) and
- * one Kafka produce request (shared/kafka/batching-producer.ts). These prove that sharing
+ * Concurrent requests share one session script call in Redis (ingest/sessions/session.batcher.ts)
+ * and one Kafka produce request (ingest/kafka/batching.producer.ts). These prove that sharing
  * changes no outcome: each request gets its own events' sessions, a visitor's concurrent
  * events share one session, and an event_id sent by concurrent requests is produced once.
  */
