@@ -52,12 +52,14 @@ export const ProcessorConfigSchema = Type.Object({
   GOAL_CACHE_RECHECK_MS: Type.Integer({ minimum: 50, maximum: 1000, default: 500 }),
   /**
    * Target duration of one backfill slice (ms): slices of event time widen or narrow to take
-   * about this long, so each transaction stays short and the goal's progress moves often.
+   * about this long, so each transaction stays short and the goal's progress moves often (at
+   * most 1 s, so that progress moves at least every 2 s even when a slice overshoots).
    */
-  BACKFILL_SLICE_TARGET_MS: Type.Integer({ minimum: 20, maximum: 2000, default: 400 }),
+  BACKFILL_SLICE_TARGET_MS: Type.Integer({ minimum: 20, maximum: 1000, default: 400 }),
   /**
    * After each backfill slice, pause this many times its duration (0: none): a backfill then
    * takes at most 1 / (1 + ratio) of a database connection, leaving room to live processing.
+   * A pause never exceeds 1 s, so progress still moves at least every 2 s.
    */
   BACKFILL_PAUSE_RATIO: Type.Number({ minimum: 0, maximum: 20, default: 0 }),
   /** Backfill jobs run at once (a long backfill must not hold up another goal's). */

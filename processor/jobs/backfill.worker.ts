@@ -75,8 +75,22 @@ export function backfillPlan(def: GoalDefinition): BackfillPlan {
 
 /** The first slice's width; later ones adapt to {@link BackfillDeps.sliceTargetMs}. */
 const FIRST_SLICE_MS = 3_600_000;
-/** How often at most the job logs its progress (it updates the goal after every slice). */
+/**
+ * How often at most the job logs its progress. The goal's status moves more often: after every
+ * slice (about {@link BackfillDeps.sliceTargetMs}, at most 1 s, plus a pause of at most
+ * {@link MAX_PAUSE_MS}) and every {@link SETTLE_TICK_MS} while the job waits for the live
+ * processor to settle, so it moves at least every 2 s.
+ */
 const LOG_EVERY_MS = 2_000;
+const MAX_PAUSE_MS = 1_000;
+const SETTLE_TICK_MS = 500;
+/**
+ * Progress shares of the phases: the main pass up to {@link MAIN_PASS_END} by event time
+ * covered, the wait for the live processor to settle up to {@link TAIL_PASS_START} by time
+ * waited, the tail pass up to 0.99 by event time covered; 1 only once done.
+ */
+const MAIN_PASS_END = 0.95;
+const TAIL_PASS_START = 0.97;
 
 /**
  * Recomputes one goal's conversions over all retained events of its website, one time slice
@@ -111,12 +125,11 @@ export async function runBackfill(
   const run = new BackfillRun(deps, def, onProgress);
   const bounds = await eventRepository.bounds(deps.db, data.website_id);
   if (!(await run.start(bounds))) return 'superseded';
-  const mainPass = bounds === null || (await run.mainPass(bounds));
-  if (mainPass) {
-    const settleUntil = changedAt + deps.settleMs;
-    if (Date.now() < settleUntil) await new Promise((r) => setTimeout(r, settleUntil - Date.now()));
-  }
-  if (!mainPass || !(await run.tailPass(bounds, new Date(changedAt - deps.tailMarginMs)))) {
+  const ok =
+    (bounds === null || (await run.mainPass(bounds))) &&
+    (await run.settle(changedAt + deps.settleMs)) &&
+    (await run.tailPass(bounds, new Date(changedAt - deps.tailMarginMs)));
+  if (!ok) {
     run.log.info({ events_scanned: run.scanned }, 'backfill_superseded');
     return 'superseded';
   }
@@ -225,8 +238,7 @@ class BackfillRun {
         Math.min(end, top),
         width,
         null,
-        (loMs) =>
-          top <= min ? 0.99 : Math.min(0.99, ((top - Math.max(loMs, min)) / (top - min)) * 0.99),
+        (loMs) => share(top - Math.max(loMs, min), top - min, 0, MAIN_PASS_END),
       );
       if (outcome === 'superseded') return false;
     }
@@ -243,17 +255,42 @@ class BackfillRun {
     bounds: { min: string; max: string } | null,
     processedSince: Date,
   ): Promise<boolean> {
+    const from = Date.now();
+    const floor = bounds ? Date.parse(bounds.min) : from;
     const outcome = await this.slices(
       'events',
       '-infinity',
       'infinity',
-      Date.now(),
+      from,
       { ms: FIRST_SLICE_MS },
       processedSince,
-      () => 0.99,
-      bounds ? Date.parse(bounds.min) : Date.now(),
+      (loMs) => share(from - Math.max(loMs, floor), from - floor, TAIL_PASS_START, 0.99),
+      floor,
     );
     return outcome !== 'superseded';
+  }
+
+  /**
+   * Waits until `until` (the live processor has switched to this definition by then), moving
+   * the progress through the wait's share every {@link SETTLE_TICK_MS}. False when the goal
+   * moved on meanwhile.
+   */
+  async settle(until: number): Promise<boolean> {
+    const from = Date.now();
+    while (Date.now() < until) {
+      await new Promise((r) => setTimeout(r, Math.min(SETTLE_TICK_MS, until - Date.now())));
+      const progress = share(Date.now() - from, until - from, MAIN_PASS_END, TAIL_PASS_START);
+      const { id, definition_version: version } = this.def;
+      if (
+        !(await goalRepository.updateBackfill(this.deps.db, id, version, {
+          progress: round(progress),
+        }))
+      ) {
+        return false;
+      }
+      await this.onProgress(progress);
+    }
+    return true;
   }
 
   /**
@@ -288,7 +325,7 @@ class BackfillRun {
       const outcome = await this.runSlice(slice, progressAt(loMs));
       if (outcome !== 'ok' || last) return outcome;
       const ms = Math.max(1, performance.now() - started);
-      const pause = ms * (this.deps.pauseRatio ?? 0);
+      const pause = Math.min(MAX_PAUSE_MS, ms * (this.deps.pauseRatio ?? 0));
       if (pause >= 1) await new Promise((r) => setTimeout(r, pause));
       width.ms = Math.max(
         1,
@@ -418,6 +455,10 @@ const NO_EVENT: ScannedEvent = {
 };
 
 const round = (p: number) => Math.round(p * 10_000) / 10_000;
+
+/** The progress `done / total` of a phase mapped onto its share `[from, to]`. */
+const share = (done: number, total: number, from: number, to: number) =>
+  total <= 0 ? to : from + (to - from) * Math.min(1, Math.max(0, done / total));
 
 /**
  * The BullMQ worker of the `goalpost-backfill` queue. `connection` must be a client made with
