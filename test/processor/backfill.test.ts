@@ -177,7 +177,31 @@ describe('processor: backfill worker', () => {
         expect({ w, k, ...actual.get(after.get(w)![k])! }).toEqual({ w, k, ...expected });
       }
     }
+    // Bot events convert (flagged, so statistics can leave them out), as on the live path.
+    const bots = await botsByGoal(ids);
+    for (const w of websites) {
+      for (const k of KEYS) {
+        const expected = data.botConversions.get(w)![k];
+        expect({ w, k, live: bots.get(before.get(w)![k]) ?? 0 }).toEqual({ w, k, live: expected });
+        expect({ w, k, backfill: bots.get(after.get(w)![k]) ?? 0 }).toEqual({
+          w,
+          k,
+          backfill: expected,
+        });
+      }
+    }
+    expect(KEYS.some((k) => data.botConversions.get(websites[0]!)![k] > 0)).toBe(true);
   });
+
+  const botsByGoal = async (goalIds: string[]) => {
+    const { rows } = await deps.db.query<{ goal_id: string; n: number }>(
+      'test.bot_conversions',
+      `SELECT goal_id, count(*)::int AS n FROM conversions
+        WHERE goal_id = ANY($1) AND is_bot GROUP BY goal_id`,
+      [goalIds],
+    );
+    return new Map(rows.map((r) => [r.goal_id, r.n]));
+  };
 
   it('a changed definition removes conversions that no longer match and fixes values', async () => {
     const w = websites[0]!;
@@ -374,4 +398,152 @@ describe('processor: backfill worker', () => {
       expect((await actualByGoal(deps.db, [spec.id])).get(spec.id)!.conversions).toBe(expected);
     }
   });
+
+  it('values keep every digit on the in-process paths (filtered by SQL and streamed)', async () => {
+    const w = websites[1]!;
+    const template = data.events.find((e) => e.website_id === w && e.type === 'event')!;
+    // Value text as sent → as stored: exact decimals, no float rounding on the way.
+    const cases: [unknown, string | null][] = [
+      ['12345678901234567890.123456789', '12345678901234567890.123456789'],
+      [0.1, '0.1'],
+      ['-7.25', '-7.25'],
+      ['n/a', null],
+    ];
+    const rows = cases.map(([sent]) => ({
+      ...template,
+      event_id: randomUUID(),
+      event_name: 'exact_value',
+      properties: { exact: sent },
+    }));
+    await eventRepository.insertReturningIds(deps.db, rows.map(eventRowOf));
+    const expected = new Map(rows.map((r, i) => [r.event_id, cases[i]![1]]));
+    const base = {
+      ...goalSpecs(w).purchase,
+      value_property_key: 'exact',
+      match_value: 'exact_value',
+    };
+    const filtered = { ...base, id: newGoalId(), name: `Exact ${randomUUID()}` };
+    // A case-insensitive glob has no SQL rendering: matched in process.
+    const streamed = {
+      ...base,
+      id: newGoalId(),
+      name: `Exact glob ${randomUUID()}`,
+      match_operator: 'glob' as const,
+      match_value: 'EXACT_*',
+      case_sensitive: false,
+    };
+    const defs = new Map<string, string>();
+    for (const spec of [filtered, streamed]) {
+      await goalRepository.create(deps.db, spec);
+      const def = (await goalRepository.definitionsForWebsite(deps.db, w)).find(
+        (d) => d.id === spec.id,
+      )!;
+      defs.set(spec.id, backfillPlan(def));
+      await enqueue(w, spec.id, 1);
+    }
+    expect([...defs.values()]).toEqual(['sql_condition', 'streamed']);
+    for (const spec of [filtered, streamed]) {
+      await waitDone(spec.id, 1);
+      const stored = await deps.db.query<{ event_id: string; value: string | null }>(
+        'test.exact_values',
+        'SELECT event_id::text, value::text FROM conversions WHERE goal_id = $1',
+        [spec.id],
+      );
+      expect({
+        plan: defs.get(spec.id),
+        values: new Map(stored.rows.map((r) => [r.event_id, r.value])),
+      }).toEqual({ plan: defs.get(spec.id), values: expected });
+    }
+  });
+
+  it('live events meeting a running backfill are counted once', async () => {
+    const w = websites[0]!;
+    // Live events of the same website while the backfill runs: late arrivals spread over the
+    // whole stored range (some in slices already done, some in slices still to come) and
+    // fresh ones; the live processor matches them too, with the same definition.
+    const live = generate([w], 1_500, 7_777, baseOf(data));
+    const fresh = generate([w], 300, 7_778, Date.now() - 60_000);
+    const total = data.events.filter((e) => e.website_id === w).length;
+    for (const key of ['checkout', 'purchase'] as const) {
+      const spec = { ...goalSpecs(w)[key], id: newGoalId(), name: `Meet ${randomUUID()}` };
+      await goalRepository.create(deps.db, spec);
+      await invalidateGoalCache(deps.redis, w);
+      const batch = key === 'checkout' ? live : fresh;
+      let slices = 0;
+      let stored = await countEvents(deps.db, [w]);
+      const outcome = await runBackfill(
+        {
+          db: deps.db,
+          logger: deps.logger,
+          sliceTargetMs: 20,
+          settleMs: 300,
+          tailMarginMs: 60_000,
+        },
+        { website_id: w, goal_id: spec.id, definition_version: 1 },
+        Date.now(),
+        async () => {
+          if (++slices !== 2) return;
+          // Between two slices: the live path writes these events and their conversions.
+          await produceEvents(deps.kafka, topic, batch.events);
+          stored += batch.events.length;
+          const want = stored;
+          await waitFor('live events stored', async () =>
+            (await countEvents(deps.db, [w])) === want ? true : undefined,
+          );
+        },
+      );
+      expect(outcome).toBe('done');
+      expect(slices).toBeGreaterThan(2);
+      // Every matching event once: the stored dataset, the earlier batches and this one.
+      const sent = [data, ...(key === 'purchase' ? [live] : []), batch];
+      const oracle = sent.reduce(
+        (sum, d) => {
+          const o = d.oracle.get(w)![key];
+          return {
+            conversions: sum.conversions + o.conversions,
+            valued: sum.valued + o.valued,
+            cents: sum.cents + o.cents,
+          };
+        },
+        { conversions: 0, valued: 0, cents: 0 },
+      );
+      expect({ key, ...(await actualByGoal(deps.db, [spec.id])).get(spec.id)! }).toEqual({
+        key,
+        ...oracle,
+      });
+      expect(stored).toBeGreaterThan(total);
+    }
+  });
+
+  it('progress moves through every phase, the wait for the live processor included', async () => {
+    const w = websites[1]!;
+    const spec = { ...goalSpecs(w).checkout, id: newGoalId(), name: `Phases ${randomUUID()}` };
+    await goalRepository.create(deps.db, spec);
+    const seen: number[] = [];
+    const outcome = await runBackfill(
+      { db: deps.db, logger: deps.logger, sliceTargetMs: 50, settleMs: 3_000, tailMarginMs: 0 },
+      { website_id: w, goal_id: spec.id, definition_version: 1 },
+      Date.now(),
+      async (p) => {
+        seen.push(p);
+        // The goal object shows what the job reports, as it reports it.
+        expect((await goalRepository.backfillOf(deps.db, spec.id))!.progress).toBeCloseTo(p, 4);
+      },
+    );
+    expect(outcome).toBe('done');
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    // Main pass below 0.95, then the settle wait between 0.95 and 0.97, then the tail pass.
+    expect(seen.some((p) => p < 0.95)).toBe(true);
+    expect(seen.filter((p) => p > 0.95 && p < 0.97).length).toBeGreaterThan(0);
+    expect(seen.at(-1)).toBeGreaterThanOrEqual(0.97);
+    expect(await goalRepository.backfillOf(deps.db, spec.id)).toMatchObject({
+      state: 'done',
+      progress: 1,
+    });
+  });
 });
+
+/** The base time of a generated dataset (its earliest event). */
+function baseOf(d: Dataset): number {
+  return Math.min(...d.events.map((e) => Date.parse(e.event_time)));
+}

@@ -84,6 +84,8 @@ export interface Dataset {
   oracle: Map<string, Record<GoalKey, GoalOracle>>;
   /** `${website}|${session}` → expected pageviews. */
   sessionPageviews: Map<string, number>;
+  /** website → goal key → expected conversions flagged as bots (every ninth session is one, not the first). */
+  botConversions: Map<string, Record<GoalKey, number>>;
 }
 
 const PATHS = ['/', '/pricing', '/checkout/success', '/blog/a', '/blog/b/c', '/blogroll', '/docs'];
@@ -96,9 +98,14 @@ export function generate(websites: string[], n: number, seed: number, baseTime: 
   const empty = (): GoalOracle => ({ conversions: 0, valued: 0, cents: 0 });
   for (const w of websites) oracle.set(w, { checkout: empty(), purchase: empty(), blog: empty() });
   const sessionPageviews = new Map<string, number>();
+  const botConversions = new Map<string, Record<GoalKey, number>>(
+    websites.map((w) => [w, { checkout: 0, purchase: 0, blog: 0 }]),
+  );
   for (let i = 0; i < n; i++) {
     const website = websites[Math.floor(r() * websites.length)]!;
-    const session = `s${Math.floor(r() * n * 0.1)}`;
+    const sessionNo = Math.floor(r() * n * 0.1);
+    const session = `s${sessionNo}`;
+    const isBot = sessionNo % 9 === 4;
     const kind = r();
     const type = kind < 0.6 ? 'pageview' : kind < 0.95 ? 'event' : 'performance';
     const path = PATHS[Math.floor(r() * PATHS.length)]!;
@@ -156,28 +163,34 @@ export function generate(websites: string[], n: number, seed: number, baseTime: 
       country: 'DE',
       region: null,
       city: null,
-      bot_score: 0,
-      is_bot: false,
+      bot_score: isBot ? 100 : 0,
+      is_bot: isBot,
     });
     const o = oracle.get(website)!;
+    const bots = botConversions.get(website)!;
     if (type === 'pageview') {
       const key = `${website}|${session}`;
       sessionPageviews.set(key, (sessionPageviews.get(key) ?? 0) + 1);
-      if (path === '/checkout/success') o.checkout.conversions++;
+      if (path === '/checkout/success') {
+        o.checkout.conversions++;
+        if (isBot) bots.checkout++;
+      }
       if (path.startsWith('/blog/')) {
         o.blog.conversions++;
         o.blog.valued++;
         o.blog.cents += 250;
+        if (isBot) bots.blog++;
       }
     } else if (type === 'event' && eventName === 'purchase') {
       o.purchase.conversions++;
+      if (isBot) bots.purchase++;
       if (cents !== null) {
         o.purchase.valued++;
         o.purchase.cents += cents;
       }
     }
   }
-  return { websites, events, oracle, sessionPageviews };
+  return { websites, events, oracle, sessionPageviews, botConversions };
 }
 
 export async function createSites(db: Db, count: number): Promise<string[]> {
