@@ -7,7 +7,8 @@ import {
   AUTOCAPTURE_GOAL_TYPES,
   GOAL_TYPES,
   MATCH_OPERATORS,
-  PROPERTY_FILTER_OPERATORS,
+  PropertyFilterSchema,
+  PropertyValueSchema,
   VALUE_MODES,
 } from '../../shared/goals/goal-definition.js';
 
@@ -25,17 +26,6 @@ export const rybbitTypeOf = (t: GoalType): RybbitGoalType => (t === 'pageview' ?
 
 /** The stored goal type for Rybbit's `goalType`. */
 export const goalTypeOfRybbit = (t: RybbitGoalType): GoalType => (t === 'path' ? 'pageview' : t);
-
-export const PropertyValueSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
-
-export const PropertyFilterSchema = Type.Object(
-  {
-    key: Type.String({ description: '1–200 characters' }),
-    operator: literals(PROPERTY_FILTER_OPERATORS),
-    value: Type.Optional(PropertyValueSchema),
-  },
-  { additionalProperties: false },
-);
 
 /** A goal's backfill as the API shows it. */
 export const BackfillSchema = Type.Omit(BackfillStatusSchema, ['definition_version', 'error']);

@@ -1,3 +1,5 @@
+import { Type, type Static } from '@sinclair/typebox';
+
 /**
  * The goal definition as the matcher, the cache and the processor see it: only the fields
  * that decide whether an event converts and what it is worth. One type for both API dialects.
@@ -93,14 +95,21 @@ export const PROPERTY_FILTER_OPERATORS = [
 ] as const;
 export type PropertyFilterOperator = (typeof PROPERTY_FILTER_OPERATORS)[number];
 
-export type PropertyValue = string | number | boolean;
+/** A property filter's value as both API dialects accept it; the type is `Static<>` of it. */
+export const PropertyValueSchema = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
+export type PropertyValue = Static<typeof PropertyValueSchema>;
 
-export interface PropertyFilter {
-  key: string;
-  operator: PropertyFilterOperator;
-  /** Absent only for `exists`. */
-  value?: PropertyValue;
-}
+/** One property condition of a goal, as stored, matched and shown by the API. */
+export const PropertyFilterSchema = Type.Object(
+  {
+    key: Type.String({ description: '1–200 characters' }),
+    operator: Type.Union(PROPERTY_FILTER_OPERATORS.map((o) => Type.Literal(o))),
+    /** Absent only for `exists`. */
+    value: Type.Optional(PropertyValueSchema),
+  },
+  { additionalProperties: false },
+);
+export type PropertyFilter = Static<typeof PropertyFilterSchema>;
 
 export const VALUE_MODES = ['none', 'fixed', 'event_property'] as const;
 export type ValueMode = (typeof VALUE_MODES)[number];
