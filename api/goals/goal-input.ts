@@ -3,6 +3,7 @@ import { validationError } from '../../shared/errors/errors.js';
 import {
   isAutocaptureGoalType,
   type GoalType,
+  type MatchOperator,
   type PropertyFilter,
 } from '../../shared/goals/goal-definition.js';
 import { checkRegex } from '../../shared/matching/regex.js';
@@ -121,9 +122,41 @@ function sparklyticsMatching(
   | 'hostname'
   | 'pattern_checked'
 > {
-  const auto = isAutocaptureGoalType(goalType);
   const matchOperator = input.match_operator ?? existing?.match_operator ?? 'equals';
-  let matchValue: string | undefined;
+  const matchValue = sparklyticsMatchValue(existing, input, goalType, matchOperator);
+  const caseSensitive = input.case_sensitive ?? existing?.case_sensitive ?? true;
+  const patternChecked = checkSparklyticsPattern(
+    existing,
+    input,
+    matchOperator,
+    matchValue,
+    caseSensitive,
+  );
+  const filters =
+    input.property_filters !== undefined
+      ? checkFilters(input.property_filters)
+      : (existing?.property_filters ?? []);
+  return {
+    match_value: matchValue,
+    match_operator: matchOperator,
+    case_sensitive: caseSensitive,
+    property_filters: filters,
+    hostname: sparklyticsHostname(existing, input, goalType),
+    pattern_checked: patternChecked,
+  };
+}
+
+/**
+ * The match value: `''` for operator `any` (autocapture goal types only, where a value is
+ * refused), else the one sent or the one the goal had; required.
+ */
+function sparklyticsMatchValue(
+  existing: Existing,
+  input: SparklyticsGoalInput,
+  goalType: GoalType,
+  matchOperator: MatchOperator,
+): string {
+  const auto = isAutocaptureGoalType(goalType);
   if (matchOperator === 'any') {
     if (!auto) {
       throw validationError(
@@ -134,20 +167,31 @@ function sparklyticsMatching(
     if (input.match_value !== undefined && input.match_value !== '') {
       throw validationError('match_value does not apply to match_operator any', 'match_value');
     }
-    matchValue = '';
-  } else {
-    matchValue =
-      input.match_value !== undefined
-        ? checkText(input.match_value, 'match_value', auto ? VALUE_PATTERN_MAX : MATCH_VALUE_MAX)
-        : existing?.match_value;
-    if (matchValue === undefined || matchValue === '') {
-      throw validationError('match_value is required', 'match_value');
-    }
+    return '';
   }
-  const caseSensitive = input.case_sensitive ?? existing?.case_sensitive ?? true;
-  // Checked whenever the request touches how the pattern is read. An update that leaves the
-  // pattern alone (a rename) is not refused for a stored pattern the current rules refuse:
-  // that goal keeps its `pattern_issue` and never matches until its pattern is changed.
+  const matchValue =
+    input.match_value !== undefined
+      ? checkText(input.match_value, 'match_value', auto ? VALUE_PATTERN_MAX : MATCH_VALUE_MAX)
+      : existing?.match_value;
+  if (matchValue === undefined || matchValue === '') {
+    throw validationError('match_value is required', 'match_value');
+  }
+  return matchValue;
+}
+
+/**
+ * Checks a regex against the current engine's rules whenever the request touches how the
+ * pattern is read; returns whether it did (`pattern_checked`). An update that leaves the
+ * pattern alone (a rename) is not refused for a stored pattern the current rules refuse: that
+ * goal keeps its `pattern_issue` and never matches until its pattern is changed.
+ */
+function checkSparklyticsPattern(
+  existing: Existing,
+  input: SparklyticsGoalInput,
+  matchOperator: MatchOperator,
+  matchValue: string,
+  caseSensitive: boolean,
+): boolean {
   const patternTouched =
     existing === null ||
     input.match_value !== undefined ||
@@ -157,10 +201,15 @@ function sparklyticsMatching(
     const problem = checkRegex(matchValue, !caseSensitive);
     if (problem !== null) throw validationError(`invalid regex: ${problem}`, 'match_value');
   }
-  const filters =
-    input.property_filters !== undefined
-      ? checkFilters(input.property_filters)
-      : (existing?.property_filters ?? []);
+  return patternTouched;
+}
+
+/** The hostname condition: the one sent, else the one the goal had; pageview goals only. */
+function sparklyticsHostname(
+  existing: Existing,
+  input: SparklyticsGoalInput,
+  goalType: GoalType,
+): string | null {
   const hostname =
     input.hostname !== undefined
       ? checkHostname(input.hostname, 'hostname')
@@ -168,14 +217,7 @@ function sparklyticsMatching(
   if (goalType !== 'pageview' && hostname !== null) {
     throw validationError('hostname applies to pageview goals only', 'hostname');
   }
-  return {
-    match_value: matchValue,
-    match_operator: matchOperator,
-    case_sensitive: caseSensitive,
-    property_filters: filters,
-    hostname,
-    pattern_checked: patternTouched,
-  };
+  return hostname;
 }
 
 /**
@@ -301,92 +343,15 @@ export function resolveRybbitGoal(
   existing: GoalFields | null,
   input: RybbitGoalInput,
 ): Omit<GoalFields, 'name'> & { name: string | null } {
-  if (input.goalType === undefined) throw validationError('goalType is required', 'goalType');
-  if (input.config === undefined) throw validationError('config is required', 'config');
-  if (existing && rybbitTypeOf(existing.goal_type) !== input.goalType) {
-    throw validationError('goalType cannot be changed; create a new goal instead', 'goalType');
-  }
-  const c = input.config;
-  const goalType = goalTypeOfRybbit(input.goalType);
-  const kind = isAutocaptureGoalType(goalType) ? 'autocapture' : input.goalType;
-  const allowed = RYBBIT_CONFIG_FIELDS[kind as 'path' | 'event' | 'autocapture'];
-  for (const k of Object.keys(c) as Array<keyof typeof c>) {
-    if (c[k] !== undefined && !allowed.includes(k)) {
-      throw validationError(`config.${k} does not apply to ${input.goalType} goals`, `config.${k}`);
-    }
-  }
-  const filters = c.propertyFilters !== undefined ? rybbitFilters(c.propertyFilters) : [];
-  let matching: Pick<
-    GoalFields,
-    | 'goal_type'
-    | 'match_operator'
-    | 'match_value'
-    | 'case_sensitive'
-    | 'property_filters'
-    | 'hostname'
-  >;
+  const { rybbitType, config } = checkRybbitShape(existing, input);
+  const filters = config.propertyFilters !== undefined ? rybbitFilters(config.propertyFilters) : [];
   // Rybbit sends the whole config: globs and event names always run under the current engine.
-  if (input.goalType === 'path') {
-    if (c.pathPattern === undefined) {
-      throw validationError('config.pathPattern is required for path goals', 'config.pathPattern');
-    }
-    matching = {
-      goal_type: 'pageview',
-      match_operator: 'glob',
-      match_value: checkText(c.pathPattern, 'config.pathPattern', MATCH_VALUE_MAX),
-      case_sensitive: true,
-      property_filters: filters,
-      hostname: checkHostname(c.hostname ?? null, 'config.hostname'),
-    };
-  } else if (input.goalType === 'event') {
-    if (c.eventName === undefined) {
-      throw validationError('config.eventName is required for event goals', 'config.eventName');
-    }
-    const hasKey = c.eventPropertyKey !== undefined;
-    const hasValue = c.eventPropertyValue !== undefined;
-    if (hasKey !== hasValue) {
-      const missing = hasKey ? 'config.eventPropertyValue' : 'config.eventPropertyKey';
-      throw validationError(
-        'config.eventPropertyKey and config.eventPropertyValue go together',
-        missing,
-      );
-    }
-    const legacy: PropertyFilter[] =
-      hasKey && hasValue
-        ? [
-            {
-              key: checkText(c.eventPropertyKey!, 'config.eventPropertyKey', PROPERTY_KEY_MAX),
-              operator: 'equals',
-              value: c.eventPropertyValue!,
-            },
-          ]
-        : [];
-    matching = {
-      goal_type: 'event',
-      match_operator: 'equals',
-      match_value: checkText(c.eventName, 'config.eventName', MATCH_VALUE_MAX),
-      case_sensitive: true,
-      // The legacy pair counts only when propertyFilters is absent; `[]` disables it.
-      property_filters: c.propertyFilters !== undefined ? filters : legacy,
-      hostname: null,
-    };
-  } else {
-    const pattern = (c.valuePattern ?? '').trim();
-    if (codePoints(pattern) > VALUE_PATTERN_MAX) {
-      throw validationError(
-        `config.valuePattern must be at most ${VALUE_PATTERN_MAX} characters`,
-        'config.valuePattern',
-      );
-    }
-    matching = {
-      goal_type: goalType,
-      match_operator: pattern === '' ? 'any' : 'glob',
-      match_value: pattern,
-      case_sensitive: true,
-      property_filters: filters,
-      hostname: null,
-    };
-  }
+  const matching =
+    rybbitType === 'path'
+      ? rybbitPathMatching(config, filters)
+      : rybbitType === 'event'
+        ? rybbitEventMatching(config, filters)
+        : rybbitAutocaptureMatching(goalTypeOfRybbit(rybbitType), config, filters);
   const name =
     input.name !== undefined && input.name.trim() !== ''
       ? checkName(input.name)
@@ -400,6 +365,121 @@ export function resolveRybbitGoal(
     fixed_value: existing?.fixed_value ?? null,
     value_property_key: existing?.value_property_key ?? null,
     currency: existing?.currency ?? 'USD',
+  };
+}
+
+type RybbitConfig = RybbitGoalInput['config'];
+
+/** What a Rybbit goal type decides: how events are matched. */
+type RybbitMatching = Pick<
+  GoalFields,
+  | 'goal_type'
+  | 'match_operator'
+  | 'match_value'
+  | 'case_sensitive'
+  | 'property_filters'
+  | 'hostname'
+>;
+
+/**
+ * `goalType` and `config` are present, the type is the goal's own (never changed by a
+ * replace), and `config` holds only fields that type takes.
+ */
+function checkRybbitShape(
+  existing: Existing,
+  input: RybbitGoalInput,
+): { rybbitType: RybbitGoalType; config: RybbitConfig } {
+  if (input.goalType === undefined) throw validationError('goalType is required', 'goalType');
+  if (input.config === undefined) throw validationError('config is required', 'config');
+  if (existing && rybbitTypeOf(existing.goal_type) !== input.goalType) {
+    throw validationError('goalType cannot be changed; create a new goal instead', 'goalType');
+  }
+  const c = input.config;
+  const kind = isAutocaptureGoalType(goalTypeOfRybbit(input.goalType))
+    ? 'autocapture'
+    : input.goalType;
+  const allowed = RYBBIT_CONFIG_FIELDS[kind as 'path' | 'event' | 'autocapture'];
+  for (const k of Object.keys(c) as Array<keyof typeof c>) {
+    if (c[k] !== undefined && !allowed.includes(k)) {
+      throw validationError(`config.${k} does not apply to ${input.goalType} goals`, `config.${k}`);
+    }
+  }
+  return { rybbitType: input.goalType, config: c };
+}
+
+/** A path goal: a `pageview` goal whose path matches `pathPattern` as a glob. */
+function rybbitPathMatching(c: RybbitConfig, filters: PropertyFilter[]): RybbitMatching {
+  if (c.pathPattern === undefined) {
+    throw validationError('config.pathPattern is required for path goals', 'config.pathPattern');
+  }
+  return {
+    goal_type: 'pageview',
+    match_operator: 'glob',
+    match_value: checkText(c.pathPattern, 'config.pathPattern', MATCH_VALUE_MAX),
+    case_sensitive: true,
+    property_filters: filters,
+    hostname: checkHostname(c.hostname ?? null, 'config.hostname'),
+  };
+}
+
+/**
+ * An event goal: the event name exactly, with `propertyFilters`, or else the legacy
+ * `eventPropertyKey`/`eventPropertyValue` pair as one equality filter.
+ */
+function rybbitEventMatching(c: RybbitConfig, filters: PropertyFilter[]): RybbitMatching {
+  if (c.eventName === undefined) {
+    throw validationError('config.eventName is required for event goals', 'config.eventName');
+  }
+  const hasKey = c.eventPropertyKey !== undefined;
+  const hasValue = c.eventPropertyValue !== undefined;
+  if (hasKey !== hasValue) {
+    const missing = hasKey ? 'config.eventPropertyValue' : 'config.eventPropertyKey';
+    throw validationError(
+      'config.eventPropertyKey and config.eventPropertyValue go together',
+      missing,
+    );
+  }
+  const legacy: PropertyFilter[] =
+    hasKey && hasValue
+      ? [
+          {
+            key: checkText(c.eventPropertyKey!, 'config.eventPropertyKey', PROPERTY_KEY_MAX),
+            operator: 'equals',
+            value: c.eventPropertyValue!,
+          },
+        ]
+      : [];
+  return {
+    goal_type: 'event',
+    match_operator: 'equals',
+    match_value: checkText(c.eventName, 'config.eventName', MATCH_VALUE_MAX),
+    case_sensitive: true,
+    // The legacy pair counts only when propertyFilters is absent; `[]` disables it.
+    property_filters: c.propertyFilters !== undefined ? filters : legacy,
+    hostname: null,
+  };
+}
+
+/** An autocapture goal: `valuePattern` (trimmed) as a value glob, or operator `any` when empty. */
+function rybbitAutocaptureMatching(
+  goalType: GoalType,
+  c: RybbitConfig,
+  filters: PropertyFilter[],
+): RybbitMatching {
+  const pattern = (c.valuePattern ?? '').trim();
+  if (codePoints(pattern) > VALUE_PATTERN_MAX) {
+    throw validationError(
+      `config.valuePattern must be at most ${VALUE_PATTERN_MAX} characters`,
+      'config.valuePattern',
+    );
+  }
+  return {
+    goal_type: goalType,
+    match_operator: pattern === '' ? 'any' : 'glob',
+    match_value: pattern,
+    case_sensitive: true,
+    property_filters: filters,
+    hostname: null,
   };
 }
 
