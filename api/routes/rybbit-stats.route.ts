@@ -111,13 +111,8 @@ async function windowMs(db: Db, scope: SessionScope): Promise<number> {
   if (scope.lo !== '-infinity' && scope.hi !== 'infinity') {
     return new Date(scope.hi).getTime() - new Date(scope.lo).getTime();
   }
-  const { rows } = await db.query<{ lo: Date | null; hi: Date | null }>(
-    'stats.session_span',
-    'SELECT min(started_at) AS lo, max(ended_at) AS hi FROM sessions WHERE website_id = $1',
-    [scope.websiteId],
-  );
-  const r = rows[0];
-  return r?.lo && r.hi ? r.hi.getTime() - r.lo.getTime() : 0;
+  const { lo, hi } = await statsRepository.sessionSpan(db, scope.websiteId);
+  return lo && hi ? hi.getTime() - lo.getTime() : 0;
 }
 
 async function checkBucketCount(db: Db, scope: SessionScope, bucket: GoalBucket): Promise<void> {

@@ -264,6 +264,19 @@ export const statsRepository = {
     return rows.map((r) => r.t);
   },
 
+  /** When a website's stored sessions begin and end (first start, last end); null when none. */
+  async sessionSpan(
+    q: Queryable,
+    websiteId: string,
+  ): Promise<{ lo: Date | null; hi: Date | null }> {
+    const { rows } = await q.query<{ lo: Date | null; hi: Date | null }>(
+      'stats.session_span',
+      'SELECT min(started_at) AS lo, max(ended_at) AS hi FROM sessions WHERE website_id = $1',
+      [websiteId],
+    );
+    return rows[0] ?? { lo: null, hi: null };
+  },
+
   /**
    * One goal over the current period [lo, hi) and the previous one [prevLo, lo), in one query:
    * the qualifying sessions of both periods are selected once, conversions are joined to them
