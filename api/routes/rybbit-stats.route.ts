@@ -1,27 +1,29 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { rybbitErrors } from '../http/error-responses.js';
 import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
 import {
   GOAL_BUCKETS,
   statsRepository,
   type GoalBucket,
-  type SessionScope,
 } from '../../shared/db/stats.repository.js';
-import { SqlParams } from '../../shared/db/sql-params.js';
-import { ClientError } from '../../shared/errors/errors.js';
-import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
-import { resolveRybbitGoal } from '../goals/goal-input.js';
-import { RybbitGoalBody } from '../goals/goal.schemas.js';
-import type { Website } from '../../shared/db/website.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
-import { addDays, isValidTimeZone, resolveDayRange, todayIn } from '../stats/date-range.js';
-import { parseRybbitFilters, rawRate, resolveIncludeBots, round } from '../stats/stats-params.js';
+import {
+  RybbitGoalBody,
+  RybbitGoalConfigSchema,
+  RybbitGoalSchema,
+  toRybbitGoal,
+} from '../goals/goal.schemas.js';
 import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
-import { RybbitGoalSchema, RybbitGoalConfigSchema, toRybbitGoal } from '../goals/goal.schemas.js';
-import { SessionSchema } from '../stats/stats.schemas.js';
-import { resolveWindow, toSessionView } from '../stats/stats.service.js';
-import type { Db } from '../../shared/db/pool.js';
+import { rybbitErrors } from '../http/error-responses.js';
+import {
+  checkBucketCount,
+  MAX_PREVIEW_DAYS,
+  previewRybbitGoal,
+  rybbitScope,
+} from '../stats/rybbit-stats.service.js';
+import { rawRate, round } from '../stats/stats-params.js';
+import { GoalPreviewSchema, SessionSchema } from '../stats/stats.schemas.js';
+import { toSessionView } from '../stats/stats.service.js';
 
 const str = (description: string) => Type.Optional(Type.String({ description }));
 
@@ -50,26 +52,6 @@ function intParam(raw: string | undefined, field: string, dflt: number, max: num
   }
   return Number(raw);
 }
-
-/** At most this many buckets per time-series request. */
-export const MAX_SERIES_BUCKETS = 2_000;
-/** A preview reads raw events: its window is at most this many days… */
-export const MAX_PREVIEW_DAYS = 90;
-/** …and its query runs at most this long. */
-export const PREVIEW_TIMEOUT_MS = 10_000;
-
-/** Shortest length of each bucket in ms (months and years vary; the cap uses their minimum). */
-const BUCKET_MS: Record<GoalBucket, number> = {
-  minute: 60_000,
-  five_minutes: 300_000,
-  ten_minutes: 600_000,
-  fifteen_minutes: 900_000,
-  hour: 3_600_000,
-  day: 82_800_000, // a 23-hour DST day
-  week: 7 * 86_400_000 - 3_600_000,
-  month: 28 * 86_400_000 - 3_600_000,
-  year: 365 * 86_400_000 - 3_600_000,
-};
 
 function parseBucket(raw: string | undefined): GoalBucket {
   const b = raw ?? 'hour';
@@ -104,53 +86,6 @@ function parseGoalIds(raw: string | string[] | undefined): number[] {
     if (/^\d{1,15}$/.test(s)) ids.add(Number(s));
   }
   return [...ids];
-}
-
-/** The scope's window length in ms; an unbounded window takes the website's sessions' span. */
-async function windowMs(db: Db, scope: SessionScope): Promise<number> {
-  if (scope.lo !== '-infinity' && scope.hi !== 'infinity') {
-    return new Date(scope.hi).getTime() - new Date(scope.lo).getTime();
-  }
-  const { lo, hi } = await statsRepository.sessionSpan(db, scope.websiteId);
-  return lo && hi ? hi.getTime() - lo.getTime() : 0;
-}
-
-async function checkBucketCount(db: Db, scope: SessionScope, bucket: GoalBucket): Promise<void> {
-  const n = Math.floor((await windowMs(db, scope)) / BUCKET_MS[bucket]) + 1;
-  if (n > MAX_SERIES_BUCKETS) {
-    throw validationError(
-      `the window holds more than ${MAX_SERIES_BUCKETS} ${bucket} buckets; use a larger bucket or a shorter window`,
-      'bucket',
-    );
-  }
-}
-
-/**
- * Rybbit scope: both dates absent → all retained data; otherwise the Sparklytics rules (one
- * absent is defaulted from the other, 400-day cap). Rybbit has no bot parameter: the website's
- * bot policy decides.
- */
-async function rybbitScope(
-  db: Db,
-  site: Website,
-  query: { start_date?: string; end_date?: string; time_zone?: string; filters?: string },
-): Promise<SessionScope> {
-  const tz = { timezone: query.time_zone, websiteTimezone: site.timezone };
-  const filters = parseRybbitFilters(query.filters);
-  const includeBots = resolveIncludeBots(undefined, site.bot_policy);
-  if (query.start_date === undefined && query.end_date === undefined) {
-    // Still validate the time zone, which would otherwise be silently ignored.
-    resolveDayRange({ ...tz, timezoneField: 'time_zone' });
-    return { websiteId: site.id, lo: '-infinity', hi: 'infinity', includeBots, filters };
-  }
-  const range = resolveDayRange({
-    start_date: query.start_date,
-    end_date: query.end_date,
-    ...tz,
-    timezoneField: 'time_zone',
-  });
-  const w = await resolveWindow(db, range);
-  return { websiteId: site.id, lo: w.lo, hi: w.hi, includeBots, filters };
 }
 
 function compareGoals(sort: Sort, metrics: Map<string, number>) {
@@ -497,80 +432,20 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
         }),
         body: RybbitGoalBody,
         response: {
-          200: Type.Object({
-            data: Type.Object({
-              conversions: Type.Integer({ description: 'sessions with a matching event' }),
-              total_sessions: Type.Integer(),
-              conversion_rate: Type.Number(),
-              series: Type.Array(Type.Object({ time: Type.String(), conversions: Type.Integer() })),
-            }),
-          }),
+          200: Type.Object({ data: GoalPreviewSchema }),
           ...rybbitErrors,
         },
       },
     },
-    async (req) => {
-      const website = websiteOf(req);
-      const bucket = parseBucket(req.query.bucket);
-      const fields = resolveRybbitGoal(null, req.body);
-      const q = req.query;
-      const bounded =
-        q.start_date === undefined && q.end_date === undefined
-          ? {
-              ...q,
-              start_date: addDays(
-                todayIn(
-                  q.time_zone && isValidTimeZone(q.time_zone) ? q.time_zone : website.timezone,
-                ),
-                -(MAX_PREVIEW_DAYS - 1),
-              ),
-            }
-          : q;
-      const scope = await rybbitScope(deps.db, website, bounded);
-      const ms = await windowMs(deps.db, scope);
-      if (ms > MAX_PREVIEW_DAYS * 86_400_000 + 3_600_000) {
-        throw validationError(`a preview window is at most ${MAX_PREVIEW_DAYS} days`, 'start_date');
-      }
-      await checkBucketCount(deps.db, scope, bucket);
-      const params = new SqlParams();
-      const condition = goalConditionSql(
-        {
-          ...fields,
-          id: 'preview',
-          website_id: website.id,
-          definition_version: 1,
-          name: undefined,
-        } as unknown as Parameters<typeof goalConditionSql>[0],
-        params,
-      );
-      if (condition === null) {
-        throw new ClientError(400, 'unsupported_condition', 'Invalid goal configuration', 'config');
-      }
-      const tz = q.time_zone ?? website.timezone;
-      try {
-        const r = await statsRepository.goalPreview(
-          deps.db,
-          scope,
-          params,
-          condition,
-          bucket,
-          tz,
-          deps.previewTimeoutMs,
-        );
-        return {
-          data: { ...r, conversion_rate: rawRate(r.conversions, r.total_sessions) },
-        };
-      } catch (err) {
-        if ((err as { code?: string }).code === '57014') {
-          throw new ClientError(
-            400,
-            'preview_timeout',
-            'the preview took too long; use a shorter window',
-            'start_date',
-          );
-        }
-        throw err;
-      }
-    },
+    async (req) => ({
+      data: await previewRybbitGoal(
+        deps.db,
+        websiteOf(req),
+        req.body,
+        req.query,
+        parseBucket(req.query.bucket),
+        deps.previewTimeoutMs,
+      ),
+    }),
   );
 };

@@ -53,5 +53,14 @@ export const GoalStatsSchema = Type.Object({
   timeseries: Type.Optional(Type.Array(TimeseriesPointSchema)),
 });
 
+/** What an unsaved Rybbit goal would have converted (`POST /api/sites/:site/goals/preview`). */
+export const GoalPreviewSchema = Type.Object({
+  conversions: Type.Integer({ description: 'sessions with a matching event' }),
+  total_sessions: Type.Integer(),
+  conversion_rate: Type.Number(),
+  series: Type.Array(Type.Object({ time: Type.String(), conversions: Type.Integer() })),
+});
+
 export type TimeseriesPoint = Static<typeof TimeseriesPointSchema>;
 export type GoalStats = Static<typeof GoalStatsSchema>;
+export type GoalPreview = Static<typeof GoalPreviewSchema>;
