@@ -6,6 +6,7 @@ import {
   type GoalBucket,
 } from '../../shared/db/stats.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
+import { parseGoalRef, type EntityRef } from '../../shared/ids.js';
 import {
   RybbitGoalBody,
   RybbitGoalConfigSchema,
@@ -62,10 +63,11 @@ function parseBucket(raw: string | undefined): GoalBucket {
 }
 
 /**
- * `goal_ids` as Rybbit sends it: repeated, a JSON array, or a comma list (mixed too).
- * Non-numbers are dropped and duplicates merged.
+ * `goal_ids` as Rybbit sends it: repeated, a JSON array, or a comma list (mixed too). Each is
+ * a goal reference ({@link parseGoalRef}: numeric, or Goalpost's `goal_…` id); anything else is
+ * dropped.
  */
-function parseGoalIds(raw: string | string[] | undefined): number[] {
+function parseGoalIds(raw: string | string[] | undefined): EntityRef[] {
   const parts: unknown[] = [];
   for (const v of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
     const t = v.trim();
@@ -80,12 +82,21 @@ function parseGoalIds(raw: string | string[] | undefined): number[] {
     }
     parts.push(...t.split(','));
   }
-  const ids = new Set<number>();
+  const refs: EntityRef[] = [];
   for (const p of parts) {
-    const s = typeof p === 'number' ? String(p) : typeof p === 'string' ? p.trim() : '';
-    if (/^\d{1,15}$/.test(s)) ids.add(Number(s));
+    const ref = parseGoalRef(
+      typeof p === 'number' ? String(p) : typeof p === 'string' ? p.trim() : '',
+    );
+    if (ref !== null) refs.push(ref);
   }
-  return [...ids];
+  return refs;
+}
+
+/** Whether `g` is one of the goals `refs` name. */
+function isNamedBy(refs: readonly EntityRef[]): (g: Goal) => boolean {
+  const ids = new Set(refs.flatMap((r) => ('id' in r ? [r.id] : [])));
+  const numeric = new Set(refs.flatMap((r) => ('numericId' in r ? [r.numericId] : [])));
+  return (g) => ids.has(g.id) || numeric.has(g.numeric_id);
 }
 
 function compareGoals(sort: Sort, metrics: Map<string, number>) {
@@ -283,7 +294,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
     bucket: str(`${GOAL_BUCKETS.join(' | ')}; default hour`),
     goal_ids: Type.Optional(
       Type.Union([Type.String(), Type.Array(Type.String())], {
-        description: 'numeric goal ids: repeated, a JSON array or a comma list',
+        description: 'numeric goal ids (or `goal_…` ids): repeated, a JSON array or a comma list',
       }),
     ),
   });
@@ -311,10 +322,8 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
         const website = websiteOf(req);
         const bucket = parseBucket(req.query.bucket);
         const scope = await rybbitScope(deps.db, website, req.query);
-        const wanted = new Set(parseGoalIds(req.query.goal_ids));
-        const goals = (await goalRepository.listForWebsite(deps.db, website.id)).filter((g) =>
-          wanted.has(g.numeric_id),
-        );
+        const wanted = isNamedBy(parseGoalIds(req.query.goal_ids));
+        const goals = (await goalRepository.listForWebsite(deps.db, website.id)).filter(wanted);
         if (goals.length === 0) return { data: [] };
         await checkBucketCount(deps.db, scope, bucket);
         const tz = req.query.time_zone ?? website.timezone;

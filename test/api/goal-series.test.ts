@@ -205,10 +205,18 @@ describe('Rybbit goal series, summary and preview', () => {
       ...want(DAY1, { [goals.outbound!.goalId]: 1, [goals.buy!.goalId]: 1 }, 2),
       ...want(DAY2, { [goals.outbound!.goalId]: 1, [goals.oldOutbound!.goalId]: 1 }, 3),
     ]);
-    // The older path and the other goal_ids forms give the same rows.
+    // The older path and the other goal_ids forms give the same rows, `goal_…` ids too.
+    const list = await get(`/api/websites/${websiteId}/goals`);
+    const idOf = new Map(
+      list
+        .json<{ data: Array<{ id: string; numeric_id: number }> }>()
+        .data.map((g) => [g.numeric_id, g.id]),
+    );
+    const refs = ids.map((id, i) => (i % 2 === 0 ? idOf.get(id)! : String(id)));
     for (const q of [
       `goal_ids=${encodeURIComponent(JSON.stringify(ids))}`,
       ids.map((id) => `goal_ids=${id}`).join('&') + '&goal_ids=x&goal_ids=' + ids[0],
+      `goal_ids=${refs.join(',')}&goal_ids=${idOf.get(ids[1]!)}&goal_ids=goal_x`,
     ]) {
       const r = await get(`/api/sites/${numeric}/goals/bucketed?${window}&bucket=day&${q}`);
       expect(r.json<{ data: SeriesRow[] }>().data, q).toEqual(rows);
