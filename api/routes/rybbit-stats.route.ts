@@ -7,12 +7,7 @@ import {
 } from '../../shared/db/stats.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 import { parseGoalRef, type EntityRef } from '../../shared/ids.js';
-import {
-  RybbitGoalBody,
-  RybbitGoalConfigSchema,
-  RybbitGoalSchema,
-  toRybbitGoal,
-} from '../goals/goal.schemas.js';
+import { RybbitGoalBody, toRybbitGoal } from '../goals/goal.schemas.js';
 import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { rybbitErrors } from '../http/error-responses.js';
@@ -23,7 +18,13 @@ import {
   rybbitScope,
 } from '../stats/rybbit-stats.service.js';
 import { rawRate, round } from '../stats/stats-params.js';
-import { GoalPreviewSchema, SessionSchema } from '../stats/stats.schemas.js';
+import {
+  GoalPreviewSchema,
+  RybbitGoalWithMetricsSchema,
+  RybbitSummaryGoalSchema,
+  SessionSchema,
+  type RybbitGoalMetrics,
+} from '../stats/stats.schemas.js';
 import { toSessionView } from '../stats/stats.service.js';
 
 const str = (description: string) => Type.Optional(Type.String({ description }));
@@ -99,6 +100,16 @@ function isNamedBy(refs: readonly EntityRef[]): (g: Goal) => boolean {
   return (g) => ids.has(g.id) || numeric.has(g.numeric_id);
 }
 
+const goalMetrics = (
+  converting: number,
+  totalSessions: number,
+  rate: number,
+): RybbitGoalMetrics => ({
+  total_conversions: converting,
+  total_sessions: totalSessions,
+  conversion_rate: rate,
+});
+
 function compareGoals(sort: Sort, metrics: Map<string, number>) {
   return (a: Goal, b: Goal): number => {
     switch (sort) {
@@ -148,16 +159,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
           }),
           response: {
             200: Type.Object({
-              data: Type.Array(
-                Type.Composite([
-                  RybbitGoalSchema,
-                  Type.Object({
-                    total_conversions: Type.Integer({ description: 'converting sessions' }),
-                    total_sessions: Type.Integer(),
-                    conversion_rate: Type.Number(),
-                  }),
-                ]),
-              ),
+              data: Type.Array(RybbitGoalWithMetricsSchema),
               meta: Type.Object({
                 total: Type.Integer(),
                 page: Type.Integer(),
@@ -210,9 +212,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
             const conv = converting.get(g.id) ?? 0;
             return {
               ...toRybbitGoal(g),
-              total_conversions: conv,
-              total_sessions: m.total_sessions,
-              conversion_rate: round(rawRate(conv, m.total_sessions), 4),
+              ...goalMetrics(conv, m.total_sessions, round(rawRate(conv, m.total_sessions), 4)),
             };
           }),
           meta: {
@@ -361,18 +361,7 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
         response: {
           200: Type.Object({
             data: Type.Object({
-              goals: Type.Array(
-                Type.Object({
-                  goalId: Type.Integer(),
-                  name: Type.String(),
-                  goalType: RybbitGoalSchema.properties.goalType,
-                  config: RybbitGoalConfigSchema,
-                  createdAt: Type.String(),
-                  total_conversions: Type.Integer({ description: 'converting sessions' }),
-                  total_sessions: Type.Integer(),
-                  conversion_rate: Type.Number(),
-                }),
-              ),
+              goals: Type.Array(RybbitSummaryGoalSchema),
               total_sessions: Type.Integer(),
               converting_sessions: Type.Integer({ description: 'sessions completing any goal' }),
               total_goals: Type.Integer(),
@@ -402,17 +391,9 @@ export const rybbitStatsRoutes: FastifyPluginAsyncTypebox<
       return {
         data: {
           goals: sorted.map((g) => {
-            const r = toRybbitGoal(g);
-            return {
-              goalId: r.goalId,
-              name: r.name,
-              goalType: r.goalType,
-              config: r.config,
-              createdAt: r.createdAt,
-              total_conversions: conv(g.id),
-              total_sessions: m.total_sessions,
-              conversion_rate: rawRate(conv(g.id), m.total_sessions),
-            };
+            const { goalpost: _full, ...r } = toRybbitGoal(g);
+            const n = conv(g.id);
+            return { ...r, ...goalMetrics(n, m.total_sessions, rawRate(n, m.total_sessions)) };
           }),
           total_sessions: m.total_sessions,
           converting_sessions: any,

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { RybbitGoalSchema } from '../goals/goal.schemas.js';
 
 /** What the statistics routes answer: one schema per shape, the TypeScript types from them. */
 
@@ -61,6 +62,26 @@ export const GoalPreviewSchema = Type.Object({
   series: Type.Array(Type.Object({ time: Type.String(), conversions: Type.Integer() })),
 });
 
+/** A goal's metrics in the Rybbit goal list and summary. */
+export const RybbitGoalMetricsSchema = Type.Object({
+  total_conversions: Type.Integer({ description: 'converting sessions' }),
+  total_sessions: Type.Integer(),
+  conversion_rate: Type.Number(),
+});
+
+/** A Rybbit goal with its metrics (`GET /api/goals/:site`). */
+export const RybbitGoalWithMetricsSchema = Type.Composite([
+  RybbitGoalSchema,
+  RybbitGoalMetricsSchema,
+]);
+
+/** A goal of the Rybbit summary: the same, without the full `goalpost` definition. */
+export const RybbitSummaryGoalSchema = Type.Composite([
+  Type.Omit(RybbitGoalSchema, ['goalpost']),
+  RybbitGoalMetricsSchema,
+]);
+
 export type TimeseriesPoint = Static<typeof TimeseriesPointSchema>;
 export type GoalStats = Static<typeof GoalStatsSchema>;
 export type GoalPreview = Static<typeof GoalPreviewSchema>;
+export type RybbitGoalMetrics = Static<typeof RybbitGoalMetricsSchema>;
