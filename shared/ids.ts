@@ -17,6 +17,7 @@ export function randomId(n: number): string {
 
 export const newWebsiteId = () => `site_${randomId(10)}`;
 export const newGoalId = () => `goal_${randomId(21)}`;
+export const newFunnelId = () => `fun_${randomId(21)}`;
 export const newEventId = () => randomUUID();
 
 const v7pool = Buffer.alloc(16 * 512);
@@ -44,6 +45,7 @@ export function uuidV7(now = Date.now()): string {
 
 export const WEBSITE_ID_RE = /^site_[0-9a-z]{10}$/;
 export const GOAL_ID_RE = /^goal_[0-9a-z]{21}$/;
+export const FUNNEL_ID_RE = /^fun_[0-9a-z]{21}$/;
 
 /** Text patterns of the ids, for schemas (TypeBox `pattern`). */
 export const UUID_PATTERN =
@@ -77,3 +79,6 @@ export const parseWebsiteRef = (raw: unknown): EntityRef | null => parseRef(raw,
 
 /** The one parser of goal references in paths: `goal_…` or numeric, else null. */
 export const parseGoalRef = (raw: unknown): EntityRef | null => parseRef(raw, GOAL_ID_RE);
+
+/** The one parser of funnel references: `fun_…` or numeric (Rybbit's ids), else null. */
+export const parseFunnelRef = (raw: unknown): EntityRef | null => parseRef(raw, FUNNEL_ID_RE);

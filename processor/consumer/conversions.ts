@@ -8,6 +8,7 @@ export interface ConvertedEvent {
   website_id: string;
   session_id: string;
   is_bot: boolean;
+  seq?: number;
 }
 
 /**
@@ -29,6 +30,7 @@ export function conversionRow(
     currency: goal.value_mode === 'none' ? null : goal.currency,
     is_bot: ev.is_bot,
     definition_version: goal.definition_version,
+    seq: ev.seq ?? 0,
   };
 }
 

@@ -58,6 +58,7 @@ interface Item {
 }
 
 interface Written {
+  /** The goal conversions newly written (funnel step matches are written but not listed). */
   conversions: ConversionRow[];
   byEvent: Map<string, EventRow>;
   /** Where its transactions committed, one per server life (none when they committed durably). */
@@ -245,11 +246,15 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
   const goalsBySite = await deps.goals.getMany(rows.map((e) => e.website_id));
   // Matching is pure CPU: done before the transaction opens, kept only for inserted events.
   const candidates: ConversionRow[] = [];
+  // Funnel step goals' matches are stored like conversions but are not goal conversions: they
+  // are left out of what this returns (the live feed and the conversions metric).
+  const steps = new Set<string>();
   for (const ev of rows) {
     const goals = goalsBySite.get(ev.website_id);
     if (!goals || goals.length === 0) continue;
     for (const { goal, value } of matchEvent(goals, ev)) {
       candidates.push(conversionRow(goal, value, ev));
+      if (goal.funnel_id) steps.add(goal.id);
     }
   }
   t.match_ms = lap();
@@ -287,7 +292,10 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
         written = conversions.filter((c) => keys.has(`${c.goal_id}|${c.event_id}`));
       }
       t.conversions_ms = lap();
-      return { conversions: written, byEvent: new Map(fresh.map((r) => [r.event_id, r])) };
+      return {
+        conversions: steps.size === 0 ? written : written.filter((c) => !steps.has(c.goal_id)),
+        byEvent: new Map(fresh.map((r) => [r.event_id, r])),
+      };
     };
   const commit = async (copy: boolean): Promise<Written> =>
     deps.commits

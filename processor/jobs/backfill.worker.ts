@@ -452,6 +452,7 @@ const NO_EVENT: ScannedEvent = {
   querystring: null,
   properties: null,
   is_bot: false,
+  seq: 0,
 };
 
 const round = (p: number) => Math.round(p * 10_000) / 10_000;

@@ -14,6 +14,8 @@ export interface ConversionRow {
   currency: string | null;
   is_bot: boolean;
   definition_version: number;
+  /** The event's arrival sequence within its request: orders same-time events (funnel steps). */
+  seq: number;
 }
 
 const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
@@ -26,9 +28,26 @@ const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
   ['currency', 'text'],
   ['is_bot', 'boolean'],
   ['definition_version', 'integer'],
+  ['seq', 'smallint'],
 ];
 
 export const conversionRepository = {
+  /**
+   * Deletes the conversions of these goals (funnel step goals that were replaced or deleted),
+   * at most `limit` rows per call; resolves to the rows deleted (call until it is 0).
+   */
+  async deleteForGoals(q: Queryable, goalIds: readonly string[], limit: number): Promise<number> {
+    const res = await q.query(
+      'conversion.delete_for_goals',
+      `DELETE FROM conversions c USING (
+         SELECT goal_id, event_id, event_time FROM conversions
+          WHERE goal_id = ANY($1) LIMIT $2) d
+        WHERE c.goal_id = d.goal_id AND c.event_id = d.event_id AND c.event_time = d.event_time`,
+      [goalIds, limit],
+    );
+    return res.rowCount ?? 0;
+  },
+
   /** Inserts conversions that are new in the normal case with COPY (see event.copyNew). */
   copyNew(q: Queryable, rows: readonly ConversionRow[]): Promise<number> {
     return bulkCopy(q, 'conversion.copy_new', 'conversions', COLUMNS, rows);
@@ -224,17 +243,17 @@ export const backfillRepository = {
     // One scan of the slice: each event with its verdict, then the matches upserted, the
     // rejected ones' conversions deleted, and the count taken from the same rows.
     const sql = `WITH s AS MATERIALIZED (
-        SELECT e.event_id, e.event_time, e.session_id, e.is_bot,
+        SELECT e.event_id, e.event_time, e.session_id, e.is_bot, e.seq,
                COALESCE((${cond}), false) AS hit
           FROM ${s.table} e
          WHERE ${sliceWhere(p, s)}
       ), ins AS (
         INSERT INTO conversions
                (goal_id, event_id, event_time, website_id, session_id, value, currency, is_bot,
-                definition_version)
+                definition_version, seq)
         SELECT ${g}, s.event_id, s.event_time, ${p.add(s.websiteId, 'text')}, s.session_id,
                ${p.add(goal.value, 'numeric')}, ${p.add(goal.currency, 'text')}, s.is_bot,
-               ${p.add(goal.definition_version, 'integer')}
+               ${p.add(goal.definition_version, 'integer')}, s.seq
           FROM s WHERE s.hit
         ${UPSERT}
         RETURNING 1
@@ -278,7 +297,7 @@ export const backfillRepository = {
       condition ? 'backfill.read_slice_matching' : 'backfill.read_slice',
       `SELECT e.event_id, to_char(e.event_time AT TIME ZONE 'UTC', ${ISO_US}) AS event_time,
               e.website_id, e.session_id, e.type, e.event_name, e.hostname, e.path, e.querystring,
-              e.properties, e.is_bot
+              e.properties, e.is_bot, e.seq
          FROM ${s.table} e WHERE ${where}`,
       p.values,
     );

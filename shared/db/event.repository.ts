@@ -23,6 +23,7 @@ export interface ScannedEvent {
   querystring: string | null;
   properties: Record<string, unknown> | null;
   is_bot: boolean;
+  seq: number;
 }
 
 /** An event's key: (event_id, event_time) is unique in `events`. */

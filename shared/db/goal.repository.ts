@@ -18,6 +18,15 @@ export interface Goal extends GoalDefinition {
   updated_at: Date;
 }
 
+/**
+ * A goal row that is a funnel's step (migration 016): matched and backfilled like any goal, but
+ * no goal route, list, limit or name rule sees it. `name` holds the step's label.
+ */
+export interface StepGoal extends Goal {
+  funnel_id: string;
+  step_order: number;
+}
+
 export type NewGoal = Omit<
   Goal,
   | 'hostname'
@@ -60,13 +69,18 @@ export const MAX_GOALS_PER_WEBSITE = 50;
 
 export const goalRepository = {
   /** Inserts a goal at definition version 1 with a queued backfill. */
-  async create(q: Queryable, g: NewGoal): Promise<Goal> {
+  async create(
+    q: Queryable,
+    g: NewGoal,
+    step?: { funnel_id: string; step_order: number },
+  ): Promise<Goal> {
     const { rows } = await q.query<Goal>(
       'goal.create',
       `INSERT INTO goals (id, website_id, name, description, goal_type, match_operator,
          match_value, case_sensitive, property_filters, value_mode, fixed_value,
-         value_property_key, currency, definition_version, backfill, hostname)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15)
+         value_property_key, currency, definition_version, backfill, hostname, funnel_id,
+         step_order)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $15, $16, $17)
        RETURNING ${COLUMNS}`,
       [
         g.id,
@@ -84,15 +98,44 @@ export const goalRepository = {
         g.currency,
         JSON.stringify(queuedBackfill(1)),
         g.hostname ?? null,
+        step?.funnel_id ?? null,
+        step?.step_order ?? null,
       ],
     );
     return rows[0]!;
   },
 
+  /** Deletes a funnel's step goals (its steps are being replaced); their conversions stay. */
+  async deleteSteps(q: Queryable, funnelId: string): Promise<void> {
+    await q.query('goal.delete_steps', 'DELETE FROM goals WHERE funnel_id = $1', [funnelId]);
+  },
+
+  /** Sets the labels (`name`) of a funnel's step goals, step 1 first. */
+  async relabelSteps(q: Queryable, funnelId: string, labels: readonly string[]): Promise<void> {
+    await q.query(
+      'goal.relabel_steps',
+      `UPDATE goals g SET name = l.label, updated_at = now()
+         FROM unnest($2::text[]) WITH ORDINALITY AS l(label, n)
+        WHERE g.funnel_id = $1 AND g.step_order = l.n AND g.name IS DISTINCT FROM l.label`,
+      [funnelId, labels],
+    );
+  },
+
+  /** The step goals of these funnels, by funnel and step order. */
+  async stepsOfFunnels(q: Queryable, funnelIds: readonly string[]): Promise<StepGoal[]> {
+    const { rows } = await q.query<StepGoal>(
+      'goal.steps_of_funnels',
+      `SELECT ${COLUMNS}, funnel_id, step_order FROM goals
+        WHERE funnel_id = ANY($1) ORDER BY funnel_id, step_order`,
+      [funnelIds],
+    );
+    return rows;
+  },
+
   async findById(q: Queryable, websiteId: string, goalId: string): Promise<Goal | null> {
     const { rows } = await q.query<Goal>(
       'goal.find_by_id',
-      `SELECT ${COLUMNS} FROM goals WHERE website_id = $1 AND id = $2`,
+      `SELECT ${COLUMNS} FROM goals WHERE website_id = $1 AND id = $2 AND funnel_id IS NULL`,
       [websiteId, goalId],
     );
     return rows[0] ?? null;
@@ -112,6 +155,7 @@ export const goalRepository = {
       'goal.find_by_ref',
       `SELECT ${COLUMNS} FROM goals
         WHERE website_id = $1 AND ${'id' in ref ? 'id' : 'numeric_id'} = $2
+          AND funnel_id IS NULL
         ${opts.forUpdate ? 'FOR UPDATE' : ''}`,
       [websiteId, 'id' in ref ? ref.id : ref.numericId],
     );
@@ -121,7 +165,8 @@ export const goalRepository = {
   async listForWebsite(q: Queryable, websiteId: string): Promise<Goal[]> {
     const { rows } = await q.query<Goal>(
       'goal.list_for_website',
-      `SELECT ${COLUMNS} FROM goals WHERE website_id = $1 ORDER BY created_at, numeric_id`,
+      `SELECT ${COLUMNS} FROM goals WHERE website_id = $1 AND funnel_id IS NULL
+        ORDER BY created_at, numeric_id`,
       [websiteId],
     );
     return rows;
@@ -132,7 +177,8 @@ export const goalRepository = {
     const { rows } = await q.query<{ name: string }>(
       'goal.names_like',
       `SELECT lower(name) AS name FROM goals
-        WHERE website_id = $1 AND left(lower(name), length($2)) = lower($2)`,
+        WHERE website_id = $1 AND funnel_id IS NULL
+          AND left(lower(name), length($2)) = lower($2)`,
       [websiteId, prefix],
     );
     return new Set(rows.map((r) => r.name));
@@ -196,7 +242,7 @@ export const goalRepository = {
   async delete(q: Queryable, websiteId: string, goalId: string): Promise<boolean> {
     const res = await q.query(
       'goal.delete',
-      'DELETE FROM goals WHERE website_id = $1 AND id = $2',
+      'DELETE FROM goals WHERE website_id = $1 AND id = $2 AND funnel_id IS NULL',
       [websiteId, goalId],
     );
     return (res.rowCount ?? 0) > 0;
@@ -224,7 +270,7 @@ export const goalRepository = {
       'goal.definitions_for_website',
       `SELECT id, website_id, goal_type, match_operator, match_value, case_sensitive,
               property_filters, value_mode, fixed_value, value_property_key, currency,
-              definition_version, pattern_issue, hostname
+              definition_version, pattern_issue, hostname, funnel_id
          FROM goals WHERE website_id = $1 ORDER BY id`,
       [websiteId],
     );

@@ -82,14 +82,14 @@ export interface ConvertingSessionRow {
 }
 
 /** Placeholders of a scope's website, window bounds and bot setting. */
-interface ScopeParams {
+export interface ScopeParams {
   w: string;
   lo: string;
   hi: string;
   bots: string;
 }
 
-function scopeParams(scope: SessionScope, p: SqlParams): ScopeParams {
+export function scopeParams(scope: SessionScope, p: SqlParams): ScopeParams {
   return {
     w: p.add(scope.websiteId),
     lo: p.add(scope.lo, 'timestamptz'),
@@ -99,7 +99,7 @@ function scopeParams(scope: SessionScope, p: SqlParams): ScopeParams {
 }
 
 /** The qualifying sessions of `scope` (placeholders `sp`), selecting `columns`. */
-function scopedSessionsSql(
+export function scopedSessionsSql(
   scope: SessionScope,
   sp: ScopeParams,
   p: SqlParams,

@@ -142,4 +142,9 @@ export interface GoalDefinition {
    * never matches until its pattern is changed. Absent or null: the pattern runs.
    */
   pattern_issue?: string | null;
+  /**
+   * Set when the goal is a funnel's step (migration 016): it converts like any goal, but its
+   * conversions are the funnel's step matches, not goal conversions (no live feed).
+   */
+  funnel_id?: string | null;
 }

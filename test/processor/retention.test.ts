@@ -65,6 +65,7 @@ describe('processor: retention job', () => {
           currency: null,
           is_bot: false,
           definition_version: 1,
+          seq: 0,
         })),
       );
     });
