@@ -19,6 +19,9 @@ import { rybbitGoalRoutes } from './routes/rybbit-goals.route.js';
 import { liveRoutes } from './routes/live.route.js';
 import { rybbitStatsRoutes } from './routes/rybbit-stats.route.js';
 import { PREVIEW_TIMEOUT_MS } from './stats/rybbit-stats.service.js';
+import { FunnelService } from './funnels/funnel.service.js';
+import { rybbitFunnelRoutes } from './routes/rybbit-funnels.route.js';
+import { sparklyticsFunnelRoutes } from './routes/sparklytics-funnels.route.js';
 import { sparklyticsGoalRoutes } from './routes/sparklytics-goals.route.js';
 import { statsRoutes } from './routes/stats.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
@@ -66,7 +69,7 @@ export interface ApiDeps {
 }
 
 /** Routes that answer in the Rybbit dialect (`{error, details?}`, validation → 400). */
-const RYBBIT_PREFIXES = ['/api/goals', '/api/sites/'];
+const RYBBIT_PREFIXES = ['/api/goals', '/api/funnels', '/api/sites/'];
 const isRybbitUrl = (url: string) =>
   RYBBIT_PREFIXES.some((p) => url === p || url.startsWith(p.endsWith('/') ? p : `${p}/`));
 
@@ -135,13 +138,15 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
     }
   });
 
-  const goals = new GoalService({
+  // Goal and funnel writes hand off to Redis (cache invalidation, backfill jobs) alike.
+  const writes = {
     db: deps.db,
     redis: deps.redis,
     backfillQueue: deps.backfillQueue ?? null,
     logger: deps.logger,
     handoffTimeoutMs: deps.handoffTimeoutMs ?? 2_000,
-  });
+  };
+  const goals = new GoalService(writes);
   const auth = {
     db: deps.db,
     bootstrapApiKey: deps.bootstrapApiKey,
@@ -150,6 +155,9 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   await app.register(websiteRoutes, { ...auth, redis: deps.redis, logger: deps.logger });
   await app.register(sparklyticsGoalRoutes, { ...auth, goals });
   await app.register(rybbitGoalRoutes, { ...auth, goals });
+  const funnels = new FunnelService(writes);
+  await app.register(sparklyticsFunnelRoutes, { ...auth, funnels });
+  await app.register(rybbitFunnelRoutes, { ...auth, funnels });
   await app.register(statsRoutes, auth);
   await app.register(rybbitStatsRoutes, {
     ...auth,

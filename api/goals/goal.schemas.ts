@@ -215,7 +215,7 @@ export function toRybbitGoal(g: Goal): RybbitGoal {
 }
 
 /** The Sparklytics create body; an update is any part of it (the merged result is validated). */
-const GoalBodyFields = {
+export const GoalBodyFields = {
   name: Type.String({
     description: '1–100 characters after trimming; unique per website ignoring case',
   }),

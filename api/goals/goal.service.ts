@@ -154,43 +154,59 @@ export class GoalService {
 
   /** After commit: invalidate the website's cached definitions, enqueue the backfill. */
   private async handOff(goal: Goal, enqueue: boolean): Promise<void> {
-    const { redis, backfillQueue, logger, handoffTimeoutMs } = this.deps;
-    const tasks: Array<Promise<void>> = [
-      withTimeout(invalidateGoalCache(redis, goal.website_id), handoffTimeoutMs, 'invalidation'),
-    ];
-    if (enqueue) {
-      tasks.push(
-        withTimeout(
-          backfillQueue === null
-            ? Promise.reject(new Error('no backfill queue configured'))
-            : enqueueBackfill(backfillQueue, {
-                website_id: goal.website_id,
-                goal_id: goal.id,
-                definition_version: goal.definition_version,
-              }),
-          handoffTimeoutMs,
-          'enqueue',
-        ),
-      );
-    }
-    const [invalidated, enqueued] = await Promise.allSettled(tasks);
-    if (invalidated?.status === 'rejected') {
-      logger.warn(
-        { website_id: goal.website_id, err: (invalidated.reason as Error).message },
-        'goal_cache_invalidation_failed',
-      );
-    }
-    if (enqueued?.status === 'rejected') {
+    await handOffGoalWrites(
+      this.deps,
+      goal.website_id,
+      enqueue ? [{ goal_id: goal.id, definition_version: goal.definition_version }] : [],
+    );
+  }
+}
+
+/**
+ * After a goal write (goals or funnel step goals) committed: invalidates the website's cached
+ * definitions and enqueues the backfill of each new definition version in `backfills`. Redis
+ * being slow or down does not fail the write: each part waits at most `handoffTimeoutMs`, and
+ * a failure is logged (a backfill left `queued` is re-enqueued at start-up).
+ */
+export async function handOffGoalWrites(
+  deps: GoalServiceDeps,
+  websiteId: string,
+  backfills: ReadonlyArray<{ goal_id: string; definition_version: number }>,
+): Promise<void> {
+  const { redis, backfillQueue, logger, handoffTimeoutMs } = deps;
+  const invalidation = withTimeout(
+    invalidateGoalCache(redis, websiteId),
+    handoffTimeoutMs,
+    'invalidation',
+  );
+  const enqueues = backfills.map((b) =>
+    withTimeout(
+      backfillQueue === null
+        ? Promise.reject(new Error('no backfill queue configured'))
+        : enqueueBackfill(backfillQueue, { website_id: websiteId, ...b }),
+      handoffTimeoutMs,
+      'enqueue',
+    ),
+  );
+  const [invalidated, ...enqueued] = await Promise.allSettled([invalidation, ...enqueues]);
+  if (invalidated?.status === 'rejected') {
+    logger.warn(
+      { website_id: websiteId, err: (invalidated.reason as Error).message },
+      'goal_cache_invalidation_failed',
+    );
+  }
+  enqueued.forEach((r, i) => {
+    if (r.status === 'rejected') {
       logger.warn(
         {
-          goal_id: goal.id,
-          version: goal.definition_version,
-          err: (enqueued.reason as Error).message,
+          goal_id: backfills[i]!.goal_id,
+          version: backfills[i]!.definition_version,
+          err: (r.reason as Error).message,
         },
         'backfill_enqueue_failed',
       );
     }
-  }
+  });
 }
 
 /**
