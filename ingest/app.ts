@@ -1,7 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { GeoLookup } from './enrichment/geo.js';
 import { ClientError, OverloadedError, TransientError } from '../shared/errors/errors.js';
-import { defaultErrorFormatter, installErrorHandler } from '../shared/http/error-handler.js';
+import {
+  defaultErrorFormatter,
+  installErrorHandler,
+  rybbitTrackErrorFormatter,
+} from '../shared/http/error-handler.js';
 import { createHttpApp, type HttpApp } from '../shared/http/http-app.js';
 import type { BatchingProducer } from './kafka/batching.producer.js';
 import type { EventEncoding } from '../shared/events/event-message.js';
@@ -20,7 +24,7 @@ import { SessionBatcher } from './sessions/session.batcher.js';
 import { collectRoutes } from './routes/collect.route.js';
 import { scriptRoutes } from './routes/script.route.js';
 import { trackingConfigRoutes } from './routes/tracking-config.route.js';
-import { rybbitErrorFormatter, trackRoutes } from './routes/track.route.js';
+import { trackRoutes } from './routes/track.route.js';
 
 export interface IngestOptions extends IntakeLimits {
   /** `trustProxy` for X-Forwarded-For: false, or the trusted proxies' IPs/CIDRs. */
@@ -86,7 +90,9 @@ export async function buildIngestApp(deps: IngestDeps): Promise<HttpApp> {
     trustProxy: opts.trustedProxies.length > 0 ? opts.trustedProxies : false,
   });
   const metrics = deps.metrics ?? new IngestMetrics();
-  installErrorHandler(app, (req) => (isTrack(req) ? rybbitErrorFormatter : defaultErrorFormatter));
+  installErrorHandler(app, (req) =>
+    isTrack(req) ? rybbitTrackErrorFormatter : defaultErrorFormatter,
+  );
 
   // Trackers post JSON as text/plain (CORS-safelisted: a beacon needs no preflight).
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_req, body, done) => {

@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
-import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
+import { ErrorBodySchema, errorResponses } from '../../shared/http/error.schemas.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
 import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/input-limits.js';
 import { pathFromUrl } from '../../shared/matching/url-path.js';
@@ -157,12 +157,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, 
     body: CollectBodySchema,
     response: {
       202: Type.Object({ ok: Type.Boolean() }),
-      400: ErrorBodySchema,
-      403: ErrorBodySchema,
-      409: ErrorBodySchema,
-      413: ErrorBodySchema,
-      429: ErrorBodySchema,
-      503: ErrorBodySchema,
+      ...errorResponses(ErrorBodySchema, [400, 403, 409, 413, 429, 503]),
     },
   };
   for (const url of ['/api/collect', '/e']) {

@@ -1,5 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
+import { errorResponses, RybbitTrackErrorBodySchema } from '../../shared/http/error.schemas.js';
 import { UUID_PATTERN } from '../../shared/ids.js';
 import { EVENT_LIMITS, NO_NUL_PATTERN } from '../../shared/events/input-limits.js';
 import { AUTOCAPTURE_EVENT_TYPES } from '../../shared/events/event-message.js';
@@ -69,12 +70,6 @@ export const RybbitEventSchema = Type.Object({
   timestamp: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Number()])),
 });
 type RybbitEvent = Static<typeof RybbitEventSchema>;
-
-const RybbitError = Type.Object({
-  success: Type.Literal(false),
-  error: Type.String(),
-  details: Type.Optional(Type.Unknown()),
-});
 
 const check = compileCheck(RybbitEventSchema);
 
@@ -219,8 +214,8 @@ export function parseTrackBody(body: unknown, now = Date.now()): IncomingEvent {
 
 /**
  * `POST /api/track`: the Rybbit payload. Answers 200 `{success: true}` only after Kafka
- * acknowledged the event; errors use Rybbit's shape `{success: false, error, details}` (the
- * app's error formatter), unknown site → 404. An `api_key` replaces the Origin check only when
+ * acknowledged the event; errors use Rybbit's shape `{success: false, error, details}`
+ * (`rybbitTrackErrorFormatter`, shared/http), unknown site → 404. An `api_key` replaces the Origin check only when
  * it is an active `collect` key that may send for the site; any other key → 403.
  */
 export const trackRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, deps) => {
@@ -232,13 +227,7 @@ export const trackRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, de
         body: RybbitEventSchema,
         response: {
           200: Type.Object({ success: Type.Literal(true) }),
-          400: RybbitError,
-          403: RybbitError,
-          404: RybbitError,
-          409: RybbitError,
-          413: RybbitError,
-          429: RybbitError,
-          503: RybbitError,
+          ...errorResponses(RybbitTrackErrorBodySchema, [400, 403, 404, 409, 413, 429, 503]),
         },
       },
       validatorCompiler: () => (data: unknown) => ({ value: data }),
@@ -257,11 +246,3 @@ export const trackRoutes: FastifyPluginAsyncTypebox<IntakeDeps> = async (app, de
     },
   );
 };
-
-/** Rybbit's error body, used by the app's error handler for `/api/track`. */
-export const rybbitErrorFormatter = (
-  _status: number,
-  code: string,
-  message: string,
-  field: string | null,
-) => ({ success: false as const, error: message, details: { code, field } });

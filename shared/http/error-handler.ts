@@ -6,7 +6,7 @@ import {
   RateLimitedError,
   TransientError,
 } from '../errors/errors.js';
-import type { ErrorBody, RybbitErrorBody } from './error.schemas.js';
+import type { ErrorBody, RybbitErrorBody, RybbitTrackErrorBody } from './error.schemas.js';
 
 interface AjvError {
   instancePath: string;
@@ -49,6 +49,14 @@ export type ErrorFormatter = (
 export const defaultErrorFormatter: ErrorFormatter = (_s, code, message, field): ErrorBody => ({
   error: { code, message, field },
 });
+
+/** The error body of ingest's `POST /api/track` (Rybbit's tracker endpoint). */
+export const rybbitTrackErrorFormatter: ErrorFormatter = (
+  _status,
+  code,
+  message,
+  field,
+): RybbitTrackErrorBody => ({ success: false, error: message, details: { code, field } });
 
 /**
  * Turns every error into the documented body: ClientError as it says, schema violations as
