@@ -1,3 +1,4 @@
+import { bulkInsert, type BulkColumn } from './bulk.js';
 import type { Queryable } from './pool.js';
 
 /**
@@ -49,7 +50,7 @@ export interface SessionDelta {
   is_bot: boolean;
 }
 
-const COLUMNS: ReadonlyArray<readonly [keyof SessionDelta, string]> = [
+const COLUMNS: ReadonlyArray<BulkColumn<SessionDelta>> = [
   ['website_id', 'text'],
   ['session_id', 'text'],
   ['visitor_id', 'text'],
@@ -152,9 +153,7 @@ const UPSERT_SET = [
   'updated_at = now()',
 ].join(',\n    ');
 
-const UPSERT_SQL = `INSERT INTO sessions (${COLUMNS.map(([n]) => n).join(', ')})
-  SELECT * FROM unnest(${COLUMNS.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ')})
-  ON CONFLICT (website_id, session_id) DO UPDATE SET
+const UPSERT_SUFFIX = `ON CONFLICT (website_id, session_id) DO UPDATE SET
     ${UPSERT_SET}`;
 
 export const sessionRepository = {
@@ -165,12 +164,7 @@ export const sessionRepository = {
    * sort deltas by key so that concurrent transactions lock rows in the same order.
    */
   async upsertDeltas(q: Queryable, deltas: readonly SessionDelta[]): Promise<void> {
-    if (deltas.length === 0) return;
-    await q.query(
-      'session.upsert_deltas',
-      UPSERT_SQL,
-      COLUMNS.map(([name]) => deltas.map((d) => d[name])),
-    );
+    await bulkInsert(q, 'session.upsert_deltas', 'sessions', COLUMNS, deltas, UPSERT_SUFFIX);
   },
 
   /** Deletes sessions that ended before `cutoff` (retention); returns how many. */
