@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { BOT_POLICIES, websiteRepository } from '../../shared/db/website.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { loadTimeZones } from '../stats/date-range.js';
 import { resolveNewWebsite } from '../websites/website-input.js';
 import { table, withCliDb } from './cli-db.js';
 
-export const usage = `  sites create --name NAME --domain HOST [--timezone TZ] [--bot-policy off|balanced|strict]
+export const usage = `  sites create --name NAME --domain HOST [--timezone TZ] [--bot-policy ${BOT_POLICIES.join('|')}]
                [--origins https://a.example,https://b.example]
                                  create a website (the same rules as POST /api/websites)
   sites list                     list websites`;
