@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declaredRoutes, type DeclaredRoute } from '../../shared/http/http-app.js';
 import { ErrorBodySchema } from '../../shared/http/error.schemas.js';
+import { cpuSeconds } from '../../bench/bench-util.js';
 import { openApiFixture, type ApiFixture } from '../api/api-fixture.js';
 import { openIngestHarness, type IngestHarness } from '../ingest/ingest-harness.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
@@ -49,16 +50,6 @@ const CONCURRENCY = 32;
 /** The test's own budget (CI: the file within 90 s); FUZZ_TIMEOUT_MS on a loaded machine. */
 const TIMEOUT_MS = Number(process.env.FUZZ_TIMEOUT_MS ?? 85_000);
 
-/** CPU seconds a process used so far (Linux /proc; null elsewhere), to see where a run went. */
-async function cpuSeconds(pid: number | undefined): Promise<number | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return null;
-  }
-}
 const REQUEST_TIMEOUT_MS = 15_000;
 
 const BROWSER_UA =
@@ -877,7 +868,7 @@ describe('generated input against the running API and ingest', () => {
       agents.ingest.destroy();
       const cpu = process.cpuUsage();
       console.log(
-        `generated-input: CPU seconds so far: test process ${((cpu.user + cpu.system) / 1e6).toFixed(1)}, api ${await cpuSeconds(api?.pid)}, ingest ${await cpuSeconds(ingest?.pid)}`,
+        `generated-input: CPU seconds so far: test process ${((cpu.user + cpu.system) / 1e6).toFixed(1)}, api ${cpuSeconds(api?.pid)}, ingest ${cpuSeconds(ingest?.pid)}`,
       );
       const lines = [...histogram].map(([k, h]) => {
         const total = [...h.values()].reduce((a, b) => a + b, 0);
