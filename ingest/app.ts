@@ -17,7 +17,7 @@ import type { ApiKeySource } from './lookups/api-key.lookup.js';
 import { installCors } from './http/cors.js';
 import type { OriginSource } from './lookups/origin.index.js';
 import type { IntakeDeps, IntakeLimits, WebsiteSource } from './intake/intake.js';
-import { IngestMetrics } from './http/metrics.js';
+import { IngestMetrics } from './http/ingest.metrics.js';
 import { LoadShedder } from './http/load-shedder.js';
 import { RateWindow } from '../shared/http/rate-window.js';
 import { SessionBatcher } from './sessions/session.batcher.js';

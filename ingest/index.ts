@@ -8,7 +8,7 @@ import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { ApiKeyLookup } from './lookups/api-key.lookup.js';
 import { buildIngestApp } from './app.js';
-import { IngestMetrics } from './http/metrics.js';
+import { IngestMetrics } from './http/ingest.metrics.js';
 import { startMetricsServer } from '../shared/http/metrics-server.js';
 import { IngestConfigSchema } from './config.js';
 import { keyPartitioner } from './kafka/key.partitioner.js';

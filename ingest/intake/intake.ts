@@ -21,7 +21,7 @@ import { uuidV7 } from '../../shared/ids.js';
 import type { SessionRequest, SessionResult, SessionStore } from '../sessions/session.store.js';
 import { cookielessVisitorId, type DailySalts } from '../sessions/visitor-id.js';
 import type { ApiKeySource } from '../lookups/api-key.lookup.js';
-import type { IngestMetrics } from '../http/metrics.js';
+import type { IngestMetrics } from '../http/ingest.metrics.js';
 import { originAllowed } from './origin.js';
 import { clientBucket, type RateWindow } from '../../shared/http/rate-window.js';
 import type { AssignedSessions, SessionBatcher } from '../sessions/session.batcher.js';

@@ -7,7 +7,7 @@ import type { GeoLookup } from '../../ingest/enrichment/geo.js';
 import { decodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
-import { IngestMetrics } from '../../ingest/http/metrics.js';
+import { IngestMetrics } from '../../ingest/http/ingest.metrics.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { createTestTopic, deleteTestTopics, type TestDeps } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
