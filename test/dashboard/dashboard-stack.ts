@@ -71,6 +71,8 @@ export interface DashboardStack {
   waitForEvents(site: string, n: number): Promise<void>;
   /** GET from the API with the admin key (or another). */
   get<T>(path: string, key?: string): Promise<T>;
+  /** POST a JSON body to the API with the admin key. */
+  post<T>(path: string, body: unknown): Promise<T>;
   /** A new page (its own context: fresh sessionStorage), with console errors collected. */
   page(opts?: BrowserContextOptions): Promise<{ page: Page; errors: string[] }>;
   signIn(page: Page, key: string): Promise<void>;
@@ -212,6 +214,7 @@ export async function openDashboardStack(
       );
     },
     get: (path, k = adminKey) => call('GET', path, k),
+    post: (path, body) => call('POST', path, adminKey, body),
     async page(ctx = {}) {
       const context = await browser.newContext({
         locale: 'en-US',
