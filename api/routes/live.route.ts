@@ -9,12 +9,12 @@ import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { sparklyticsErrors } from '../http/error-responses.js';
 import { findWebsite, requirePrincipal, requireWebsite, type AuthDeps } from '../http/auth.js';
-import { compareStreamIds, liveBacklog, LiveHub, type LiveEntry } from '../stats/live-hub.js';
+import { compareStreamIds, liveBacklog, LiveHub, type LiveEntry } from '../live/live.hub.js';
 import {
   createLiveToken,
   DEFAULT_LIVE_TOKEN_TTL_MS,
   verifyLiveToken,
-} from '../stats/live-token.js';
+} from '../live/live.token.js';
 
 export interface LiveDeps extends AuthDeps {
   redis: Redis;
