@@ -24,6 +24,7 @@ import { rybbitFunnelRoutes } from './routes/rybbit-funnels.route.js';
 import { sparklyticsFunnelRoutes } from './routes/sparklytics-funnels.route.js';
 import { sparklyticsGoalRoutes } from './routes/sparklytics-goals.route.js';
 import { statsRoutes } from './routes/stats.route.js';
+import { attributionRoutes } from './routes/attribution.route.js';
 import { websiteRoutes } from './routes/websites.route.js';
 import { loadTimeZones } from './stats/date-range.js';
 import { refuseNul } from './http/no-nul.js';
@@ -159,6 +160,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<HttpApp> {
   await app.register(sparklyticsFunnelRoutes, { ...auth, funnels });
   await app.register(rybbitFunnelRoutes, { ...auth, funnels });
   await app.register(statsRoutes, auth);
+  await app.register(attributionRoutes, auth);
   await app.register(rybbitStatsRoutes, {
     ...auth,
     previewTimeoutMs: deps.previewTimeoutMs ?? PREVIEW_TIMEOUT_MS,

@@ -5,112 +5,16 @@ import {
 import type { Db } from '../../shared/db/pool.js';
 import type { SessionScope } from '../../shared/db/stats.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
-import { ClientError } from '../../shared/errors/errors.js';
-import {
-  addDays,
-  daysBetween,
-  isCalendarDate,
-  isValidTimeZone,
-  todayIn,
-} from '../stats/date-range.js';
-import { resolveWindow } from '../stats/stats.service.js';
-import {
-  resolveIncludeBots,
-  SPARKLYTICS_FILTERS,
-  sparklyticsFilters,
-  type SparklyticsFilterParam,
-} from '../stats/stats-params.js';
+import { strictScope, type StrictQuery } from '../stats/strict-scope.js';
 import type { FunnelResults } from './funnel.schemas.js';
 import type { FunnelView } from './funnel.service.js';
 
-/** Sparklytics' longest results window, inclusive days. */
-export const MAX_RESULTS_DAYS = 90;
-/** Default window: the last 30 days. */
-const DEFAULT_RESULTS_DAYS = 30;
+/** Sparklytics' funnel results: the last 30 days by default, at most 90. */
+export const RESULTS_DAYS = { default: 30, max: 90 };
 
-/** Longest value of each Sparklytics filter (bytes there; characters here, as elsewhere). */
-const FILTER_MAX: Record<SparklyticsFilterParam, number> = {
-  filter_country: 64,
-  filter_page: 512,
-  filter_referrer: 512,
-  filter_browser: 128,
-  filter_os: 128,
-  filter_device: 64,
-  filter_language: 64,
-  filter_utm_source: 256,
-  filter_utm_medium: 256,
-  filter_utm_campaign: 256,
-  filter_region: 128,
-  filter_city: 128,
-  filter_hostname: 255,
-};
-
-export type ResultsQuery = Partial<
-  Record<'start_date' | 'end_date' | 'timezone' | 'include_bots' | SparklyticsFilterParam, string>
->;
-
-/** A results query problem: 400 `validation_error` naming the parameter. */
-const bad = (message: string, field: string) =>
-  new ClientError(400, 'validation_error', message, field);
-
-/**
- * The window and sessions a Sparklytics funnel-results query asks for. Dates are strict
- * `YYYY-MM-DD`; `end_date` defaults to today in the effective time zone (`timezone`, else the
- * website's), `start_date` to 29 days before the end; at most 90 days. The window runs from
- * local midnight of the first day to local midnight after the last. Filter values are trimmed;
- * a blank or too long one is refused.
- */
-export async function resultsScope(
-  db: Db,
-  site: Website,
-  query: ResultsQuery,
-  now: Date = new Date(),
-): Promise<SessionScope> {
-  if (query.timezone !== undefined && !isValidTimeZone(query.timezone)) {
-    throw bad('invalid timezone', 'timezone');
-  }
-  const timezone = query.timezone ?? site.timezone;
-  for (const field of ['start_date', 'end_date'] as const) {
-    const v = query[field];
-    if (v !== undefined && !isCalendarDate(v)) {
-      throw bad(`invalid ${field} (expected YYYY-MM-DD)`, field);
-    }
-  }
-  const end = query.end_date ?? todayIn(isValidTimeZone(timezone) ? timezone : 'UTC', now);
-  const start = query.start_date ?? addDays(end, -(DEFAULT_RESULTS_DAYS - 1));
-  const days = daysBetween(start, end) + 1;
-  if (days < 1) throw bad('end_date is before start_date', 'end_date');
-  if (days > MAX_RESULTS_DAYS) {
-    throw bad(`date range too large: ${days} days (max ${MAX_RESULTS_DAYS})`, 'start_date');
-  }
-  const trimmed: ResultsQuery = {};
-  for (const param of Object.keys(SPARKLYTICS_FILTERS) as SparklyticsFilterParam[]) {
-    const v = query[param]?.trim();
-    if (v === undefined) continue;
-    if (v === '' || [...v].length > FILTER_MAX[param]) {
-      throw bad(`${param} must be 1–${FILTER_MAX[param]} characters`, param);
-    }
-    trimmed[param] = v;
-  }
-  let includeBots: boolean;
-  try {
-    includeBots = resolveIncludeBots(query.include_bots, site.bot_policy);
-  } catch {
-    throw bad('include_bots must be true or false', 'include_bots');
-  }
-  const w = await resolveWindow(db, {
-    start,
-    end,
-    timezone: isValidTimeZone(timezone) ? timezone : 'UTC',
-  });
-  return {
-    websiteId: site.id,
-    lo: w.lo,
-    hi: w.hi,
-    includeBots,
-    filters: sparklyticsFilters(trimmed),
-  };
-}
+/** The window and sessions of a funnel-results query (see {@link strictScope}). */
+export const resultsScope = (db: Db, site: Website, query: StrictQuery) =>
+  strictScope(db, site, query, RESULTS_DAYS);
 
 /** reached / of, 0 when `of` is 0 (never NaN or infinite). */
 export const ratio = (reached: number, of: number) => (of === 0 ? 0 : reached / of);

@@ -2,8 +2,8 @@ import type { ConditionRenderer } from './conversion.repository.js';
 import type { Queryable } from './pool.js';
 import { SqlParams } from './sql-params.js';
 import {
+  qualifiesSql,
   scopeParams,
-  scopedSessionsSql,
   type ConvertingSessionRow,
   type ScopeParams,
   type SessionScope,
@@ -36,19 +36,6 @@ export interface FunnelScope extends SessionScope {
 const stepCount = (s: StepSource) =>
   s.kind === 'saved' ? s.stepGoalIds.length : s.conditions.length;
 
-/** SQL: `alias.session_id` belongs to a qualifying session of the scope. */
-function qualifies(scope: SessionScope, sp: ScopeParams, p: SqlParams, alias: string): string {
-  if (scope.filters.length > 0) {
-    return `${alias}.session_id IN (${scopedSessionsSql(scope, sp, p, 's.session_id')})`;
-  }
-  // No filters: only bot sessions are left out, read from the small partial index of
-  // migration 008 into one hash (see stats.repository's unfilteredConversionsCte).
-  return `${alias}.session_id NOT IN (
-      SELECT b.session_id FROM sessions b
-       WHERE NOT ${sp.bots} AND b.website_id = ${sp.w} AND b.is_bot
-         AND b.ended_at >= ${sp.lo} AND b.started_at < ${sp.hi})`;
-}
-
 /** CTE `m`: the step matches of the scope. */
 function matchesCte(scope: FunnelScope, sp: ScopeParams, p: SqlParams): string {
   const { source } = scope;
@@ -60,7 +47,7 @@ function matchesCte(scope: FunnelScope, sp: ScopeParams, p: SqlParams): string {
         FROM conversions c
        WHERE c.goal_id = ANY(${ids}) AND c.website_id = ${sp.w}
          AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}
-         AND ${qualifies(scope, sp, p, 'c')})`;
+         AND ${qualifiesSql(scope, sp, p, 'c')})`;
   }
   const steps = source.conditions
     .map((cond, k) => `SELECT ${k + 1} AS step WHERE COALESCE((${cond(p)}), false)`)
@@ -69,7 +56,7 @@ function matchesCte(scope: FunnelScope, sp: ScopeParams, p: SqlParams): string {
     SELECT k.step, e.session_id, e.event_time AS t, e.seq AS q, e.event_id AS i
       FROM events e CROSS JOIN LATERAL (${steps}) k
      WHERE e.website_id = ${sp.w} AND e.event_time >= ${sp.lo} AND e.event_time < ${sp.hi}
-       AND ${qualifies(scope, sp, p, 'e')})`;
+       AND ${qualifiesSql(scope, sp, p, 'e')})`;
 }
 
 /** CTEs `s1` … `sk`: per session, where it reached each step (t, q, i) and step 1's time. */
@@ -195,7 +182,7 @@ export const funnelStatsRepository = {
       `SELECT count(DISTINCT c.session_id)::int AS n FROM conversions c
         WHERE c.goal_id = ANY(${p.add(firstStepGoalIds, 'text[]')}) AND c.website_id = ${sp.w}
           AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}
-          AND ${qualifies(scope, sp, p, 'c')}`,
+          AND ${qualifiesSql(scope, sp, p, 'c')}`,
       p.values,
     );
     return rows[0]!.n;

@@ -111,6 +111,24 @@ export function scopedSessionsSql(
        AND ${sessionFilterSql(scope.filters, p)}`;
 }
 
+/** SQL: `alias.session_id` belongs to a qualifying session of the scope. */
+export function qualifiesSql(
+  scope: SessionScope,
+  sp: ScopeParams,
+  p: SqlParams,
+  alias: string,
+): string {
+  if (scope.filters.length > 0) {
+    return `${alias}.session_id IN (${scopedSessionsSql(scope, sp, p, 's.session_id')})`;
+  }
+  // No filters: only bot sessions are left out, read from the small partial index of
+  // migration 008 into one hash (see unfilteredConversionsCte).
+  return `${alias}.session_id NOT IN (
+      SELECT b.session_id FROM sessions b
+       WHERE NOT ${sp.bots} AND b.website_id = ${sp.w} AND b.is_bot
+         AND b.ended_at >= ${sp.lo} AND b.started_at < ${sp.hi})`;
+}
+
 /** An instant on a 15-minute boundary (UTC), or ±infinity: a bucket bound of session_counts. */
 function onBucketBoundary(t: Instant): boolean {
   if (t === 'infinity' || t === '-infinity') return true;

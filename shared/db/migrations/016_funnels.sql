@@ -1,4 +1,4 @@
--- Issue 17: funnels, one model for both API dialects.
+-- Issue 17: funnels, one model for both API dialects (and an index for attribution).
 --
 -- A funnel is an ordered list of 2–8 steps. Each step is a goal row of its own (a *step goal*:
 -- `funnel_id` and `step_order` set), so the processor matches steps with the one goal matcher
@@ -75,3 +75,7 @@ $$;
 -- (migration 013): conversions now carry the event's arrival sequence. Rows written before
 -- this migration read 0, as their events did.
 ALTER TABLE conversions ADD COLUMN seq smallint NOT NULL DEFAULT 0;
+
+-- Attribution by visitor (`scope=visitor`): a visitor's earlier sessions by their stable id.
+CREATE INDEX sessions_user_started_idx ON sessions (website_id, user_id, started_at)
+  WHERE user_id IS NOT NULL;
