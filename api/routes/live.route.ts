@@ -10,11 +10,7 @@ import type { Redis } from '../../shared/redis/redis.js';
 import { sparklyticsErrors } from '../http/error-responses.js';
 import { findWebsite, requirePrincipal, requireWebsite, type AuthDeps } from '../http/auth.js';
 import { compareStreamIds, liveBacklog, LiveHub, type LiveEntry } from '../live/live.hub.js';
-import {
-  createLiveToken,
-  DEFAULT_LIVE_TOKEN_TTL_MS,
-  verifyLiveToken,
-} from '../live/live.token.js';
+import { createLiveToken, DEFAULT_LIVE_TOKEN_TTL_MS, verifyLiveToken } from '../live/live.token.js';
 
 export interface LiveDeps extends AuthDeps {
   redis: Redis;
