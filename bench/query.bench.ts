@@ -6,7 +6,9 @@
  * generated in SQL with generate_series) into a separate database (`goalpost_bench`, created
  * if missing), derives conversions and sessions with set-based SQL, then measures p50/p95 of:
  * the Sparklytics stats (30 days, no filter; 30 days, country + utm_source), the Rybbit list
- * with 50 goals, and the converting-sessions list, each through the real API app (inject).
+ * with 50 goals, the converting-sessions list, a saved 4-step funnel's results (its step
+ * matches written by the real backfill, whose duration is printed), Rybbit's analysis of the
+ * same 4 steps ad hoc, and attribution, each through the real API app (inject).
  * Baseline: the same figures by naive SQL over `events` (goal matching by path, sessions by
  * DISTINCT session_id). Prints the ratio baseline / ours.
  */
@@ -20,6 +22,8 @@ import { createDb } from '../shared/db/pool.js';
 import { createLogger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { loadBenchDataset } from './bench-dataset.js';
+import { runBackfill } from '../processor/jobs/backfill.worker.js';
+import { goalRepository } from '../shared/db/goal.repository.js';
 import { RedisEnv } from '../shared/config/env.js';
 
 const config = loadConfig(
@@ -91,8 +95,13 @@ async function measure(
   const q = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))]!;
   return { p50: q(0.5), p95: q(0.95) };
 }
-const inject = (url: string) => async () => {
-  const res = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${KEY}` } });
+const inject = (url: string, body?: object) => async () => {
+  const res = await app.inject({
+    method: body === undefined ? 'GET' : 'POST',
+    url,
+    headers: { authorization: `Bearer ${KEY}` },
+    ...(body === undefined ? {} : { payload: body }),
+  });
   if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body}`);
 };
 const sql = (text: string, params: unknown[]) => async () => {
@@ -104,9 +113,109 @@ const baseStats = (extra: string) => `
   SELECT (SELECT count(DISTINCT session_id) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot ${extra}) AS total,
          (SELECT count(*) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot AND path = '/p/1' ${extra}) AS conv,
          (SELECT count(DISTINCT session_id) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot AND path = '/p/1' ${extra}) AS convs`;
+/**
+ * The funnel: step 1 (`/p/1**`, goals 1 and 10–19) is reached by about 30% of the window's
+ * sessions; the later steps narrow it down. Every event of session k is a view of `/page/(k mod
+ * 40)` except every seventh, a view of `/p/N`.
+ */
+const FUNNEL_STEPS = ['/p/1**', '/page/2*', '/p/2**', '/page/2*'];
+/** The same walk by straightforward SQL over raw events (LIKE for the globs). */
+const like = ['/p/1%', '/page/2_%', '/p/2%', '/page/2_%'];
+const funnelBaseline = `
+  WITH e AS (SELECT session_id, event_time AS t, path FROM events
+              WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot),
+  s1 AS (SELECT session_id, min(t) AS t FROM e WHERE path LIKE '${like[0]}' GROUP BY 1),
+  ${[2, 3, 4]
+    .map(
+      (
+        n,
+      ) => `s${n} AS (SELECT e.session_id, min(e.t) AS t FROM e JOIN s${n - 1} p USING (session_id)
+              WHERE e.path LIKE '${like[n - 1]}' AND e.t > p.t GROUP BY 1)`,
+    )
+    .join(',\n  ')}
+  SELECT (SELECT count(*) FROM s1), (SELECT count(*) FROM s2), (SELECT count(*) FROM s3),
+         (SELECT count(*) FROM s4)`;
+/** Goal 1's conversions by the converting event's channel, from raw events. */
+const attributionBaseline = `
+  SELECT CASE WHEN utm_source IS NOT NULL THEN utm_source || ' / utm'
+              WHEN referrer_domain IS NOT NULL THEN referrer_domain || ' / referral'
+              ELSE '(direct) / direct' END AS channel, count(*), count(*) * 9.99
+    FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi}
+     AND NOT is_bot AND path = '/p/1'
+   GROUP BY 1 ORDER BY 2 DESC`;
+
+/**
+ * The saved 4-step funnel, created through the API and backfilled by the real backfill (its
+ * step goals two at a time, as BACKFILL_CONCURRENCY's default runs them) the first time; a
+ * rerun reuses it.
+ */
+async function benchFunnel(): Promise<string> {
+  const list = await app.inject({
+    method: 'GET',
+    url: `/api/websites/${SITE}/funnels`,
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  const found = list
+    .json<{ data: Array<{ id: string; name: string; backfill: { state: string } | null }> }>()
+    .data.find((f) => f.name === 'bench funnel');
+  if (found?.backfill?.state === 'done') {
+    log(`funnel: reusing ${found.id} (backfilled in an earlier run)`);
+    return found.id;
+  }
+  if (found) {
+    await app.inject({
+      method: 'DELETE',
+      url: `/api/websites/${SITE}/funnels/${found.id}`,
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+  }
+  const res = await app.inject({
+    method: 'POST',
+    url: `/api/websites/${SITE}/funnels`,
+    headers: { authorization: `Bearer ${KEY}` },
+    payload: {
+      name: 'bench funnel',
+      steps: FUNNEL_STEPS.map((v) => ({
+        step_type: 'page_view',
+        match_operator: 'glob',
+        match_value: v,
+      })),
+    },
+  });
+  if (res.statusCode !== 201) throw new Error(`create funnel: ${res.statusCode} ${res.body}`);
+  const id = res.json<{ data: { id: string } }>().data.id;
+  const steps = await goalRepository.stepsOfFunnels(db, [id]);
+  const t0 = performance.now();
+  const deps = { db, logger, sliceTargetMs: 400, settleMs: 0, tailMarginMs: 0 };
+  const queue = [...steps];
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) {
+        await runBackfill(
+          deps,
+          { website_id: SITE, goal_id: s.id, definition_version: 1 },
+          Date.now(),
+        );
+      }
+    }),
+  );
+  const { rows } = await db.query<{ n: number }>(
+    'bench.funnel_matches',
+    'SELECT count(*)::int AS n FROM conversions WHERE goal_id = ANY($1)',
+    [steps.map((s) => s.id)],
+  );
+  log(
+    `funnel: ${id} backfilled by the real backfill in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
+      `(4 step goals over ${E} events, two at a time; ${rows[0]!.n} step matches)`,
+  );
+  return id;
+}
+
 // DE + google (sessions k ≡ 5 mod 20): US + google would be exactly the bot sessions
 // (k ≡ 0 mod 20), which the website's bot policy excludes, and the case would count nothing.
 const filt = `AND session_id IN (SELECT session_id FROM events f WHERE f.website_id = $1 AND f.event_time >= ${lo} - interval '1 day' AND f.event_time < ${hi} AND f.country = 'DE' AND f.utm_source = 'google')`;
+
+const funnelId = await benchFunnel();
 
 /** [name, ours, baseline, target p95 in ms (null: no target in the issue)] */
 const cases: Array<[string, () => Promise<void>, () => Promise<void>, number | null]> = [
@@ -156,6 +265,26 @@ const cases: Array<[string, () => Promise<void>, () => Promise<void>, number | n
       [SITE, start, end],
     ),
     null,
+  ],
+  [
+    'saved funnel results, 4 steps, 30 days',
+    inject(`/api/websites/${SITE}/funnels/${funnelId}/results?${range}`),
+    sql(funnelBaseline, [SITE, start, end]),
+    100,
+  ],
+  [
+    'Rybbit analyze, 4 ad-hoc steps, 30 days',
+    inject(`/api/sites/${SITE}/funnels/analyze?${range}`, {
+      steps: FUNNEL_STEPS.map((v) => ({ type: 'page', value: v })),
+    }),
+    sql(funnelBaseline, [SITE, start, end]),
+    2000,
+  ],
+  [
+    'attribution, last touch, 30 days',
+    inject(`/api/websites/${SITE}/attribution?goal_id=${goal}&${range}`),
+    sql(attributionBaseline, [SITE, start, end]),
+    100,
   ],
 ];
 // The Rybbit sessions route takes the numeric goal id: find goal 1's.
