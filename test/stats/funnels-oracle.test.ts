@@ -573,4 +573,28 @@ describe('funnels match an independent oracle, before and after the events', () 
       });
     }
   });
+
+  it('deleting a funnel deletes its step matches; the other funnels keep theirs', async () => {
+    const steps = await goalRepository.stepsOfFunnels(deps.db, [ids.windowed, ids.before]);
+    const count = async (funnel: string) => {
+      const { rows } = await deps.db.query<{ n: number }>(
+        'test.step_matches',
+        'SELECT count(*)::int AS n FROM conversions WHERE goal_id = ANY($1)',
+        [steps.filter((g) => g.funnel_id === funnel).map((g) => g.id)],
+      );
+      return rows[0]!.n;
+    };
+    expect(await count(ids.windowed)).toBeGreaterThan(0);
+    const kept = await count(ids.before);
+    const res = await api.inject({
+      method: 'DELETE',
+      url: `/api/websites/${websiteId}/funnels/${ids.windowed}`,
+      headers: { authorization: `Bearer ${KEY}` },
+    });
+    expect(res.statusCode).toBe(204);
+    await waitFor('the deleted funnel’s matches gone', async () =>
+      (await count(ids.windowed)) === 0 ? true : undefined,
+    );
+    expect(await count(ids.before)).toBe(kept);
+  });
 });
