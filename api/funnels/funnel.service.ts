@@ -7,7 +7,7 @@ import {
   type Funnel,
 } from '../../shared/db/funnel.repository.js';
 import { goalRepository, type StepGoal } from '../../shared/db/goal.repository.js';
-import type { Db, Queryable } from '../../shared/db/pool.js';
+import type { Queryable } from '../../shared/db/pool.js';
 import type { Website } from '../../shared/db/website.repository.js';
 import { ClientError, notFound } from '../../shared/errors/errors.js';
 import type { BackfillStatus } from '../../shared/goals/backfill-status.js';

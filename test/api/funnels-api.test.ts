@@ -3,7 +3,11 @@ import { goalRepository } from '../../shared/db/goal.repository.js';
 import { backfillJobId } from '../../shared/jobs/queues.js';
 import { bearer, openApiFixture, type ApiFixture } from './api-fixture.js';
 
+// Asymmetric matchers are typed `any`; give them a type once.
 const anyString: unknown = expect.any(String);
+const anyNumber: unknown = expect.any(Number);
+const matching = (re: RegExp): unknown => expect.stringMatching(re);
+const containing = (o: Record<string, unknown>): unknown => expect.objectContaining(o);
 
 /**
  * Funnel management in both dialects over one store: the Sparklytics CRUD with its rules and
@@ -67,17 +71,17 @@ describe('funnel management API', () => {
       data: Record<string, unknown> & { id: string; steps: Array<{ id: string }> };
     }>().data;
     expect(funnel).toEqual({
-      id: expect.stringMatching(/^fun_[0-9a-z]{21}$/),
-      numeric_id: expect.any(Number),
+      id: matching(/^fun_[0-9a-z]{21}$/),
+      numeric_id: anyNumber,
       website_id: site.id,
       name: 'Signup',
       window_seconds: null,
-      backfill: expect.objectContaining({ state: 'queued', progress: 0 }),
+      backfill: containing({ state: 'queued', progress: 0 }),
       created_at: anyString,
       updated_at: anyString,
       steps: [
         {
-          id: expect.stringMatching(/^fstep_[0-9a-z]{21}$/),
+          id: matching(/^fstep_[0-9a-z]{21}$/),
           funnel_id: funnel.id,
           step_order: 1,
           step_type: 'page_view',
@@ -89,8 +93,8 @@ describe('funnel management API', () => {
           label: 'Pricing',
           created_at: anyString,
         },
-        expect.objectContaining({ step_order: 2, step_type: 'event', label: 'signup_started' }),
-        expect.objectContaining({
+        containing({ step_order: 2, step_type: 'event', label: 'signup_started' }),
+        containing({
           step_order: 3,
           match_value: 'signup_done',
           label: 'signup_done',
@@ -126,7 +130,7 @@ describe('funnel management API', () => {
           website_id: site.id,
           name: 'Signup',
           step_count: 3,
-          backfill: expect.objectContaining({ state: 'queued' }),
+          backfill: containing({ state: 'queued' }),
           created_at: anyString,
           updated_at: anyString,
         },
@@ -221,7 +225,7 @@ describe('funnel management API', () => {
       { name: 'Unknown', steps: [step, step], extra: 1 },
       422,
       'validation_error',
-      expect.any(String) as string,
+      anyString as string,
     );
 
     for (let i = 0; i < 20; i++) {
@@ -263,23 +267,23 @@ describe('funnel management API', () => {
     });
     expect(saved.statusCode).toBe(201);
     const { funnelId } = saved.json<{ success: true; funnelId: number }>();
-    expect(saved.json()).toEqual({ success: true, funnelId: expect.any(Number) });
+    expect(saved.json()).toEqual({ success: true, funnelId: anyNumber });
 
     // Visible to the Sparklytics dialect, with the steps as goal conditions.
     const sp = (await req('GET', `${funnelsUrl(site.id)}/${funnelId}`)).json<{
       data: { steps: unknown[] };
     }>().data;
     expect(sp.steps).toEqual([
-      expect.objectContaining({
+      containing({
         step_type: 'page_view',
         match_operator: 'glob',
         match_value: '/cart/**',
         hostname: 'shop.example.com',
       }),
-      expect.objectContaining({
+      containing({
         property_filters: [{ key: 'step', operator: 'equals', value: 2 }],
       }),
-      expect.objectContaining({
+      containing({
         step_type: 'button_click',
         match_operator: 'glob',
         match_value: 'Pay*',
@@ -312,9 +316,9 @@ describe('funnel management API', () => {
         updatedAt: anyString,
         conversionRate: null,
         totalVisitors: null,
-        funnelId: expect.stringMatching(/^fun_/),
+        funnelId: matching(/^fun_/),
         window_seconds: null,
-        backfill: expect.objectContaining({ state: 'queued' }),
+        backfill: containing({ state: 'queued' }),
       });
       expect(list[1]!.steps).toEqual([
         { type: 'page', value: '/pricing', name: 'Pricing' },
@@ -435,7 +439,7 @@ describe('funnel management API', () => {
     const del = await req('DELETE', `/api/funnels/${funnelId}/${site.numeric_id}`);
     expect(del.json()).toEqual({ success: true });
     const again = await req('DELETE', `/api/sites/${site.numeric_id}/funnels/${funnelId}`);
-    expect({ status: again.statusCode, body: again.json() }).toEqual({
+    expect({ status: again.statusCode, body: again.json<unknown>() }).toEqual({
       status: 404,
       body: { error: 'Funnel not found' },
     });
@@ -453,7 +457,7 @@ describe('funnel management API', () => {
       name: 'Signup',
       total_sessions_entered: 0,
       final_conversion_rate: 0,
-      backfill: expect.objectContaining({ state: 'queued' }),
+      backfill: containing({ state: 'queued' }),
       steps: ['Pricing', 'signup_started', 'signup_done'].map((label, i) => ({
         step_order: i + 1,
         label,
@@ -482,7 +486,7 @@ describe('funnel management API', () => {
     ];
     for (const [q, field, message] of bad) {
       const res = await results(q);
-      expect({ q, status: res.statusCode, body: res.json() }).toEqual({
+      expect({ q, status: res.statusCode, body: res.json<unknown>() }).toEqual({
         q,
         status: 400,
         body: { error: { code: 'validation_error', message, field } },
@@ -544,7 +548,7 @@ describe('funnel management API', () => {
         truncated: false,
         funnels: [
           {
-            funnel_id: expect.any(Number),
+            funnel_id: anyNumber,
             steps: [
               { sessions: 0, median_seconds_to_next: null },
               { sessions: 0, median_seconds_to_next: null },
