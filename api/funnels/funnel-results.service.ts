@@ -7,7 +7,7 @@ import type { SessionScope } from '../../shared/db/stats.repository.js';
 import type { Website } from '../../shared/db/website.repository.js';
 import { strictScope, type StrictQuery } from '../stats/strict-scope.js';
 import type { FunnelResults } from './funnel.schemas.js';
-import type { FunnelView } from './funnel.service.js';
+import type { FunnelView } from './funnel-view.js';
 
 /** Sparklytics' funnel results: the last 30 days by default, at most 90. */
 export const RESULTS_DAYS = { default: 30, max: 90 };

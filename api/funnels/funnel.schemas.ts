@@ -14,7 +14,7 @@ import {
   toRybbitGoal,
 } from '../goals/goal.schemas.js';
 import { literals } from '../http/schema-helpers.js';
-import type { FunnelView } from './funnel.service.js';
+import type { FunnelView } from './funnel-view.js';
 
 /**
  * The funnel shapes of both dialects: the bodies each accepts and how one stored funnel is

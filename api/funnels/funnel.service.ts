@@ -14,16 +14,9 @@ import type { BackfillStatus } from '../../shared/goals/backfill-status.js';
 import { newFunnelId, newGoalId, parseFunnelRef } from '../../shared/ids.js';
 import { handOffGoalWrites, type GoalServiceDeps } from '../goals/goal.service.js';
 import type { FunnelFields, StepFields } from './funnel-input.js';
+import type { FunnelView } from './funnel-view.js';
 
-/** A funnel with its steps (step goals, in order) and the backfill of their past matches. */
-export interface FunnelView extends Funnel {
-  steps: StepGoal[];
-  /**
-   * The steps' backfills as one: `failed` if any failed, else `running` while any runs (or
-   * `queued` while all wait), else `done`; progress the mean; events scanned the sum.
-   */
-  backfill: BackfillStatus | null;
-}
+export type { FunnelView };
 
 /** Rows of replaced or deleted steps' matches deleted per statement (after the response). */
 const PURGE_BATCH = 10_000;

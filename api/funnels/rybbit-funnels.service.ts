@@ -13,7 +13,7 @@ import { rybbitScope, type RybbitScopeQuery } from '../stats/rybbit-stats.servic
 import { round } from '../stats/stats-params.js';
 import type { StepFields } from './funnel-input.js';
 import { ratio, savedScope } from './funnel-results.service.js';
-import type { FunnelView } from './funnel.service.js';
+import type { FunnelView } from './funnel-view.js';
 
 /** Ad-hoc steps read raw events: the window is at most this many days (default: the last 90). */
 export const MAX_ADHOC_DAYS = 90;
