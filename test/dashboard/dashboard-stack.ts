@@ -92,6 +92,8 @@ export async function openDashboardStack(
   const dashboardDir = join(tmpdir(), `goalpost-dashboard-${name}-${suffix}`);
   buildDashboard(ROOT, dashboardDir);
   mkdirSync(SHOTS_DIR, { recursive: true });
+  // Before any service starts: a machine without Chromium fails here with nothing to clean up.
+  const browser = await launchChromium();
   const topics = [
     await createTestTopic(deps.kafka, `dash-${name}`, 2),
     await createTestTopic(deps.kafka, `dash-${name}-dlq`, 1),
@@ -141,13 +143,20 @@ export async function openDashboardStack(
     return k.key;
   };
   const adminKey = await key(null);
-  for (const url of [`${apiUrl}/health`, `${ingestUrl}/health`]) {
-    await waitFor(url, async () => ((await fetch(url).catch(() => null))?.ok ? true : undefined), {
-      timeoutMs: 45_000,
-      intervalMs: 200,
-    });
+  try {
+    for (const url of [`${apiUrl}/health`, `${ingestUrl}/health`]) {
+      await waitFor(
+        url,
+        async () => ((await fetch(url).catch(() => null))?.ok ? true : undefined),
+        { timeoutMs: 45_000, intervalMs: 200 },
+      );
+    }
+  } catch (err) {
+    // The caller gets no stack to close: stop what started here.
+    await Promise.all(children.map(stopGracefully));
+    await browser.close().catch(() => undefined);
+    throw err;
   }
-  const browser = await launchChromium();
 
   const call = async <T>(method: string, path: string, k: string, body?: unknown) => {
     const res = await fetch(`${apiUrl}${path}`, {
