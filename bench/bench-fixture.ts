@@ -1,4 +1,4 @@
-import type { NewGoal } from '../shared/db/goal.repository.js';
+import type { NewGoal } from '../shared/db/repositories/goal.repository.js';
 import { newGoalId } from '../shared/ids.js';
 
 /**

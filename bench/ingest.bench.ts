@@ -24,7 +24,7 @@ import autocannon, { type Result } from 'autocannon';
 import { DatabaseEnv, KafkaEnv, RedisEnv } from '../shared/config/env.js';
 import { loadConfig } from '../shared/config/load-config.js';
 import { createDb } from '../shared/db/pool.js';
-import { websiteRepository } from '../shared/db/website.repository.js';
+import { websiteRepository } from '../shared/db/repositories/website.repository.js';
 import { newWebsiteId, randomId } from '../shared/ids.js';
 import { createKafka } from '../shared/kafka/kafka.js';
 import { createLogger } from '../shared/logger.js';

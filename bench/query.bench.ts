@@ -23,7 +23,7 @@ import { createLogger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { loadBenchDataset } from './bench-dataset.js';
 import { runBackfill } from '../processor/jobs/backfill.worker.js';
-import { goalRepository } from '../shared/db/goal.repository.js';
+import { goalRepository } from '../shared/db/repositories/goal.repository.js';
 import { RedisEnv } from '../shared/config/env.js';
 
 const config = loadConfig(

@@ -1,10 +1,10 @@
 import {
   attributionRepository,
   type AttributionModel,
-} from '../../shared/db/attribution.repository.js';
-import type { Goal } from '../../shared/db/goal.repository.js';
+} from '../../shared/db/repositories/attribution.repository.js';
+import type { Goal } from '../../shared/db/repositories/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { MAX_RANGE_DAYS } from '../stats/date-range.js';
 import { strictScope, type StrictQuery } from '../stats/strict-scope.js';

@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util';
-import { BOT_POLICIES, websiteRepository } from '../../shared/db/website.repository.js';
+import {
+  BOT_POLICIES,
+  websiteRepository,
+} from '../../shared/db/repositories/website.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { loadTimeZones } from '../stats/date-range.js';

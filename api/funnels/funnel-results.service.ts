@@ -1,10 +1,10 @@
 import {
   funnelStatsRepository,
   type FunnelScope,
-} from '../../shared/db/funnel-stats.repository.js';
+} from '../../shared/db/repositories/funnel-stats.repository.js';
 import type { Db } from '../../shared/db/pool.js';
-import type { SessionScope } from '../../shared/db/stats.repository.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import type { SessionScope } from '../../shared/db/repositories/stats.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { strictScope, type StrictQuery } from '../stats/strict-scope.js';
 import type { FunnelResults } from './funnel.schemas.js';
 import type { FunnelView } from './funnel-view.js';

@@ -1,5 +1,5 @@
-import type { Funnel } from '../../shared/db/funnel.repository.js';
-import type { StepGoal } from '../../shared/db/goal.repository.js';
+import type { Funnel } from '../../shared/db/repositories/funnel.repository.js';
+import type { StepGoal } from '../../shared/db/repositories/goal.repository.js';
 import type { BackfillStatus } from '../../shared/goals/backfill-status.js';
 
 /** A funnel with its steps (step goals, in order) and the backfill of their past matches. */

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { StepGoal } from '../../shared/db/goal.repository.js';
+import type { StepGoal } from '../../shared/db/repositories/goal.repository.js';
 import {
   GOAL_TYPES,
   MATCH_OPERATORS,

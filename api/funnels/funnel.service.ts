@@ -1,14 +1,14 @@
-import { conversionRepository } from '../../shared/db/conversion.repository.js';
+import { conversionRepository } from '../../shared/db/repositories/conversion.repository.js';
 import {
   funnelRepository,
   isDuplicateFunnelName,
   isFunnelLimitExceeded,
   MAX_FUNNELS_PER_WEBSITE,
   type Funnel,
-} from '../../shared/db/funnel.repository.js';
-import { goalRepository, type StepGoal } from '../../shared/db/goal.repository.js';
+} from '../../shared/db/repositories/funnel.repository.js';
+import { goalRepository, type StepGoal } from '../../shared/db/repositories/goal.repository.js';
 import type { Queryable } from '../../shared/db/pool.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { ClientError, notFound } from '../../shared/errors/errors.js';
 import type { BackfillStatus } from '../../shared/goals/backfill-status.js';
 import { newFunnelId, newGoalId, parseFunnelRef } from '../../shared/ids.js';

@@ -1,11 +1,11 @@
 import {
   funnelStatsRepository,
   type FunnelScope,
-} from '../../shared/db/funnel-stats.repository.js';
+} from '../../shared/db/repositories/funnel-stats.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import { SqlParams } from '../../shared/db/sql-params.js';
-import type { SessionScope } from '../../shared/db/stats.repository.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import type { SessionScope } from '../../shared/db/repositories/stats.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
 import { addDays, isValidTimeZone, todayIn } from '../stats/date-range.js';

@@ -1,4 +1,4 @@
-import type { GoalChanges } from '../../shared/db/goal.repository.js';
+import type { GoalChanges } from '../../shared/db/repositories/goal.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 import {
   isAutocaptureGoalType,

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { literals } from '../http/schema-helpers.js';
-import type { Goal } from '../../shared/db/goal.repository.js';
+import type { Goal } from '../../shared/db/repositories/goal.repository.js';
 import { BackfillStatusSchema } from '../../shared/goals/backfill-status.js';
 import {
   type GoalType,

@@ -5,8 +5,8 @@ import {
   isGoalLimitExceeded,
   MAX_GOALS_PER_WEBSITE,
   type Goal,
-} from '../../shared/db/goal.repository.js';
-import type { Website } from '../../shared/db/website.repository.js';
+} from '../../shared/db/repositories/goal.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { ClientError, notFound } from '../../shared/errors/errors.js';
 import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
 import { newGoalId, parseGoalRef } from '../../shared/ids.js';

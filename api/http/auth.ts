@@ -6,7 +6,10 @@ import {
   type Principal,
 } from '../../shared/auth/api-keys.js';
 import type { Db } from '../../shared/db/pool.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import { forbidden, notFound, unauthorized } from '../../shared/errors/errors.js';
 import type { ApiGuards } from './guards.js';
 import { parseWebsiteRef } from '../../shared/ids.js';

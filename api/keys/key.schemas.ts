@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { ApiKeyRow } from '../../shared/db/api-key.repository.js';
+import type { ApiKeyRow } from '../../shared/db/repositories/api-key.repository.js';
 import { isoSeconds } from '../goals/goal.schemas.js';
 import { literals } from '../http/schema-helpers.js';
 

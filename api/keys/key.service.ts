@@ -1,7 +1,10 @@
 import { generateApiKey, type Principal } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository, type ApiKeyRow } from '../../shared/db/api-key.repository.js';
+import {
+  apiKeyRepository,
+  type ApiKeyRow,
+} from '../../shared/db/repositories/api-key.repository.js';
 import type { Db } from '../../shared/db/pool.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import { notFound, validationError } from '../../shared/errors/errors.js';
 import { parseWebsiteRef } from '../../shared/ids.js';
 import type { Static } from '@sinclair/typebox';

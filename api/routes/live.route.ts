@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { RateLimitedError, TransientError } from '../../shared/errors/errors.js';
 import { clientBucket } from '../../shared/http/rate-window.js';
 import { recentCounts, type LiveConversion } from '../../shared/live/live-feed.js';

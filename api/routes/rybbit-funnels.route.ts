@@ -1,8 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { canAccessWebsite } from '../../shared/auth/api-keys.js';
-import { funnelStatsRepository } from '../../shared/db/funnel-stats.repository.js';
-import type { Funnel } from '../../shared/db/funnel.repository.js';
+import { funnelStatsRepository } from '../../shared/db/repositories/funnel-stats.repository.js';
+import type { Funnel } from '../../shared/db/repositories/funnel.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { resolveRybbitFunnel, resolveRybbitSteps } from '../funnels/funnel-input.js';
 import {

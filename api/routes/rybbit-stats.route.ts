@@ -1,10 +1,10 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { goalRepository, type Goal } from '../../shared/db/goal.repository.js';
+import { goalRepository, type Goal } from '../../shared/db/repositories/goal.repository.js';
 import {
   GOAL_BUCKETS,
   statsRepository,
   type GoalBucket,
-} from '../../shared/db/stats.repository.js';
+} from '../../shared/db/repositories/stats.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 import { parseGoalRef, type EntityRef } from '../../shared/ids.js';
 import { RybbitGoalBody, toRybbitGoal } from '../goals/goal.schemas.js';

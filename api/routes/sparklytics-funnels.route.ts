@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ClientError } from '../../shared/errors/errors.js';
 import { resolveSparklyticsFunnel } from '../funnels/funnel-input.js';
-import { funnelStatsRepository } from '../../shared/db/funnel-stats.repository.js';
+import { funnelStatsRepository } from '../../shared/db/repositories/funnel-stats.repository.js';
 import { funnelResults, resultsScope, savedScope } from '../funnels/funnel-results.service.js';
 import { SessionSchema } from '../stats/stats.schemas.js';
 import { decodeCursor, encodeCursor, toSessionView } from '../stats/stats.service.js';

@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sparklyticsErrors } from '../http/error-responses.js';
-import { statsRepository } from '../../shared/db/stats.repository.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import { statsRepository } from '../../shared/db/repositories/stats.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 import { resolveDayRange } from '../stats/date-range.js';
 import {

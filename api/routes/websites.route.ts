@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { sparklyticsErrors } from '../http/error-responses.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import { forbidden, notFound } from '../../shared/errors/errors.js';
 import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
 import { newWebsiteId } from '../../shared/ids.js';

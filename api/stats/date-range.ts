@@ -1,5 +1,5 @@
 import type { Queryable } from '../../shared/db/pool.js';
-import { timeZoneRepository } from '../../shared/db/time-zone.repository.js';
+import { timeZoneRepository } from '../../shared/db/repositories/time-zone.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 
 /** An inclusive range of calendar days in a time zone. */

@@ -4,8 +4,8 @@ import {
   statsRepository,
   type GoalBucket,
   type SessionScope,
-} from '../../shared/db/stats.repository.js';
-import type { Website } from '../../shared/db/website.repository.js';
+} from '../../shared/db/repositories/stats.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { ClientError, validationError } from '../../shared/errors/errors.js';
 import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
 import { resolveRybbitGoal } from '../goals/goal-input.js';

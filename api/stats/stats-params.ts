@@ -1,5 +1,5 @@
 import { validationError } from '../../shared/errors/errors.js';
-import type { BotPolicy } from '../../shared/db/website.repository.js';
+import type { BotPolicy } from '../../shared/db/repositories/website.repository.js';
 import {
   CASE_INSENSITIVE_FIELDS,
   checkFilterRegex,
@@ -8,7 +8,7 @@ import {
   MAX_FILTERS,
   type FilterOperator,
   type SessionFilter,
-} from '../../shared/db/session-filters.sql.js';
+} from '../../shared/db/repositories/session-filters.sql.js';
 
 /** The 14 Sparklytics `filter_*` parameters and the session field each selects on. */
 export const SPARKLYTICS_FILTERS = {

@@ -1,13 +1,13 @@
-import type { Goal } from '../../shared/db/goal.repository.js';
+import type { Goal } from '../../shared/db/repositories/goal.repository.js';
 import type { Queryable } from '../../shared/db/pool.js';
 import {
   statsRepository,
   type ConvertingSessionRow,
   type SessionScope,
-} from '../../shared/db/stats.repository.js';
+} from '../../shared/db/repositories/stats.repository.js';
 import { validationError } from '../../shared/errors/errors.js';
 import { addDays, daysBetween, type DayRange } from './date-range.js';
-import type { SessionFilter } from '../../shared/db/session-filters.sql.js';
+import type { SessionFilter } from '../../shared/db/repositories/session-filters.sql.js';
 import { localIso, rawRate, round, trendPct } from './stats-params.js';
 import type { GoalStats, SessionView } from './stats.schemas.js';
 

@@ -1,6 +1,6 @@
 import type { Db } from '../../shared/db/pool.js';
-import type { SessionScope } from '../../shared/db/stats.repository.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import type { SessionScope } from '../../shared/db/repositories/stats.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { addDays, daysBetween, isCalendarDate, isValidTimeZone, todayIn } from './date-range.js';
 import { resolveWindow } from './stats.service.js';

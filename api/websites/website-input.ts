@@ -1,5 +1,5 @@
 import { validationError } from '../../shared/errors/errors.js';
-import { BOT_POLICIES, type NewWebsite } from '../../shared/db/website.repository.js';
+import { BOT_POLICIES, type NewWebsite } from '../../shared/db/repositories/website.repository.js';
 import { codePoints, NAME_MAX } from '../goals/goal-input.js';
 import { isValidTimeZone } from '../stats/date-range.js';
 import type { WebsiteInput } from './website.schemas.js';

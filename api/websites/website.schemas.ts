@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { BOT_POLICIES, type Website } from '../../shared/db/website.repository.js';
+import { BOT_POLICIES, type Website } from '../../shared/db/repositories/website.repository.js';
 import { literals } from '../http/schema-helpers.js';
 import { isoSeconds } from '../goals/goal.schemas.js';
 import { TrackingSettingsSchema } from '../../shared/goals/tracking-settings.js';

@@ -1,5 +1,5 @@
 import { isbot } from 'isbot';
-import type { BotPolicy } from '../../shared/db/website.repository.js';
+import type { BotPolicy } from '../../shared/db/repositories/website.repository.js';
 
 export interface BotSignals {
   userAgent: string | undefined;

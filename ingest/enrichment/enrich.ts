@@ -1,6 +1,6 @@
 import type { EventMessage } from '../../shared/events/event-message.js';
 import { splitUrl } from '../../shared/matching/url-path.js';
-import type { BotPolicy } from '../../shared/db/website.repository.js';
+import type { BotPolicy } from '../../shared/db/repositories/website.repository.js';
 import { botScore, isBotFor } from './bot.js';
 import type { GeoInfo } from './geo.js';
 import { languageOf } from './language.js';

@@ -1,6 +1,6 @@
 import type { Message } from 'kafkajs';
 import { canAccessWebsite, type Principal } from '../../shared/auth/api-keys.js';
-import type { Website } from '../../shared/db/website.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import {
   enrichEvent,
   requestFacts,

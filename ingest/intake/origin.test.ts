@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Website } from '../../shared/db/website.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { originAllowed } from './origin.js';
 
 const site = {

@@ -1,4 +1,4 @@
-import type { Website } from '../../shared/db/website.repository.js';
+import type { Website } from '../../shared/db/repositories/website.repository.js';
 
 const allowedHosts = new WeakMap<Website, Set<string>>();
 

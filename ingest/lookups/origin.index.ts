@@ -1,5 +1,5 @@
 import type { Db } from '../../shared/db/pool.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import type { Logger } from '../../shared/logger.js';
 import { hostOfOrigin } from '../intake/origin.js';
 

@@ -1,5 +1,8 @@
 import type { Db } from '../../shared/db/pool.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import { parseWebsiteRef } from '../../shared/ids.js';
 import type { Logger } from '../../shared/logger.js';
 import { RefreshingCache } from './refreshing.cache.js';

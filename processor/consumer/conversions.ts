@@ -1,4 +1,4 @@
-import type { ConversionRow } from '../../shared/db/conversion.repository.js';
+import type { ConversionRow } from '../../shared/db/repositories/conversion.repository.js';
 import type { GoalDefinition } from '../../shared/goals/goal-definition.js';
 
 /** The fields of an event a conversion row copies. */

@@ -1,7 +1,7 @@
 import type { Consumer } from 'kafkajs';
 import type { Queryable } from '../../shared/db/pool.js';
 import type { WalPosition } from '../../shared/db/wal-position.js';
-import { walRepository } from '../../shared/db/wal.repository.js';
+import { walRepository } from '../../shared/db/repositories/wal.repository.js';
 import type { Logger } from '../../shared/logger.js';
 
 /** One sub-batch whose offset waits for its transactions to become durable. */

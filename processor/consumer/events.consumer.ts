@@ -1,10 +1,17 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
-import { conversionRepository, type ConversionRow } from '../../shared/db/conversion.repository.js';
-import { eventRepository, eventRowOf, type EventRow } from '../../shared/db/event.repository.js';
+import {
+  conversionRepository,
+  type ConversionRow,
+} from '../../shared/db/repositories/conversion.repository.js';
+import {
+  eventRepository,
+  eventRowOf,
+  type EventRow,
+} from '../../shared/db/repositories/event.repository.js';
 import { isUniqueViolation } from '../../shared/db/bulk.js';
 import type { Db, Queryable } from '../../shared/db/pool.js';
 import type { WalPosition } from '../../shared/db/wal-position.js';
-import { sessionRepository } from '../../shared/db/session.repository.js';
+import { sessionRepository } from '../../shared/db/repositories/session.repository.js';
 import { PermanentError } from '../../shared/errors/errors.js';
 import { decodeEvent } from '../../shared/events/event-message.js';
 import type { GoalCache } from '../goals/goal.cache.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EventRow } from '../../shared/db/event.repository.js';
+import type { EventRow } from '../../shared/db/repositories/event.repository.js';
 import { buildSessionDeltas, timeKey } from './session-deltas.js';
 
 const base: EventRow = {

@@ -1,5 +1,5 @@
-import type { EventRow } from '../../shared/db/event.repository.js';
-import type { SessionDelta } from '../../shared/db/session.repository.js';
+import type { EventRow } from '../../shared/db/repositories/event.repository.js';
+import type { SessionDelta } from '../../shared/db/repositories/session.repository.js';
 
 /**
  * A sortable key for an ISO time of the event message (`…:SS[.fraction]Z`): the fraction is

@@ -1,5 +1,5 @@
 import type { Db } from '../../shared/db/pool.js';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { compileGoals, type CompiledGoal } from '../../shared/matching/goal-matcher.js';

@@ -5,11 +5,14 @@ import {
   type BackfillSlice,
   type ConditionRenderer,
   type ConversionRow,
-} from '../../shared/db/conversion.repository.js';
-import { eventRepository, type ScannedEvent } from '../../shared/db/event.repository.js';
+} from '../../shared/db/repositories/conversion.repository.js';
+import {
+  eventRepository,
+  type ScannedEvent,
+} from '../../shared/db/repositories/event.repository.js';
 import { SqlParams } from '../../shared/db/sql-params.js';
 import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import type { Db, Queryable } from '../../shared/db/pool.js';
 import {
   createWorker,

@@ -1,8 +1,8 @@
 import type { Queue, Worker } from 'bullmq';
-import { conversionRepository } from '../../shared/db/conversion.repository.js';
-import { eventRepository } from '../../shared/db/event.repository.js';
+import { conversionRepository } from '../../shared/db/repositories/conversion.repository.js';
+import { eventRepository } from '../../shared/db/repositories/event.repository.js';
 import type { Db } from '../../shared/db/pool.js';
-import { sessionRepository } from '../../shared/db/session.repository.js';
+import { sessionRepository } from '../../shared/db/repositories/session.repository.js';
 import { createRetentionQueue, createWorker, JOB_QUEUE, JOBS } from '../../shared/jobs/queues.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Redis } from '../../shared/redis/redis.js';

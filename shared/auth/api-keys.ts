@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { apiKeyRepository } from '../db/api-key.repository.js';
+import { apiKeyRepository } from '../db/repositories/api-key.repository.js';
 import type { Queryable } from '../db/pool.js';
 import { randomId } from '../ids.js';
 

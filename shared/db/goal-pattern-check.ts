@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import { classifyStoredRegex } from '../matching/regex.js';
-import { goalRepository } from './goal.repository.js';
+import { goalRepository } from './repositories/goal.repository.js';
 import type { Queryable } from './pool.js';
 
 /** The engine generation of issue 12 (re2js, Goalpost regex dialect); 1 was JavaScript. */

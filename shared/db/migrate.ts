@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { DatabaseEnv, LogEnv } from '../config/env.js';
 import type { Logger } from '../logger.js';
 import { checkStoredGoalPatterns } from './goal-pattern-check.js';
-import { goalRepository } from './goal.repository.js';
+import { goalRepository } from './repositories/goal.repository.js';
 import { tagged, type Db, type Queryable } from './pool.js';
 
 /** What `npm run migrate` (migrate.cli.ts, the container's `migrate` role) reads. */

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
 import { createDb, type Db } from '../../shared/db/pool.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newEventId, newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { liveStreamKey, publishConversions } from '../../shared/live/live-feed.js';

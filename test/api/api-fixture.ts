@@ -1,7 +1,7 @@
 import { createBackfillQueue, type BackfillQueue } from '../../shared/jobs/queues.js';
 import { buildApiApp } from '../../api/app.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
 import { createDb, type Db } from '../../shared/db/pool.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { createLogger, type Logger } from '../../shared/logger.js';

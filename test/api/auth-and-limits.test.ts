@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
 import { bearer, openApiFixture, type ApiFixture } from './api-fixture.js';
 
 // Asymmetric matchers are typed `any`; give them a type once.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import { backfillJobId } from '../../shared/jobs/queues.js';
 import { bearer, openApiFixture, type ApiFixture } from './api-fixture.js';
 

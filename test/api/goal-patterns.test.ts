@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import { migrate } from '../../shared/db/migrate.js';
 import { newGoalId } from '../../shared/ids.js';
 import { compileGoals, matchEvent } from '../../shared/matching/goal-matcher.js';

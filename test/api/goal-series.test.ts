@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toRybbitGoal } from '../../api/goals/goal.schemas.js';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { JOBS, backfillJobId } from '../../shared/jobs/queues.js';
 import { waitFor } from '../helpers/deps.js';

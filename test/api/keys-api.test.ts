@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { openTestDeps, type TestDeps } from '../helpers/deps.js';
 import { bearer } from './api-fixture.js';

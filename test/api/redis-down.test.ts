@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import { GoalCache } from '../../processor/goals/goal.cache.js';
 import { createRedis } from '../../shared/redis/redis.js';
 import { bearer, openApiFixture, type ApiFixture } from './api-fixture.js';

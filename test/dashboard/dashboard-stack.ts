@@ -7,7 +7,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { buildDashboard } from '../../scripts/dashboard-build.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
 import { createBackfillQueue } from '../../shared/jobs/queues.js';
 import { createRedis } from '../../shared/redis/redis.js';
 import {

@@ -6,7 +6,7 @@ import {
   filterRegexSql,
   sessionFilterSql,
   type FilterOperator,
-} from '../../shared/db/session-filters.sql.js';
+} from '../../shared/db/repositories/session-filters.sql.js';
 import { SqlParams } from '../../shared/db/sql-params.js';
 import type {
   GoalDefinition,

@@ -7,10 +7,10 @@ import type { Producer } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import { migrate } from '../../shared/db/migrate.js';
 import { createDb, type Db } from '../../shared/db/pool.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import { encodeEvent, type EventMessage } from '../../shared/events/event-message.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { eventRepository, eventRowOf } from '../../shared/db/event.repository.js';
+import { eventRepository, eventRowOf } from '../../shared/db/repositories/event.repository.js';
 import { createBackfillQueue } from '../../shared/jobs/queues.js';
 import { createRedis } from '../../shared/redis/redis.js';
 import { cleanupSites, createSites, generate } from '../processor/pipeline.js';

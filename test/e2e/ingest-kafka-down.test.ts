@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildIngestApp } from '../../ingest/app.js';
 import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goalRepository } from '../../shared/db/goal.repository.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import { EVENT_LIMITS } from '../../shared/events/input-limits.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';

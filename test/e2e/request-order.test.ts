@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
-import { goalRepository } from '../../shared/db/goal.repository.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
 import { buildApiApp } from '../../api/app.js';
-import { goalRepository } from '../../shared/db/goal.repository.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { addDays, todayIn } from '../../api/stats/date-range.js';

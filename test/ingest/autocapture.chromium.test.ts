@@ -3,8 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Producer } from 'kafkajs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goalRepository } from '../../shared/db/goal.repository.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { bearer, openApiFixture, type ApiFixture } from '../api/api-fixture.js';

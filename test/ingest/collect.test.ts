@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import { defaultGeoDatabasePaths, GeoLookup } from '../../ingest/enrichment/geo.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { startMetricsServer } from '../../shared/http/metrics-server.js';

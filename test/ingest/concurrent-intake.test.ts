@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { openIngestHarness, type IngestHarness } from './ingest-harness.js';

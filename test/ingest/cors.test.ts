@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { openIngestHarness, type IngestHarness } from './ingest-harness.js';

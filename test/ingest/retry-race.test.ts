@@ -3,7 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchingProducer } from '../../ingest/kafka/batching.producer.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';

@@ -4,8 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyLookup } from '../../ingest/lookups/api-key.lookup.js';
 import { WebsiteLookup } from '../../ingest/lookups/website.lookup.js';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import { openTestDeps, waitFor, type TestDeps } from '../helpers/deps.js';
 import { testConfig } from '../helpers/test-env.js';

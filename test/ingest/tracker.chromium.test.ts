@@ -4,8 +4,11 @@ import type { Producer } from 'kafkajs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../shared/auth/api-keys.js';
-import { apiKeyRepository } from '../../shared/db/api-key.repository.js';
-import { websiteRepository, type Website } from '../../shared/db/website.repository.js';
+import { apiKeyRepository } from '../../shared/db/repositories/api-key.repository.js';
+import {
+  websiteRepository,
+  type Website,
+} from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newWebsiteId } from '../../shared/ids.js';
 import {

@@ -7,9 +7,9 @@ import {
   runBackfill,
   startBackfillWorker,
 } from '../../processor/jobs/backfill.worker.js';
-import { eventRepository, eventRowOf } from '../../shared/db/event.repository.js';
+import { eventRepository, eventRowOf } from '../../shared/db/repositories/event.repository.js';
 import { newGoalId } from '../../shared/ids.js';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import { invalidateGoalCache } from '../../shared/cache/goal-definitions.cache.js';
 import { JOBS, QUEUES, backfillJobId } from '../../shared/jobs/queues.js';
 import { createRedis, type Redis } from '../../shared/redis/redis.js';

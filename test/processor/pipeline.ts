@@ -2,15 +2,15 @@ import type { ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { goalRepository } from '../../shared/db/goal.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import {
   encodeEvent,
   type EventEncoding,
   type EventMessage,
 } from '../../shared/events/event-message.js';
-import type { NewGoal } from '../../shared/db/goal.repository.js';
+import type { NewGoal } from '../../shared/db/repositories/goal.repository.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { serviceLogPath, spawnService } from '../helpers/services.js';
 import { rng } from '../helpers/random.js';

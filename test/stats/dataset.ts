@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { NewGoal } from '../../shared/db/goal.repository.js';
+import type { NewGoal } from '../../shared/db/repositories/goal.repository.js';
 import type { EventMessage } from '../../shared/events/event-message.js';
 import { newGoalId } from '../../shared/ids.js';
 import { rng } from '../helpers/random.js';

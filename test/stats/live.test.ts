@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
-import { websiteRepository } from '../../shared/db/website.repository.js';
+import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newEventId, newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { liveCountsKey, liveStreamKey, publishConversions } from '../../shared/live/live-feed.js';

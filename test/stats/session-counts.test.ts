@@ -8,8 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { statsRepository, type Buckets, type Instant } from '../../shared/db/stats.repository.js';
-import type { SessionFilter } from '../../shared/db/session-filters.sql.js';
+import {
+  statsRepository,
+  type Buckets,
+  type Instant,
+} from '../../shared/db/repositories/stats.repository.js';
+import type { SessionFilter } from '../../shared/db/repositories/session-filters.sql.js';
 import { openTestDeps } from '../helpers/deps.js';
 import { uniqueSuffix } from '../helpers/test-env.js';
 

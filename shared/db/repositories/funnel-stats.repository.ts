@@ -1,6 +1,6 @@
 import type { ConditionRenderer } from './conversion.repository.js';
-import type { Queryable } from './pool.js';
-import { SqlParams } from './sql-params.js';
+import type { Queryable } from '../pool.js';
+import { SqlParams } from '../sql-params.js';
 import {
   qualifiesSql,
   scopeParams,

@@ -1,5 +1,5 @@
-import type { Queryable } from './pool.js';
-import { SqlParams } from './sql-params.js';
+import type { Queryable } from '../pool.js';
+import { SqlParams } from '../sql-params.js';
 import { qualifiesSql, scopeParams, type SessionScope } from './stats.repository.js';
 
 /**

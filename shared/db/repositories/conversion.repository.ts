@@ -1,7 +1,7 @@
-import { bulkCopy, bulkInsert, bulkInsertReturning, type BulkColumn } from './bulk.js';
+import { bulkCopy, bulkInsert, bulkInsertReturning, type BulkColumn } from '../bulk.js';
 import type { EventCursor, ScannedEvent } from './event.repository.js';
-import type { Queryable } from './pool.js';
-import { SqlParams } from './sql-params.js';
+import type { Queryable } from '../pool.js';
+import { SqlParams } from '../sql-params.js';
 
 export interface ConversionRow {
   goal_id: string;

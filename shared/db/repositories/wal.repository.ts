@@ -1,5 +1,5 @@
-import type { Queryable } from './pool.js';
-import { lsnToBigInt, SERVER_LIFE_SQL, type WalPosition } from './wal-position.js';
+import type { Queryable } from '../pool.js';
+import { lsnToBigInt, SERVER_LIFE_SQL, type WalPosition } from '../wal-position.js';
 
 export const walRepository = {
   /** How far the server's WAL is flushed to disk: commits of this life up to here survive. */

@@ -1,6 +1,6 @@
-import type { EventMessage } from '../events/event-message.js';
-import { bulkCopy, bulkInsertReturning, type BulkColumn } from './bulk.js';
-import type { Queryable } from './pool.js';
+import type { EventMessage } from '../../events/event-message.js';
+import { bulkCopy, bulkInsertReturning, type BulkColumn } from '../bulk.js';
+import type { Queryable } from '../pool.js';
 
 export type EventRow = Omit<EventMessage, 'v' | 'seq'> & { seq: number };
 

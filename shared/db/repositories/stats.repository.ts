@@ -1,6 +1,6 @@
-import type { Queryable } from './pool.js';
+import type { Queryable } from '../pool.js';
 import { sessionFilterSql, type SessionFilter } from './session-filters.sql.js';
-import { SqlParams } from './sql-params.js';
+import { SqlParams } from '../sql-params.js';
 
 /**
  * Goal statistics. They read the conversions the processor precomputed and the `sessions`

@@ -1,7 +1,7 @@
-import { queuedBackfill, type BackfillStatus } from '../goals/backfill-status.js';
-import type { GoalDefinition } from '../goals/goal-definition.js';
-import type { EntityRef } from '../ids.js';
-import type { Queryable } from './pool.js';
+import { queuedBackfill, type BackfillStatus } from '../../goals/backfill-status.js';
+import type { GoalDefinition } from '../../goals/goal-definition.js';
+import type { EntityRef } from '../../ids.js';
+import type { Queryable } from '../pool.js';
 
 export interface Goal extends GoalDefinition {
   /** Pageview goals: the exact hostname required (migration 015); null = any host. */

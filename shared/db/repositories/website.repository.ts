@@ -1,6 +1,6 @@
-import type { EntityRef } from '../ids.js';
-import { trackingSettingsOf, type TrackingSettings } from '../goals/tracking-settings.js';
-import type { Queryable } from './pool.js';
+import type { EntityRef } from '../../ids.js';
+import { trackingSettingsOf, type TrackingSettings } from '../../goals/tracking-settings.js';
+import type { Queryable } from '../pool.js';
 
 /** How a website treats bot traffic in its statistics (see ingest/enrichment/bot.ts). */
 export const BOT_POLICIES = ['off', 'balanced', 'strict'] as const;

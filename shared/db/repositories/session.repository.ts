@@ -1,5 +1,5 @@
-import { bulkInsert, type BulkColumn } from './bulk.js';
-import type { Queryable } from './pool.js';
+import { bulkInsert, type BulkColumn } from '../bulk.js';
+import type { Queryable } from '../pool.js';
 
 /**
  * What a set of newly inserted events of one session contributes to its row: counts to add,

@@ -1,4 +1,4 @@
-import type { Queryable } from './pool.js';
+import type { Queryable } from '../pool.js';
 
 export const timeZoneRepository = {
   /** Every time zone name this PostgreSQL server knows (`pg_timezone_names`). */

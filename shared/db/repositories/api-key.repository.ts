@@ -1,4 +1,4 @@
-import type { Queryable } from './pool.js';
+import type { Queryable } from '../pool.js';
 
 export interface ApiKeyRow {
   id: string;

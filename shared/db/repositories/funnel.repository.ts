@@ -1,5 +1,5 @@
-import type { EntityRef } from '../ids.js';
-import type { Queryable } from './pool.js';
+import type { EntityRef } from '../../ids.js';
+import type { Queryable } from '../pool.js';
 
 /** A saved funnel (migration 016); its steps are step goals (`goalRepository.stepsOfFunnels`). */
 export interface Funnel {

@@ -1,7 +1,7 @@
-import { validationError } from '../errors/errors.js';
-import { compileRegex, RegexRefusedError, toPostgresRegex } from '../matching/regex.js';
-import { decodePercentTolerant } from '../matching/url-path.js';
-import type { SqlParams } from './sql-params.js';
+import { validationError } from '../../errors/errors.js';
+import { compileRegex, RegexRefusedError, toPostgresRegex } from '../../matching/regex.js';
+import { decodePercentTolerant } from '../../matching/url-path.js';
+import type { SqlParams } from '../sql-params.js';
 
 /**
  * Statistics filters select SESSIONS, never single events: a session qualifies when its
