@@ -6,6 +6,7 @@ import type { Db } from '../../shared/db/pool.js';
 import type { SessionScope } from '../../shared/db/repositories/stats.repository.js';
 import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { strictScope, type StrictQuery } from '../stats/strict-scope.js';
+import { backfillView } from '../goals/goal.schemas.js';
 import type { FunnelResults } from './funnel.schemas.js';
 import type { FunnelView } from './funnel-view.js';
 
@@ -32,13 +33,7 @@ export async function funnelResults(
     name: funnel.name,
     total_sessions_entered: first,
     final_conversion_rate: ratio(reached.at(-1) ?? 0, first),
-    backfill: funnel.backfill && {
-      state: funnel.backfill.state,
-      progress: funnel.backfill.progress,
-      events_scanned: funnel.backfill.events_scanned,
-      started_at: funnel.backfill.started_at,
-      finished_at: funnel.backfill.finished_at,
-    },
+    backfill: backfillView(funnel.backfill),
     steps: funnel.steps.map((s, i) => {
       const n = reached[i] ?? 0;
       const last = i === reached.length - 1;

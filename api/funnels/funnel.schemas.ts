@@ -7,6 +7,7 @@ import {
   PropertyValueSchema,
 } from '../../shared/goals/goal-definition.js';
 import {
+  backfillView,
   BackfillSchema,
   GoalBodyFields,
   isoSeconds,
@@ -139,17 +140,6 @@ export const FunnelResultsSchema = Type.Object({
 export type FunnelResults = Static<typeof FunnelResultsSchema>;
 
 const stepId = (goalId: string) => `fstep_${goalId.slice('goal_'.length)}`;
-
-const backfillView = (b: FunnelView['backfill']): Static<typeof BackfillSchema> | null =>
-  b === null
-    ? null
-    : {
-        state: b.state,
-        progress: b.progress,
-        events_scanned: b.events_scanned,
-        started_at: b.started_at,
-        finished_at: b.finished_at,
-      };
 
 function toSparklyticsStep(f: FunnelView, s: StepGoal): Static<typeof SparklyticsStepSchema> {
   return {

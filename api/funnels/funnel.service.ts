@@ -202,22 +202,7 @@ export class FunnelService {
     for (const [i, s] of steps.entries()) {
       const g = await goalRepository.create(
         q,
-        {
-          id: newGoalId(),
-          website_id: f.website_id,
-          name: s.name,
-          description: null,
-          goal_type: s.goal_type,
-          match_operator: s.match_operator,
-          match_value: s.match_value,
-          case_sensitive: s.case_sensitive,
-          property_filters: s.property_filters,
-          hostname: s.hostname ?? null,
-          value_mode: 'none',
-          fixed_value: null,
-          value_property_key: null,
-          currency: 'USD',
-        },
+        { ...stepFields(s), id: newGoalId(), website_id: f.website_id },
         { funnel_id: f.id, step_order: i + 1 },
       );
       out.push({ ...g, funnel_id: f.id, step_order: i + 1 });
@@ -267,20 +252,28 @@ function fieldsOf(f: FunnelView): FunnelFields {
   return {
     name: f.name,
     window_seconds: f.window_seconds,
-    steps: f.steps.map((s) => ({
-      name: s.name,
-      description: null,
-      goal_type: s.goal_type,
-      match_operator: s.match_operator,
-      match_value: s.match_value,
-      case_sensitive: s.case_sensitive,
-      property_filters: s.property_filters,
-      hostname: s.hostname,
-      value_mode: 'none',
-      fixed_value: null,
-      value_property_key: null,
-      currency: 'USD',
-    })),
+    steps: f.steps.map(stepFields),
+  };
+}
+
+/**
+ * A step's fields as a goal's: its label as the name, its condition, no value (a step counts
+ * sessions, it has no worth of its own).
+ */
+function stepFields(s: StepFields | StepGoal): StepFields {
+  return {
+    name: s.name,
+    description: null,
+    goal_type: s.goal_type,
+    match_operator: s.match_operator,
+    match_value: s.match_value,
+    case_sensitive: s.case_sensitive,
+    property_filters: s.property_filters,
+    hostname: s.hostname ?? null,
+    value_mode: 'none',
+    fixed_value: null,
+    value_property_key: null,
+    currency: 'USD',
   };
 }
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { literals } from '../http/schema-helpers.js';
 import type { Goal } from '../../shared/db/repositories/goal.repository.js';
-import { BackfillStatusSchema } from '../../shared/goals/backfill-status.js';
+import { BackfillStatusSchema, type BackfillStatus } from '../../shared/goals/backfill-status.js';
 import {
   type GoalType,
   AUTOCAPTURE_GOAL_TYPES,
@@ -71,8 +71,19 @@ export type SparklyticsGoal = Static<typeof SparklyticsGoalSchema>;
 /** ISO 8601 in UTC with `Z`, whole seconds (as the Sparklytics documents show). */
 export const isoSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+/** A backfill status as the API shows it (its version and error are internal). */
+export const backfillView = (b: BackfillStatus | null): Static<typeof BackfillSchema> | null =>
+  b === null
+    ? null
+    : {
+        state: b.state,
+        progress: b.progress,
+        events_scanned: b.events_scanned,
+        started_at: b.started_at,
+        finished_at: b.finished_at,
+      };
+
 export function toSparklyticsGoal(g: Goal): SparklyticsGoal {
-  const b = g.backfill;
   return {
     id: g.id,
     website_id: g.website_id,
@@ -88,16 +99,7 @@ export function toSparklyticsGoal(g: Goal): SparklyticsGoal {
     fixed_value: g.fixed_value === null ? null : Number(g.fixed_value),
     value_property_key: g.value_property_key,
     currency: g.currency,
-    backfill:
-      b === null
-        ? null
-        : {
-            state: b.state,
-            progress: b.progress,
-            events_scanned: b.events_scanned,
-            started_at: b.started_at,
-            finished_at: b.finished_at,
-          },
+    backfill: backfillView(g.backfill),
     ...(g.pattern_issue == null ? {} : { invalid: { reason: g.pattern_issue } }),
     ...(g.pattern_rewritten_from == null
       ? {}

@@ -4,7 +4,7 @@ import { resolveSparklyticsFunnel } from '../funnels/funnel-input.js';
 import { funnelStatsRepository } from '../../shared/db/repositories/funnel-stats.repository.js';
 import { funnelResults, resultsScope, savedScope } from '../funnels/funnel-results.service.js';
 import { SessionSchema } from '../stats/stats.schemas.js';
-import { decodeCursor, encodeCursor, toSessionView } from '../stats/stats.service.js';
+import { decodeCursor, sessionPage } from '../stats/stats.service.js';
 import {
   CreateSparklyticsFunnelBody,
   FunnelResultsSchema,
@@ -233,11 +233,7 @@ export const sparklyticsFunnelRoutes: FastifyPluginAsyncTypebox<
         mode ?? 'reached',
         { limit: limit + 1, after },
       );
-      const page = rows.slice(0, limit);
-      return {
-        data: page.map(toSessionView),
-        next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
-      };
+      return sessionPage(rows, limit);
     },
   );
 };

@@ -12,13 +12,7 @@ import {
 } from '../stats/stats-params.js';
 import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
-import {
-  decodeCursor,
-  encodeCursor,
-  goalStats,
-  resolveWindow,
-  toSessionView,
-} from '../stats/stats.service.js';
+import { decodeCursor, goalStats, resolveWindow, sessionPage } from '../stats/stats.service.js';
 import { GoalStatsSchema, SessionSchema } from '../stats/stats.schemas.js';
 
 const str = (description: string) => Type.Optional(Type.String({ description }));
@@ -138,11 +132,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app, deps
         { websiteId: site.id, lo: w.lo, hi: w.hi, includeBots, filters, goalId: goal.id },
         { limit: limit + 1, after },
       );
-      const page = rows.slice(0, limit);
-      return {
-        data: page.map(toSessionView),
-        next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
-      };
+      return sessionPage(rows, limit);
     },
   );
 };

@@ -126,6 +126,18 @@ export const toSessionView = (r: ConvertingSessionRow): SessionView => ({
   channel: r.channel,
 });
 
+/** A page of at most `limit` sessions out of `limit + 1` rows read, and the next page's cursor. */
+export function sessionPage(
+  rows: readonly ConvertingSessionRow[],
+  limit: number,
+): { data: SessionView[]; next_cursor: string | null } {
+  const page = rows.slice(0, limit);
+  return {
+    data: page.map(toSessionView),
+    next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
+  };
+}
+
 /** Opaque keyset cursor: the last row's end (microseconds) and id. */
 export const encodeCursor = (r: ConvertingSessionRow): string =>
   Buffer.from(JSON.stringify([r.ended_key, r.session_id])).toString('base64url');

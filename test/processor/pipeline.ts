@@ -14,6 +14,7 @@ import type { NewGoal } from '../../shared/db/repositories/goal.repository.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { serviceLogPath, spawnService } from '../helpers/services.js';
 import { rng } from '../helpers/random.js';
+import { waitFor } from '../helpers/deps.js';
 
 /**
  * Test fixtures for the processor suites: a deterministic event generator with an oracle
@@ -287,6 +288,23 @@ export async function countEvents(db: Db, websites: string[]): Promise<number> {
     [websites],
   );
   return rows[0]!.n;
+}
+
+/** Produces `events` to the topic and waits until the processor has stored all of them. */
+export async function produceAndStore(
+  deps: { kafka: Kafka; db: Db },
+  topic: string,
+  events: EventMessage[],
+): Promise<void> {
+  const websites = [...new Set(events.map((e) => e.website_id))];
+  const before = await countEvents(deps.db, websites);
+  await produceEvents(deps.kafka, topic, events);
+  await waitFor(
+    `${events.length} events stored`,
+    async () =>
+      (await countEvents(deps.db, websites)) === before + events.length ? true : undefined,
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
 }
 
 /** {@link countEvents}, or -1 while the database is down or recovering. */

@@ -6,16 +6,10 @@ import { websiteRepository } from '../../shared/db/repositories/website.reposito
 import type { EventMessage } from '../../shared/events/event-message.js';
 import type { HttpApp } from '../../shared/http/http-app.js';
 import { newGoalId, newWebsiteId } from '../../shared/ids.js';
-import {
-  createTestTopic,
-  deleteTestTopics,
-  openTestDeps,
-  waitFor,
-  type TestDeps,
-} from '../helpers/deps.js';
+import { createTestTopic, deleteTestTopics, openTestDeps, type TestDeps } from '../helpers/deps.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import { rng } from '../helpers/random.js';
-import { produceEvents } from '../processor/pipeline.js';
+import { cleanupSites, produceAndStore } from '../processor/pipeline.js';
 
 /**
  * The attribution oracle: sessions whose events carry different campaigns (the landing one,
@@ -157,19 +151,7 @@ describe('attribution matches an independent oracle', () => {
       currency: 'EUR',
     });
     processor = await startTestProcessor(deps, { name: 'attribution-oracle', topic, dlqTopic });
-    await produceEvents(deps.kafka, topic, events);
-    await waitFor(
-      `${events.length} events stored`,
-      async () => {
-        const { rows } = await deps.db.query<{ n: number }>(
-          'test.count',
-          'SELECT count(*)::int AS n FROM events WHERE website_id = $1',
-          [websiteId],
-        );
-        return rows[0]!.n === events.length ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
+    await produceAndStore(deps, topic, events);
     api = await buildApiApp({
       db: deps.db,
       redis: deps.redis,
@@ -182,10 +164,7 @@ describe('attribution matches an independent oracle', () => {
     await api?.close();
     await processor?.stop();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
-    for (const t of ['events', 'conversions', 'sessions']) {
-      await deps.db.query('test.cleanup', `DELETE FROM ${t} WHERE website_id = $1`, [websiteId]);
-    }
-    await deps.db.query('test.cleanup', 'DELETE FROM websites WHERE id = $1', [websiteId]);
+    await cleanupSites(deps.db, [websiteId]);
     await deps.close();
   });
 

@@ -20,7 +20,7 @@ import {
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import { rng } from '../helpers/random.js';
 import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
-import { produceEvents } from '../processor/pipeline.js';
+import { cleanupSites, produceAndStore } from '../processor/pipeline.js';
 
 /**
  * The funnel oracle. A deterministic dataset (sessions over four June days that cross local
@@ -275,19 +275,7 @@ describe('funnels match an independent oracle, before and after the events', () 
     // The processor matches the steps once its cached definitions include them; the backfill
     // of the (empty) past finishes only after that settle time.
     await backfillDone(ids.before);
-    await produceEvents(deps.kafka, topic, events);
-    await waitFor(
-      `${events.length} events stored`,
-      async () => {
-        const { rows } = await deps.db.query<{ n: number }>(
-          'test.count',
-          'SELECT count(*)::int AS n FROM events WHERE website_id = $1',
-          [websiteId],
-        );
-        return rows[0]!.n === events.length ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
+    await produceAndStore(deps, topic, events);
     // The same funnel saved in the Rybbit dialect after the events: backfilled.
     const after = await call('POST', `/api/sites/${numeric}/funnels`, {
       name: 'Signup (Rybbit)',
@@ -318,10 +306,7 @@ describe('funnels match an independent oracle, before and after the events', () 
     bull?.disconnect();
     await processor?.stop();
     await deleteTestTopics(deps.kafka, [topic, dlqTopic]).catch(() => undefined);
-    for (const t of ['events', 'conversions', 'sessions']) {
-      await deps.db.query('test.cleanup', `DELETE FROM ${t} WHERE website_id = $1`, [websiteId]);
-    }
-    await deps.db.query('test.cleanup', 'DELETE FROM websites WHERE id = $1', [websiteId]);
+    await cleanupSites(deps.db, [websiteId]);
     await deps.close();
   });
 
