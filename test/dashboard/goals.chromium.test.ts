@@ -196,7 +196,10 @@ describe('dashboard: websites and goals in Chromium', () => {
     const fieldError = page.locator('#gf-match_value-error');
     await expect.poll(() => fieldError.innerText()).toBe(apiError.message);
     expect(await page.getByLabel('Match value').getAttribute('aria-invalid')).toBe('true');
-    expect(await page.evaluate<string>('document.activeElement.id')).toBe('gf-match_value');
+    // Focus moves to the field in an effect after the error renders.
+    await expect
+      .poll(() => page.evaluate<string>('document.activeElement.id'))
+      .toBe('gf-match_value');
     await s.shot(page, 'goal-form-error');
     expect(await s.axe(page)).toEqual([]);
 

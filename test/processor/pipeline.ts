@@ -358,22 +358,34 @@ export async function expectOracle(
   expect(new Map(rows.map((x) => [x.k, x.pageviews]))).toEqual(data.sessionPageviews);
 }
 
-/** Asserts that `group` committed every offset of `topic` (up to each partition's end). */
-export async function expectAllCommitted(kafka: Kafka, group: string, topic: string) {
+/** Each partition of `topic` with `group`'s committed offset and the partition's end. */
+export async function committedOffsets(
+  kafka: Kafka,
+  group: string,
+  topic: string,
+): Promise<Array<{ partition: number; committed: string; high: string }>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
     const ends = await admin.fetchTopicOffsets(topic);
-    for (const p of ends) {
-      const c = committed!.partitions.find((x) => x.partition === p.partition)!;
-      expect({ partition: p.partition, committed: c.offset }).toEqual({
-        partition: p.partition,
-        committed: p.high,
-      });
-    }
+    return ends.map((p) => ({
+      partition: p.partition,
+      committed: committed!.partitions.find((x) => x.partition === p.partition)!.offset,
+      high: p.high,
+    }));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Asserts that `group` committed every offset of `topic` (up to each partition's end). */
+export async function expectAllCommitted(kafka: Kafka, group: string, topic: string) {
+  for (const p of await committedOffsets(kafka, group, topic)) {
+    expect({ partition: p.partition, committed: p.committed }).toEqual({
+      partition: p.partition,
+      committed: p.high,
+    });
   }
 }
 
