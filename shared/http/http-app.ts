@@ -41,11 +41,18 @@ export function setFrameworkErrorHandler(app: FastifyInstance, h: FrameworkError
 }
 
 /** Creates a Fastify app with the TypeBox type provider and the process logger. */
-export function createHttpApp(logger: Logger, opts: Omit<FastifyServerOptions, 'logger'> = {}) {
+export function createHttpApp(
+  logger: Logger,
+  opts: Omit<FastifyServerOptions, 'logger'> & {
+    /** See {@link CLOSE_GRACE_MS} (tests shorten it). */
+    closeGraceMs?: number;
+  } = {},
+) {
+  const { closeGraceMs = CLOSE_GRACE_MS, ...fastifyOpts } = opts;
   // Typed as Fastify's logger interface so the app has Fastify's default logger type.
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({
-    ...opts,
+    ...fastifyOpts,
     loggerInstance,
     // Per-request logs would dominate at collect volumes; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -58,7 +65,7 @@ export function createHttpApp(logger: Logger, opts: Omit<FastifyServerOptions, '
       else void (reply as FastifyReply).status(err.statusCode ?? 400).send({ error: err.message });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  closeConnectionsOnClose(app);
+  closeConnectionsOnClose(app, closeGraceMs);
   const routes: DeclaredRoute[] = [];
   declared.set(app, routes);
   // onRoute hooks are inherited by every plugin registered later, so this sees all routes.
@@ -72,19 +79,27 @@ export function createHttpApp(logger: Logger, opts: Omit<FastifyServerOptions, '
 
 export type HttpApp = ReturnType<typeof createHttpApp>;
 
+/** How long a closing app lets its in-flight requests finish before closing their connections. */
+export const CLOSE_GRACE_MS = 10_000;
+
 /**
  * A closing app lets its in-flight requests finish but keeps no connection open after that:
  * responses sent while closing say `Connection: close`, and connections that fall idle are
  * closed as they do (Fastify closes those idle when close() starts, not those that fall idle
  * later). Without it a client's or load balancer's pooled keep-alive connection held a rolling
- * restart up to the keep-alive timeout (72 s).
+ * restart up to the keep-alive timeout (72 s). Requests still unanswered after
+ * {@link CLOSE_GRACE_MS} have their connections closed (a client retries; events carry ids).
  */
-function closeConnectionsOnClose(app: FastifyInstance): void {
+function closeConnectionsOnClose(app: FastifyInstance, graceMs: number): void {
   let closing = false;
   let sweeper: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
   app.addHook('preClose', (done) => {
     closing = true;
     sweeper = setInterval(() => app.server.closeIdleConnections(), 50).unref();
+    // A request still unanswered after the grace period (a dependency that does not answer)
+    // would hold the stop until the supervisor kills the process: its connection is closed.
+    deadline = setTimeout(() => app.server.closeAllConnections(), graceMs).unref();
     done();
   });
   app.addHook('onSend', (_req, reply, payload, done) => {
@@ -93,6 +108,7 @@ function closeConnectionsOnClose(app: FastifyInstance): void {
   });
   app.addHook('onClose', (_app, done) => {
     clearInterval(sweeper);
+    clearTimeout(deadline);
     done();
   });
 }
