@@ -3,7 +3,7 @@ import { ClientError } from '../../shared/errors/errors.js';
 import { resolveSparklyticsFunnel } from '../funnels/funnel-input.js';
 import { funnelStatsRepository } from '../../shared/db/repositories/funnel-stats.repository.js';
 import { funnelResults, resultsScope, savedScope } from '../funnels/funnel-results.service.js';
-import { SessionSchema } from '../stats/stats.schemas.js';
+import { SessionPageQuery, SessionPageSchema } from '../stats/stats.schemas.js';
 import { decodeCursor, sessionPage } from '../stats/stats.service.js';
 import {
   CreateSparklyticsFunnelBody,
@@ -202,14 +202,10 @@ export const sparklyticsFunnelRoutes: FastifyPluginAsyncTypebox<
           mode: Type.Optional(
             Type.Union([Type.Literal('reached'), Type.Literal('dropped')], { default: 'reached' }),
           ),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
-          cursor: str('`next_cursor` of the previous page'),
+          ...SessionPageQuery,
         }),
         response: {
-          200: Type.Object({
-            data: Type.Array(SessionSchema),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
+          200: SessionPageSchema,
           ...sparklyticsErrors,
         },
       },

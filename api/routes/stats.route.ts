@@ -13,7 +13,7 @@ import {
 import { findGoalOf } from '../goals/goal.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { decodeCursor, goalStats, resolveWindow, sessionPage } from '../stats/stats.service.js';
-import { GoalStatsSchema, SessionSchema } from '../stats/stats.schemas.js';
+import { GoalStatsSchema, SessionPageQuery, SessionPageSchema } from '../stats/stats.schemas.js';
 
 const str = (description: string) => Type.Optional(Type.String({ description }));
 
@@ -108,14 +108,10 @@ export const statsRoutes: FastifyPluginAsyncTypebox<AuthDeps> = async (app, deps
         params,
         querystring: Type.Object({
           ...CommonQuery,
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
-          cursor: str('`next_cursor` of the previous page'),
+          ...SessionPageQuery,
         }),
         response: {
-          200: Type.Object({
-            data: Type.Array(SessionSchema),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
+          200: SessionPageSchema,
           ...sparklyticsErrors,
         },
       },

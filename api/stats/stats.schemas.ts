@@ -24,6 +24,19 @@ export const SessionSchema = Type.Object({
 
 export type SessionView = Static<typeof SessionSchema>;
 
+/** The query parameters of a keyset-paged session list. */
+export const SessionPageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 25 })),
+  cursor: Type.Optional(Type.String({ description: '`next_cursor` of the previous page' })),
+};
+
+/** A page of sessions and the cursor of the next (null on the last page). */
+export const SessionPageSchema = Type.Object({
+  data: Type.Array(SessionSchema),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type SessionPage = Static<typeof SessionPageSchema>;
+
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 
 export const TimeseriesPointSchema = Type.Object({

@@ -9,7 +9,7 @@ import { validationError } from '../../shared/errors/errors.js';
 import { addDays, daysBetween, type DayRange } from './date-range.js';
 import type { SessionFilter } from '../../shared/db/repositories/session-filters.sql.js';
 import { localIso, rawRate, round, trendPct } from './stats-params.js';
-import type { GoalStats, SessionView } from './stats.schemas.js';
+import type { GoalStats, SessionPage, SessionView } from './stats.schemas.js';
 
 /** A range resolved to instants: [lo, hi) and the previous period [prevLo, lo). */
 export interface Window {
@@ -127,10 +127,7 @@ export const toSessionView = (r: ConvertingSessionRow): SessionView => ({
 });
 
 /** A page of at most `limit` sessions out of `limit + 1` rows read, and the next page's cursor. */
-export function sessionPage(
-  rows: readonly ConvertingSessionRow[],
-  limit: number,
-): { data: SessionView[]; next_cursor: string | null } {
+export function sessionPage(rows: readonly ConvertingSessionRow[], limit: number): SessionPage {
   const page = rows.slice(0, limit);
   return {
     data: page.map(toSessionView),
