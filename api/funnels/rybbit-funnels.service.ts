@@ -8,47 +8,13 @@ import type { SessionScope } from '../../shared/db/repositories/stats.repository
 import type { Website } from '../../shared/db/repositories/website.repository.js';
 import { ClientError } from '../../shared/errors/errors.js';
 import { goalConditionSql } from '../../shared/matching/goal-condition-sql.js';
-import { addDays, isValidTimeZone, todayIn } from '../stats/date-range.js';
-import { rybbitScope, type RybbitScopeQuery } from '../stats/rybbit-stats.service.js';
 import { round } from '../stats/stats-params.js';
 import type { StepFields } from './funnel-input.js';
 import { ratio, savedScope } from './funnel-results.service.js';
 import type { FunnelView } from './funnel-view.js';
 
-/** Ad-hoc steps read raw events: the window is at most this many days (default: the last 90). */
-export const MAX_ADHOC_DAYS = 90;
 /** Funnels in Rybbit's funnel summary: the oldest 50. */
 export const SUMMARY_FUNNELS = 50;
-
-/**
- * The scope of an ad-hoc analysis: the Rybbit parameters, the last {@link MAX_ADHOC_DAYS} days
- * when no date is given, and never longer (400 naming `start_date`).
- */
-export async function adhocScope(
-  db: Db,
-  site: Website,
-  query: RybbitScopeQuery,
-): Promise<SessionScope> {
-  let q = query;
-  if (q.start_date === undefined && q.end_date === undefined) {
-    const zone = q.time_zone && isValidTimeZone(q.time_zone) ? q.time_zone : site.timezone;
-    q = {
-      ...q,
-      start_date: addDays(todayIn(isValidTimeZone(zone) ? zone : 'UTC'), -(MAX_ADHOC_DAYS - 1)),
-    };
-  }
-  const scope = await rybbitScope(db, site, q);
-  const ms = new Date(scope.hi).getTime() - new Date(scope.lo).getTime();
-  if (!(ms <= MAX_ADHOC_DAYS * 86_400_000 + 3_600_000)) {
-    throw new ClientError(
-      400,
-      'validation_error',
-      `an analysis window is at most ${MAX_ADHOC_DAYS} days`,
-      'start_date',
-    );
-  }
-  return scope;
-}
 
 /**
  * Ad-hoc steps as a walk over raw events: each step's condition rendered as SQL by the goal

@@ -12,15 +12,10 @@ import {
   toRybbitFunnel,
 } from '../funnels/funnel.schemas.js';
 import type { FunnelService } from '../funnels/funnel.service.js';
-import {
-  adhocFunnelScope,
-  adhocScope,
-  funnelSummary,
-  rybbitRows,
-} from '../funnels/rybbit-funnels.service.js';
+import { adhocFunnelScope, funnelSummary, rybbitRows } from '../funnels/rybbit-funnels.service.js';
 import { installAuth, websiteOf, type AuthDeps } from '../http/auth.js';
 import { rybbitErrors } from '../http/error-responses.js';
-import { rybbitScope } from '../stats/rybbit-stats.service.js';
+import { rawEventsScope, rybbitScope } from '../stats/rybbit-stats.service.js';
 import { SessionSchema } from '../stats/stats.schemas.js';
 import { toSessionView } from '../stats/stats.service.js';
 
@@ -206,7 +201,7 @@ export const rybbitFunnelRoutes: FastifyPluginAsyncTypebox<
         const scope = adhocFunnelScope(
           website,
           steps,
-          await adhocScope(deps.db, website, req.query),
+          await rawEventsScope(deps.db, website, req.query, 'analysis'),
         );
         const { reached } = await funnelStatsRepository.walk(deps.db, scope);
         return {
@@ -263,7 +258,7 @@ export const rybbitFunnelRoutes: FastifyPluginAsyncTypebox<
         const scope = adhocFunnelScope(
           website,
           steps,
-          await adhocScope(deps.db, website, req.query),
+          await rawEventsScope(deps.db, website, req.query, 'analysis'),
         );
         const rows = await funnelStatsRepository.stepSessions(deps.db, scope, step, mode, page);
         return { data: rows.map(toSessionView) };

@@ -110,11 +110,7 @@ export async function previewRybbitGoal(
   timeoutMs: number,
 ): Promise<GoalPreview> {
   const fields = resolveRybbitGoal(null, input);
-  const scope = await rybbitScope(db, website, previewQuery(website, query));
-  const ms = await windowMs(db, scope);
-  if (ms > MAX_PREVIEW_DAYS * 86_400_000 + 3_600_000) {
-    throw validationError(`a preview window is at most ${MAX_PREVIEW_DAYS} days`, 'start_date');
-  }
+  const scope = await rawEventsScope(db, website, query, 'preview');
   await checkBucketCount(db, scope, bucket);
   const params = new SqlParams();
   const condition = goalConditionSql(
@@ -153,6 +149,28 @@ export async function previewRybbitGoal(
     }
     throw err;
   }
+}
+
+/**
+ * The scope of a query over raw events (a goal preview, an ad-hoc funnel analysis): the Rybbit
+ * parameters, the last {@link MAX_PREVIEW_DAYS} days when no date is given, and never longer
+ * (400 naming `start_date`).
+ */
+export async function rawEventsScope(
+  db: Db,
+  website: Website,
+  query: RybbitScopeQuery,
+  what: 'preview' | 'analysis',
+): Promise<SessionScope> {
+  const scope = await rybbitScope(db, website, previewQuery(website, query));
+  const ms = await windowMs(db, scope);
+  if (ms > MAX_PREVIEW_DAYS * 86_400_000 + 3_600_000) {
+    throw validationError(
+      `a${what === 'analysis' ? 'n' : ''} ${what} window is at most ${MAX_PREVIEW_DAYS} days`,
+      'start_date',
+    );
+  }
+  return scope;
 }
 
 /** With both dates absent, a preview covers the last {@link MAX_PREVIEW_DAYS} days. */
