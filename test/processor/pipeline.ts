@@ -89,6 +89,37 @@ export interface Dataset {
   botConversions: Map<string, Record<GoalKey, number>>;
 }
 
+/**
+ * What every generated test event is unless it says otherwise: a desktop Firefox visit from DE
+ * to shop.example, direct, with no campaign, referrer, title or properties, not a bot.
+ */
+export const EVENT_DEFAULTS = {
+  v: 1,
+  user_id: null,
+  hostname: 'shop.example',
+  querystring: null,
+  page_title: null,
+  referrer: null,
+  referrer_domain: null,
+  channel: 'direct',
+  utm_source: null,
+  utm_medium: null,
+  utm_campaign: null,
+  utm_term: null,
+  utm_content: null,
+  properties: null,
+  browser: 'Firefox',
+  os: 'Linux',
+  device: 'desktop',
+  screen_width: 1280,
+  language: 'en',
+  country: 'DE',
+  region: null,
+  city: null,
+  bot_score: 0,
+  is_bot: false,
+} as const satisfies Partial<EventMessage>;
+
 const PATHS = ['/', '/pricing', '/checkout/success', '/blog/a', '/blog/b/c', '/blogroll', '/docs'];
 
 /** Generates `n` events over `websites` with the oracle, deterministically from `seed`. */
@@ -133,37 +164,17 @@ export function generate(websites: string[], n: number, seed: number, baseTime: 
     }
     const time = new Date(baseTime + Math.floor(r() * 36 * 3_600_000)).toISOString();
     events.push({
-      v: 1,
+      ...EVENT_DEFAULTS,
       event_id: randomUUID(),
       event_time: time,
       received_at: time,
       website_id: website,
       session_id: session,
       visitor_id: `v-${session}`,
-      user_id: null,
       type,
       event_name: eventName,
-      hostname: 'shop.example',
       path,
-      querystring: null,
-      page_title: null,
-      referrer: null,
-      referrer_domain: null,
-      channel: 'direct',
-      utm_source: null,
-      utm_medium: null,
-      utm_campaign: null,
-      utm_term: null,
-      utm_content: null,
       properties,
-      browser: 'Firefox',
-      os: 'Linux',
-      device: 'desktop',
-      screen_width: 1280,
-      language: 'en',
-      country: 'DE',
-      region: null,
-      city: null,
       bot_score: isBot ? 100 : 0,
       is_bot: isBot,
     });

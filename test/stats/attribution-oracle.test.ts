@@ -9,7 +9,7 @@ import { newGoalId, newWebsiteId } from '../../shared/ids.js';
 import { createTestTopic, deleteTestTopics, openTestDeps, type TestDeps } from '../helpers/deps.js';
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import { rng } from '../helpers/random.js';
-import { cleanupSites, produceAndStore } from '../processor/pipeline.js';
+import { cleanupSites, EVENT_DEFAULTS, produceAndStore } from '../processor/pipeline.js';
 
 /**
  * The attribution oracle: sessions whose events carry different campaigns (the landing one,
@@ -69,7 +69,7 @@ function generate(websiteId: string): Session[] {
       const amount = r();
       const time = new Date(t).toISOString();
       events.push({
-        v: 1,
+        ...EVENT_DEFAULTS,
         event_id: randomUUID(),
         seq: 0,
         event_time: time,
@@ -80,29 +80,14 @@ function generate(websiteId: string): Session[] {
         user_id: user,
         type: purchase ? 'event' : 'pageview',
         event_name: purchase ? 'purchase' : null,
-        hostname: 'shop.example',
         path: purchase ? '/checkout' : '/landing',
-        querystring: null,
-        page_title: null,
         referrer: touch.referrer_domain ? `https://${touch.referrer_domain}/` : null,
-        channel: 'direct',
         ...touch,
-        utm_campaign: null,
-        utm_term: null,
-        utm_content: null,
         properties: purchase
           ? amount < 0.2
             ? { other: 1 }
             : { amount: Math.round(amount * 10_000) / 100 }
           : null,
-        browser: 'Firefox',
-        os: 'Linux',
-        device: 'desktop',
-        screen_width: 1280,
-        language: 'en',
-        country: 'DE',
-        region: null,
-        city: null,
         bot_score: k % 17 === 5 ? 100 : 0,
         is_bot: k % 17 === 5,
       });

@@ -20,7 +20,7 @@ import {
 import { startTestProcessor, type TestProcessor } from '../helpers/processor.js';
 import { rng } from '../helpers/random.js';
 import { testConfig, uniqueSuffix } from '../helpers/test-env.js';
-import { cleanupSites, produceAndStore } from '../processor/pipeline.js';
+import { cleanupSites, EVENT_DEFAULTS, produceAndStore } from '../processor/pipeline.js';
 
 /**
  * The funnel oracle. A deterministic dataset (sessions over four June days that cross local
@@ -133,7 +133,7 @@ function generate(websiteId: string): Session[] {
       const time = new Date(t).toISOString();
       const page = kind < 0.55;
       events.push({
-        v: 1,
+        ...EVENT_DEFAULTS,
         event_id: randomUUID(),
         seq,
         event_time: time,
@@ -141,30 +141,12 @@ function generate(websiteId: string): Session[] {
         website_id: websiteId,
         session_id: id,
         visitor_id: `v${Math.floor(k / 3)}`,
-        user_id: null,
         type: page ? 'pageview' : 'event',
         event_name: page ? null : pick(['signup_started', 'signup_done', 'signup_done', 'other']),
-        hostname: 'shop.example',
         path: page ? pick(['/pricing', '/pricing', '/home', '/docs']) : '/signup',
-        querystring: null,
-        page_title: null,
-        referrer: null,
-        referrer_domain: null,
         channel: utm ? 'paid' : 'direct',
         utm_source: utm,
         utm_medium: utm ? 'cpc' : null,
-        utm_campaign: null,
-        utm_term: null,
-        utm_content: null,
-        properties: null,
-        browser: 'Firefox',
-        os: 'Linux',
-        device: 'desktop',
-        screen_width: 1280,
-        language: 'en',
-        country: 'DE',
-        region: null,
-        city: null,
         bot_score: isBot ? 100 : 0,
         is_bot: isBot,
       });
