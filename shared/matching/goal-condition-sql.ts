@@ -168,7 +168,7 @@ function subjectSql(def: GoalDefinition, col: string, params: SqlParamSink): str
   const decoded = checkText(def.goal_type === 'pageview' ? decodePercentTolerant(raw) : raw);
   if (def.match_operator === 'glob') {
     if (ci) throw new Unrenderable();
-    return regexMatch(col, globPattern(decoded, !isAutocaptureGoalType(def.goal_type)), params);
+    return globSql(col, decoded, !isAutocaptureGoalType(def.goal_type), params);
   }
   if (!['equals', 'starts_with', 'ends_with', 'contains'].includes(def.match_operator)) {
     return 'false';
@@ -190,6 +190,36 @@ function subjectSql(def: GoalDefinition, col: string, params: SqlParamSink): str
     default:
       return `strpos(${col}, ${v}) > 0`;
   }
+}
+
+/**
+ * A glob as SQL over `col`. A literal head with at most one wildcard at its end (the common
+ * `/blog/**`, `/docs/*`) is plain string functions; anything else is the anchored pattern of
+ * {@link globPattern}, behind a check of its literal head, which most rows fail without
+ * running the regex. (PostgreSQL text holds no NUL or lone surrogate, the only characters the
+ * pattern's `*` and `**` sets leave out besides `/`.)
+ */
+function globSql(col: string, glob: string, slashSeparates: boolean, params: SqlParamSink) {
+  const tokens = parseGlob(glob);
+  let n = 0;
+  let head = '';
+  for (; n < tokens.length; n++) {
+    const t = tokens[n]!;
+    if (t.kind !== 'literal') break;
+    head += String.fromCodePoint(t.cp);
+  }
+  const rest = tokens.slice(n);
+  if (rest.length === 0) return `${col} = ${params.add(head, 'text')}`;
+  const h = params.add(head, 'text');
+  const starts = `starts_with(${col}, ${h})`;
+  if (rest.length === 1 && rest[0]!.kind === 'globstar') return starts;
+  if (rest.length === 1 && rest[0]!.kind === 'star') {
+    const more = `length(${col}) > length(${h})`;
+    return slashSeparates
+      ? `(${starts} AND ${more} AND strpos(substr(${col}, length(${h}) + 1), '/') = 0)`
+      : `(${starts} AND ${more})`;
+  }
+  return `(${starts} AND ${regexMatch(col, globPattern(glob, slashSeparates), params)})`;
 }
 
 const NOT_SLASH = postgresSet(complementSet(setOf(0x2f)));
