@@ -203,7 +203,7 @@ export const rybbitFunnelRoutes: FastifyPluginAsyncTypebox<
           steps,
           await rawEventsScope(deps.db, website, req.query, 'analysis'),
         );
-        const { reached } = await funnelStatsRepository.walk(deps.db, scope);
+        const reached = await deps.db.tx((q) => funnelStatsRepository.reached(q, scope));
         return {
           data: rybbitRows(
             steps.map((s) => s.name),

@@ -11,9 +11,9 @@ import {
 
 /**
  * Funnel results. A funnel's steps are walked per session over its *step matches*
- * `m(step, session_id, t, q, i)`: the event time, arrival sequence and event id of every event
- * of the window that matches a step. Step 1 is reached at the session's earliest match; step n
- * at the earliest match of step n strictly after step n−1's in (t, q, i), so one event never
+ * `m(mask, session_id, t, q, i)`: the event time, arrival sequence and event id of every event
+ * of the window that matches a step, and the steps it matches as bits (step n: 1 << (n − 1)).
+ * Step 1 is reached at the session's earliest match; step n at the earliest match of step n strictly after step n−1's in (t, q, i), so one event never
  * counts for two steps and same-time events advance in the order they arrived. With a
  * conversion window, every step must follow step 1 within it. Only the qualifying sessions'
  * events count (filters select sessions, as in goal statistics; bot sessions unless asked).
@@ -42,36 +42,50 @@ function matchesCte(scope: FunnelScope, sp: ScopeParams, p: SqlParams): string {
   if (source.kind === 'saved') {
     const ids = p.add(source.stepGoalIds, 'text[]');
     return `m AS MATERIALIZED (
-      SELECT array_position(${ids}, c.goal_id) AS step, c.session_id, c.event_time AS t,
-             c.seq AS q, c.event_id AS i
+      SELECT 1 << (array_position(${ids}, c.goal_id) - 1) AS mask, c.session_id,
+             c.event_time AS t, c.seq AS q, c.event_id AS i
         FROM conversions c
        WHERE c.goal_id = ANY(${ids}) AND c.website_id = ${sp.w}
-         AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}
-         AND ${qualifiesSql(scope, sp, p, 'c')})`;
+         AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi})`;
   }
-  const steps = source.conditions
-    .map((cond, k) => `SELECT ${k + 1} AS step WHERE COALESCE((${cond(p)}), false)`)
-    .join(' UNION ALL ');
+  // One row per event that matches any step, its steps as bits (a condition repeated by
+  // several steps is evaluated once). The scan is parallel-safe: sessions are checked at
+  // step 1 (walkCtes), on far fewer rows.
+  const bits = new Map<string, { cond: ConditionRenderer; bits: number }>();
+  source.conditions.forEach((cond, k) => {
+    const probe = new SqlParams();
+    const key = JSON.stringify([cond(probe), probe.values]);
+    const entry = bits.get(key) ?? { cond, bits: 0 };
+    entry.bits |= 1 << k;
+    bits.set(key, entry);
+  });
+  const mask = [...bits.values()]
+    .map(({ cond, bits: b }) => `CASE WHEN (${cond(p)}) THEN ${b} ELSE 0 END`)
+    .join(' | ');
   return `m AS MATERIALIZED (
-    SELECT k.step, e.session_id, e.event_time AS t, e.seq AS q, e.event_id AS i
-      FROM events e CROSS JOIN LATERAL (${steps}) k
+    SELECT ${mask} AS mask, e.session_id, e.event_time AS t, e.seq AS q, e.event_id AS i
+      FROM events e
      WHERE e.website_id = ${sp.w} AND e.event_time >= ${sp.lo} AND e.event_time < ${sp.hi}
-       AND ${qualifiesSql(scope, sp, p, 'e')})`;
+       AND (${mask}) <> 0)`;
 }
 
-/** CTEs `s1` … `sk`: per session, where it reached each step (t, q, i) and step 1's time. */
-function walkCtes(k: number, windowSeconds: string | null): string {
+/**
+ * CTEs `s1` … `sk`: per qualifying session, where it reached each step (t, q, i) and step 1's
+ * time. Sessions are checked at step 1; every later step joins the one before.
+ */
+function walkCtes(k: number, windowSeconds: string | null, qualifies: string): string {
   const ctes = [
     `s1 AS MATERIALIZED (
       SELECT DISTINCT ON (m.session_id) m.session_id, m.t, m.q, m.i, m.t AS t1
-        FROM m WHERE m.step = 1 ORDER BY m.session_id, m.t, m.q, m.i)`,
+        FROM m WHERE m.mask & 1 <> 0 AND ${qualifies}
+       ORDER BY m.session_id, m.t, m.q, m.i)`,
   ];
   for (let n = 2; n <= k; n++) {
     const within = windowSeconds === null ? '' : `AND m.t <= p.t1 + ${windowSeconds}`;
     ctes.push(`s${n} AS MATERIALIZED (
       SELECT DISTINCT ON (m.session_id) m.session_id, m.t, m.q, m.i, p.t1
         FROM m JOIN s${n - 1} p ON p.session_id = m.session_id
-       WHERE m.step = ${n} AND (m.t, m.q, m.i) > (p.t, p.q, p.i) ${within}
+       WHERE m.mask & ${1 << (n - 1)} <> 0 AND (m.t, m.q, m.i) > (p.t, p.q, p.i) ${within}
        ORDER BY m.session_id, m.t, m.q, m.i)`);
   }
   return ctes.join(',\n');
@@ -83,7 +97,11 @@ function walkSql(scope: FunnelScope, sp: ScopeParams, p: SqlParams): string {
     scope.windowSeconds === null
       ? null
       : `${p.add(scope.windowSeconds, 'int')} * interval '1 second'`;
-  return `WITH ${matchesCte(scope, sp, p)},\n${walkCtes(stepCount(scope.source), window)}`;
+  return `WITH ${matchesCte(scope, sp, p)},\n${walkCtes(
+    stepCount(scope.source),
+    window,
+    qualifiesSql(scope, sp, p, 'm'),
+  )}`;
 }
 
 /** Seconds between two steps' times over the sessions that reached both: the exact median. */
@@ -101,6 +119,32 @@ export interface FunnelWalkResult {
 }
 
 export const funnelStatsRepository = {
+  /**
+   * Sessions reaching each step, step 1 first (the walk without its medians). Ad-hoc steps
+   * scan the window's events: in a transaction, `q` lets that scan run on parallel workers
+   * (the planner overestimates the rows that match a step, and with them the cost of
+   * gathering them).
+   */
+  async reached(q: Queryable, scope: FunnelScope): Promise<number[]> {
+    if (scope.source.kind === 'adhoc') {
+      await q.query(
+        'funnel.parallel_scan',
+        `SELECT set_config('parallel_setup_cost', '10', true),
+                set_config('parallel_tuple_cost', '0.001', true)`,
+      );
+    }
+    const p = new SqlParams();
+    const sp = scopeParams(scope, p);
+    const steps = Array.from({ length: stepCount(scope.source) }, (_, i) => i + 1);
+    const { rows } = await q.query<{ reached: number[] }>(
+      'funnel.reached',
+      `${walkSql(scope, sp, p)}
+       SELECT ARRAY[${steps.map((n) => `(SELECT count(*) FROM s${n})`).join(', ')}]::int[] AS reached`,
+      p.values,
+    );
+    return rows[0]!.reached;
+  },
+
   /** Sessions reaching each step, and the median times between steps. */
   async walk(q: Queryable, scope: FunnelScope): Promise<FunnelWalkResult> {
     const p = new SqlParams();
