@@ -63,8 +63,10 @@ export async function loadBenchDataset(
     }
     await db.query(
       'bench.conversions',
-      `INSERT INTO conversions (goal_id, event_id, event_time, website_id, session_id, value, currency, is_bot, definition_version)
-       SELECT 'goal_' || lpad(substr(e.path, 4), 21, '0'), e.event_id, e.event_time, e.website_id, e.session_id, 9.99, 'USD', e.is_bot, 1
+      `INSERT INTO conversions (goal_id, event_id, event_time, website_id, session_id, value, currency, is_bot, definition_version,
+                                utm_source, utm_medium, referrer_domain)
+       SELECT 'goal_' || lpad(substr(e.path, 4), 21, '0'), e.event_id, e.event_time, e.website_id, e.session_id, 9.99, 'USD', e.is_bot, 1,
+              e.utm_source, e.utm_medium, e.referrer_domain
          FROM events e WHERE e.website_id = $1 AND e.path LIKE '/p/%'`,
       [SITE],
     );

@@ -2,6 +2,7 @@ import {
   funnelStatsRepository,
   type FunnelScope,
 } from '../../shared/db/repositories/funnel-stats.repository.js';
+import { funnelWalkRepository } from '../../shared/db/repositories/funnel-walk.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import type { SessionScope } from '../../shared/db/repositories/stats.repository.js';
 import type { Website } from '../../shared/db/repositories/website.repository.js';
@@ -26,7 +27,16 @@ export async function funnelResults(
   funnel: FunnelView,
   scope: SessionScope,
 ): Promise<FunnelResults> {
-  const { reached } = await funnelStatsRepository.walk(db, savedScope(funnel, scope));
+  // Stored walks once they are complete for this definition; meanwhile (its backfill and the
+  // walk rebuild after it) the walk over the step matches written so far.
+  const reached =
+    funnel.walks_version === funnel.definition_version
+      ? await funnelWalkRepository.reached(db, {
+          ...scope,
+          funnelId: funnel.id,
+          steps: funnel.steps.length,
+        })
+      : await funnelStatsRepository.reached(db, savedScope(funnel, scope));
   const first = reached[0] ?? 0;
   return {
     funnel_id: funnel.id,

@@ -6,6 +6,7 @@ import {
   MAX_FUNNELS_PER_WEBSITE,
   type Funnel,
 } from '../../shared/db/repositories/funnel.repository.js';
+import { funnelWalkRepository } from '../../shared/db/repositories/funnel-walk.repository.js';
 import { goalRepository, type StepGoal } from '../../shared/db/repositories/goal.repository.js';
 import type { Queryable } from '../../shared/db/pool.js';
 import type { Website } from '../../shared/db/repositories/website.repository.js';
@@ -37,23 +38,32 @@ function translate(err: unknown): unknown {
   return err;
 }
 
-/** The steps' backfill states as the funnel's one (see {@link FunnelView.backfill}). */
-export function combinedBackfill(steps: readonly StepGoal[]): BackfillStatus | null {
+/**
+ * The steps' backfill states as the funnel's one (see {@link FunnelView.backfill}). It is done
+ * only once the funnel's stored walks are rebuilt after the steps (`f.walks_version`): until
+ * then it stays `running` at 0.99 at most.
+ */
+export function combinedBackfill(
+  f: Pick<Funnel, 'walks_version' | 'definition_version'>,
+  steps: readonly StepGoal[],
+): BackfillStatus | null {
   const all = steps.map((s) => s.backfill).filter((b): b is BackfillStatus => b !== null);
   if (all.length === 0) return null;
   const has = (state: BackfillStatus['state']) => all.some((b) => b.state === state);
+  const walked = f.walks_version === f.definition_version;
   const state = has('failed')
     ? 'failed'
-    : has('running') || (has('done') && has('queued'))
+    : has('running') || (has('done') && has('queued')) || (!has('queued') && !walked)
       ? 'running'
       : has('queued')
         ? 'queued'
         : 'done';
+  const mean = all.reduce((s, b) => s + b.progress, 0) / all.length;
   const started = all.map((b) => b.started_at).filter((t): t is string => t !== null);
   const finished = all.map((b) => b.finished_at).filter((t): t is string => t !== null);
   return {
     state,
-    progress: Math.round((all.reduce((s, b) => s + b.progress, 0) / all.length) * 10_000) / 10_000,
+    progress: Math.round((walked ? mean : Math.min(mean, 0.99)) * 10_000) / 10_000,
     events_scanned: all.reduce((s, b) => s + b.events_scanned, 0),
     started_at: started.length === 0 ? null : started.sort()[0]!,
     finished_at: state === 'done' && finished.length > 0 ? finished.sort().at(-1)! : null,
@@ -108,7 +118,7 @@ export class FunnelService {
         throw translate(err);
       });
     await this.handOff(view, []);
-    return { ...view, backfill: combinedBackfill(view.steps) };
+    return { ...view, backfill: combinedBackfill(view, view.steps) };
   }
 
   /**
@@ -129,7 +139,10 @@ export class FunnelService {
         const f = await this.find(q, website, raw, field, onOtherSite, true);
         const [current] = await this.withSteps(q, [f]);
         const next = change(fieldsOf(current!));
-        const stepsChanged = !sameConditions(current!.steps, next.steps);
+        // A new conversion window changes every stored walk: it is rebuilt as for new steps.
+        const stepsChanged =
+          !sameConditions(current!.steps, next.steps) ||
+          current!.window_seconds !== next.window_seconds;
         const updated = await funnelRepository.update(q, f.id, next, stepsChanged);
         if (!stepsChanged) {
           // The same conditions: labels change in place, the matches stay.
@@ -145,7 +158,7 @@ export class FunnelService {
         throw translate(err);
       });
     await this.handOff(replaced.length > 0 ? view : { ...view, steps: [] }, replaced);
-    return { ...view, backfill: combinedBackfill(view.steps) };
+    return { ...view, backfill: combinedBackfill(view, view.steps) };
   }
 
   async delete(
@@ -154,14 +167,14 @@ export class FunnelService {
     field: string,
     onOtherSite?: (f: Funnel) => never,
   ): Promise<void> {
-    const steps = await this.deps.db.tx(async (q) => {
+    const { id, steps } = await this.deps.db.tx(async (q) => {
       const f = await this.find(q, website, raw, field, onOtherSite, true);
       const ids = (await goalRepository.stepsOfFunnels(q, [f.id])).map((s) => s.id);
       if (!(await funnelRepository.delete(q, f.id))) throw notFound('funnel', field);
-      return ids;
+      return { id: f.id, steps: ids };
     });
     await handOffGoalWrites(this.deps, website.id, []);
-    this.purge(website.id, steps);
+    this.purge(website.id, steps, id);
   }
 
   private async find(
@@ -189,7 +202,7 @@ export class FunnelService {
     );
     return funnels.map((f) => {
       const own = steps.filter((s) => s.funnel_id === f.id);
-      return { ...f, steps: own, backfill: combinedBackfill(own) };
+      return { ...f, steps: own, backfill: combinedBackfill(f, own) };
     });
   }
 
@@ -223,8 +236,12 @@ export class FunnelService {
     this.purge(view.website_id, replaced);
   }
 
-  /** Deletes the matches of step goals that no longer exist, in batches, in the background. */
-  private purge(websiteId: string, goalIds: readonly string[]): void {
+  /**
+   * Deletes the matches of step goals that no longer exist, and a deleted funnel's stored
+   * walks, in batches, in the background. (Walks of replaced steps are deleted by the rebuild
+   * for the new ones; results do not read them meanwhile.)
+   */
+  private purge(websiteId: string, goalIds: readonly string[], deletedFunnel?: string): void {
     if (goalIds.length === 0) return;
     const run = async () => {
       let total = 0;
@@ -232,6 +249,9 @@ export class FunnelService {
         const n = await conversionRepository.deleteForGoals(this.deps.db, goalIds, PURGE_BATCH);
         total += n;
         if (n < PURGE_BATCH) break;
+      }
+      for (let n = PURGE_BATCH; deletedFunnel !== undefined && n === PURGE_BATCH; total += n) {
+        n = await funnelWalkRepository.deleteForFunnel(this.deps.db, deletedFunnel, PURGE_BATCH);
       }
       this.deps.logger.info(
         { website_id: websiteId, steps: goalIds.length, rows: total },

@@ -9,6 +9,9 @@ export interface ConvertedEvent {
   session_id: string;
   is_bot: boolean;
   seq?: number;
+  utm_source?: string | null;
+  utm_medium?: string | null;
+  referrer_domain?: string | null;
 }
 
 /**
@@ -31,6 +34,10 @@ export function conversionRow(
     is_bot: ev.is_bot,
     definition_version: goal.definition_version,
     seq: ev.seq ?? 0,
+    funnel_id: goal.funnel_id ?? null,
+    utm_source: ev.utm_source ?? null,
+    utm_medium: ev.utm_medium ?? null,
+    referrer_domain: ev.referrer_domain ?? null,
   };
 }
 

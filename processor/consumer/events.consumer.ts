@@ -20,6 +20,10 @@ import type { Logger } from '../../shared/logger.js';
 import { matchEvent } from '../../shared/matching/goal-matcher.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { conversionRow, isPermanentDbError } from './conversions.js';
+import {
+  funnelWalkRepository,
+  type WalkKey,
+} from '../../shared/db/repositories/funnel-walk.repository.js';
 import { deadLetterHeaders } from './dead-letter.headers.js';
 import { DurableCommits } from './durable-commits.js';
 import { ProcessorMetrics } from './processor.metrics.js';
@@ -226,6 +230,7 @@ interface WriteTimings {
   events_ms: number;
   sessions_ms: number;
   conversions_ms: number;
+  walks_ms: number;
   tx_ms: number;
 }
 
@@ -235,6 +240,7 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
     events_ms: 0,
     sessions_ms: 0,
     conversions_ms: 0,
+    walks_ms: 0,
     tx_ms: 0,
   };
   let lapAt = performance.now();
@@ -299,6 +305,10 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
         written = conversions.filter((c) => keys.has(`${c.goal_id}|${c.event_id}`));
       }
       t.conversions_ms = lap();
+      // The walks of the sessions whose funnel step matches this batch wrote; this
+      // transaction holds their sessions' row locks (the upsert above).
+      await funnelWalkRepository.refresh(q, walkKeys(written));
+      t.walks_ms = lap();
       return {
         conversions: steps.size === 0 ? written : written.filter((c) => !steps.has(c.goal_id)),
         byEvent: new Map(fresh.map((r) => [r.event_id, r])),
@@ -317,7 +327,7 @@ async function writeItems(deps: Deps, items: Item[]): Promise<Written> {
     if (deps.copy === false || !isUniqueViolation(err)) throw err;
     written = await commit(false);
   }
-  t.tx_ms += t.events_ms + t.sessions_ms + t.conversions_ms + lap();
+  t.tx_ms += t.events_ms + t.sessions_ms + t.conversions_ms + t.walks_ms + lap();
   deps.metrics.transactionSeconds.observe(t.tx_ms / 1000);
   if (deps.logger.isLevelEnabled('debug')) {
     deps.logger.debug(
@@ -408,4 +418,17 @@ async function withRetry<T>(
       await payload.heartbeat().catch(() => undefined);
     }
   }
+}
+
+/** The (funnel, session) pairs of these conversions' step matches, in lock order. */
+function walkKeys(rows: readonly ConversionRow[]): WalkKey[] {
+  const keys = new Map<string, WalkKey>();
+  for (const c of rows) {
+    if (c.funnel_id === null) continue;
+    const k = `${c.funnel_id}\u0000${c.session_id}`;
+    if (!keys.has(k)) {
+      keys.set(k, { funnel_id: c.funnel_id, session_id: c.session_id, website_id: c.website_id });
+    }
+  }
+  return [...keys.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
 }

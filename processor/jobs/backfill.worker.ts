@@ -26,6 +26,7 @@ import { compileGoal, type CompiledGoal } from '../../shared/matching/goal-match
 import type { GoalDefinition } from '../../shared/goals/goal-definition.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { conversionRow } from '../consumer/conversions.js';
+import { rebuildFunnelWalks } from './funnel-walks.js';
 
 export interface BackfillDeps {
   db: Db;
@@ -137,6 +138,8 @@ export async function runBackfill(
     return 'superseded';
   }
   await run.finish();
+  // A funnel step: once its funnel's last step is done, its stored walks are rebuilt.
+  if (def.funnel_id) await rebuildFunnelWalks(deps, def.funnel_id);
   return 'done';
 }
 
@@ -456,6 +459,9 @@ const NO_EVENT: ScannedEvent = {
   properties: null,
   is_bot: false,
   seq: 0,
+  utm_source: null,
+  utm_medium: null,
+  referrer_domain: null,
 };
 
 const round = (p: number) => Math.round(p * 10_000) / 10_000;

@@ -1,3 +1,4 @@
+import { funnelWalkRepository } from '../../shared/db/repositories/funnel-walk.repository.js';
 import type { Queue, Worker } from 'bullmq';
 import { conversionRepository } from '../../shared/db/repositories/conversion.repository.js';
 import { eventRepository } from '../../shared/db/repositories/event.repository.js';
@@ -12,12 +13,14 @@ export interface RetentionResult {
   event_chunks: number;
   conversion_chunks: number;
   sessions: number;
+  funnel_walks: number;
 }
 
 /**
  * Drops event and conversion chunks entirely older than `retentionDays` (`drop_chunks`, so a
  * chunk goes only once all of it is past the cutoff: data lives between retentionDays and
- * retentionDays + chunk interval), and deletes the sessions that ended before the cutoff.
+ * retentionDays + chunk interval), and deletes the sessions and stored funnel walks that
+ * ended before the cutoff.
  */
 export async function dropExpired(
   db: Db,
@@ -29,11 +32,13 @@ export async function dropExpired(
   const events = await eventRepository.dropChunksOlderThan(db, cutoff);
   const conversions = await conversionRepository.dropChunksOlderThan(db, cutoff);
   const sessions = await sessionRepository.deleteEndedBefore(db, cutoff);
+  const walks = await funnelWalkRepository.deleteEndedBefore(db, cutoff);
   const result = {
     cutoff: cutoff.toISOString(),
     event_chunks: events.length,
     conversion_chunks: conversions.length,
     sessions,
+    funnel_walks: walks,
   };
   logger.info(result, 'retention_done');
   return result;

@@ -66,6 +66,10 @@ describe('processor: retention job', () => {
           is_bot: false,
           definition_version: 1,
           seq: 0,
+          funnel_id: null,
+          utm_source: null,
+          utm_medium: null,
+          referrer_domain: null,
         })),
       );
     });

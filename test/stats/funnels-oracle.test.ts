@@ -153,6 +153,48 @@ function generate(websiteId: string): Session[] {
     }
     sessions.push({ id, isBot, utm, events });
   }
+  // Two sessions that reached the steps before New York's midnight of June 12 and again after
+  // it, 7 and 3 hours apart: a window starting at that midnight walks them again over its own
+  // matches (the stored walk starts before it), found through the index of sessions whose
+  // step-1 matches span more than 6 hours, and through step 1 within 6 hours before the window.
+  const edge = DAY0 + 2 * 86_400_000;
+  for (const [k, gapH] of [
+    [SESSIONS, 7],
+    [SESSIONS + 1, 3],
+  ] as const) {
+    const at = (ms: number) => new Date(ms).toISOString();
+    const ev = (ms: number, step: 1 | 2 | 3): EventMessage => ({
+      ...EVENT_DEFAULTS,
+      event_id: randomUUID(),
+      seq: 0,
+      event_time: at(ms),
+      received_at: at(ms),
+      website_id: websiteId,
+      session_id: `fs${k}`,
+      visitor_id: `v${k}`,
+      type: step === 1 ? 'pageview' : 'event',
+      event_name: step === 1 ? null : step === 2 ? 'signup_started' : 'signup_done',
+      path: step === 1 ? '/pricing' : '/signup',
+      channel: 'direct',
+      utm_source: null,
+      utm_medium: null,
+      bot_score: 0,
+      is_bot: false,
+    });
+    const t0 = edge - gapH * 3_600_000;
+    sessions.push({
+      id: `fs${k}`,
+      isBot: false,
+      utm: null,
+      events: [
+        ev(t0, 1),
+        ev(t0 + 60_000, 2),
+        ev(edge + 3_600_000, 1),
+        ev(edge + 3_660_000, 2),
+        ev(edge + 3_720_000, 3),
+      ],
+    });
+  }
   return sessions;
 }
 
@@ -197,12 +239,12 @@ describe('funnels match an independent oracle, before and after the events', () 
     return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
   };
 
+  /** The funnel's backfill as the API shows it: its steps' matches, then its stored walks. */
   const backfillDone = (funnelId: string) =>
     waitFor(`backfill of ${funnelId} done`, async () => {
-      const steps = await goalRepository.stepsOfFunnels(deps.db, [funnelId]);
-      return steps.length > 0 && steps.every((s) => s.backfill?.state === 'done')
-        ? true
-        : undefined;
+      const res = await call('GET', `/api/websites/${websiteId}/funnels/${funnelId}`);
+      const b = (res.body.data as { backfill: { state: string } | null }).backfill;
+      return b?.state === 'done' ? true : undefined;
     });
 
   beforeAll(async () => {
@@ -541,7 +583,36 @@ describe('funnels match an independent oracle, before and after the events', () 
     }
   });
 
-  it('deleting a funnel deletes its step matches; the other funnels keep theirs', async () => {
+  it('stored walks: complete for every funnel, each session’s walk over all its matches', async () => {
+    for (const [id, windowSeconds] of [
+      [ids.before, null],
+      [ids.after, null],
+      [ids.windowed, WINDOW_SECONDS],
+    ] as const) {
+      const { rows: f } = await deps.db.query<{ ready: boolean }>(
+        'test.walks_ready',
+        'SELECT walks_version = definition_version AS ready FROM funnels WHERE id = $1',
+        [id],
+      );
+      expect(f[0]!.ready).toBe(true);
+      const { rows } = await deps.db.query<{ session_id: string; reached: Date[]; last1: Date }>(
+        'test.walks',
+        'SELECT session_id, reached, last1 FROM funnel_walks WHERE funnel_id = $1',
+        [id],
+      );
+      const stored = Object.fromEntries(
+        rows.map((r) => [r.session_id, r.reached.map((t) => t.getTime())]),
+      );
+      const expected = Object.fromEntries(
+        sessions
+          .map((x) => [x.id, walk(x, -Infinity, Infinity, windowSeconds)] as const)
+          .filter(([, r]) => r.length > 0),
+      );
+      expect({ id, stored }).toEqual({ id, stored: expected });
+    }
+  });
+
+  it('deleting a funnel deletes its step matches and walks; the other funnels keep theirs', async () => {
     const steps = await goalRepository.stepsOfFunnels(deps.db, [ids.windowed, ids.before]);
     const count = async (funnel: string) => {
       const { rows } = await deps.db.query<{ n: number }>(
@@ -559,9 +630,20 @@ describe('funnels match an independent oracle, before and after the events', () 
       headers: { authorization: `Bearer ${KEY}` },
     });
     expect(res.statusCode).toBe(204);
-    await waitFor('the deleted funnel’s matches gone', async () =>
-      (await count(ids.windowed)) === 0 ? true : undefined,
+    const walks = async (funnel: string) => {
+      const { rows } = await deps.db.query<{ n: number }>(
+        'test.walk_rows',
+        'SELECT count(*)::int AS n FROM funnel_walks WHERE funnel_id = $1',
+        [funnel],
+      );
+      return rows[0]!.n;
+    };
+    const keptWalks = await walks(ids.before);
+    expect(keptWalks).toBeGreaterThan(0);
+    await waitFor('the deleted funnel’s matches and walks gone', async () =>
+      (await count(ids.windowed)) === 0 && (await walks(ids.windowed)) === 0 ? true : undefined,
     );
     expect(await count(ids.before)).toBe(kept);
+    expect(await walks(ids.before)).toBe(keptWalks);
   });
 });

@@ -6,8 +6,8 @@ import { qualifiesSql, scopeParams, type SessionScope } from './stats.repository
  * Attribution: the conversions of one goal in a window, each credited to one channel, from
  * the conversions the processor precomputed (their value is the goal's value, as the matcher
  * computed it) and the touch's attributes:
- * - `last_touch`: the converting event's own UTM source and medium and referrer domain (one
- *   primary-key probe of `events` per conversion);
+ * - `last_touch`: the converting event's own UTM source and medium and referrer domain, which
+ *   the conversion row carries (migration 017);
  * - `first_touch`, session scope: the session's landing (`sessions`: its first pageview's, else
  *   its first event's attributes), which is the session's first event in the window whenever
  *   the session started inside it;
@@ -52,9 +52,7 @@ export const attributionRepository = {
       `${alias}.utm_source, ${alias}.utm_medium, ${alias}.referrer_domain`;
     let touches: string;
     if (scope.model === 'last_touch') {
-      touches = `SELECT c.v, ${touch('e')} FROM c
-        JOIN events e ON e.event_id = c.event_id AND e.event_time = c.event_time
-                     AND e.website_id = ${sp.w}`;
+      touches = `SELECT c.v, ${touch('c')} FROM c`;
     } else if (scope.lookbackDays === null) {
       touches = `SELECT c.v, ${touch('s')} FROM c
         JOIN sessions s ON s.website_id = ${sp.w} AND s.session_id = c.session_id`;
@@ -73,7 +71,8 @@ export const attributionRepository = {
     const { rows } = await q.query<AttributionRow>(
       'attribution.by_channel',
       `WITH c AS MATERIALIZED (
-         SELECT c.event_id, c.event_time, c.session_id, coalesce(c.value, 0) AS v
+         SELECT c.event_id, c.event_time, c.session_id, coalesce(c.value, 0) AS v,
+                c.utm_source, c.utm_medium, c.referrer_domain
            FROM conversions c
           WHERE c.goal_id = ${p.add(scope.goalId)} AND c.website_id = ${sp.w}
             AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi}

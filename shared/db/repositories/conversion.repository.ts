@@ -16,6 +16,12 @@ export interface ConversionRow {
   definition_version: number;
   /** The event's arrival sequence within its request: orders same-time events (funnel steps). */
   seq: number;
+  /** A funnel step goal's funnel (its matches are walked per session); null for goals. */
+  funnel_id: string | null;
+  /** The converting event's touch, for last-touch attribution without reading `events`. */
+  utm_source: string | null;
+  utm_medium: string | null;
+  referrer_domain: string | null;
 }
 
 const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
@@ -29,6 +35,10 @@ const COLUMNS: ReadonlyArray<BulkColumn<ConversionRow>> = [
   ['is_bot', 'boolean'],
   ['definition_version', 'integer'],
   ['seq', 'smallint'],
+  ['funnel_id', 'text'],
+  ['utm_source', 'text'],
+  ['utm_medium', 'text'],
+  ['referrer_domain', 'text'],
 ];
 
 export const conversionRepository = {
@@ -234,7 +244,10 @@ export const backfillRepository = {
   async applySlice(
     q: Queryable,
     s: BackfillSlice,
-    goal: Pick<ConversionRow, 'goal_id' | 'value' | 'currency' | 'definition_version'>,
+    goal: Pick<
+      ConversionRow,
+      'goal_id' | 'value' | 'currency' | 'definition_version' | 'funnel_id'
+    >,
     condition: ConditionRenderer,
   ): Promise<SliceResult> {
     const p = new SqlParams();
@@ -243,17 +256,19 @@ export const backfillRepository = {
     // One scan of the slice: each event with its verdict, then the matches upserted, the
     // rejected ones' conversions deleted, and the count taken from the same rows.
     const sql = `WITH s AS MATERIALIZED (
-        SELECT e.event_id, e.event_time, e.session_id, e.is_bot, e.seq,
+        SELECT e.event_id, e.event_time, e.session_id, e.is_bot, e.seq, e.utm_source,
+               e.utm_medium, e.referrer_domain,
                COALESCE((${cond}), false) AS hit
           FROM ${s.table} e
          WHERE ${sliceWhere(p, s)}
       ), ins AS (
         INSERT INTO conversions
                (goal_id, event_id, event_time, website_id, session_id, value, currency, is_bot,
-                definition_version, seq)
+                definition_version, seq, funnel_id, utm_source, utm_medium, referrer_domain)
         SELECT ${g}, s.event_id, s.event_time, ${p.add(s.websiteId, 'text')}, s.session_id,
                ${p.add(goal.value, 'numeric')}, ${p.add(goal.currency, 'text')}, s.is_bot,
-               ${p.add(goal.definition_version, 'integer')}, s.seq
+               ${p.add(goal.definition_version, 'integer')}, s.seq,
+               ${p.add(goal.funnel_id, 'text')}, s.utm_source, s.utm_medium, s.referrer_domain
           FROM s WHERE s.hit
         ${UPSERT}
         RETURNING 1
@@ -297,7 +312,7 @@ export const backfillRepository = {
       condition ? 'backfill.read_slice_matching' : 'backfill.read_slice',
       `SELECT e.event_id, to_char(e.event_time AT TIME ZONE 'UTC', ${ISO_US}) AS event_time,
               e.website_id, e.session_id, e.type, e.event_name, e.hostname, e.path, e.querystring,
-              e.properties, e.is_bot, e.seq
+              e.properties, e.is_bot, e.seq, e.utm_source, e.utm_medium, e.referrer_domain
          FROM ${s.table} e WHERE ${where}`,
       p.values,
     );

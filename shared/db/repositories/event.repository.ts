@@ -24,6 +24,9 @@ export interface ScannedEvent {
   properties: Record<string, unknown> | null;
   is_bot: boolean;
   seq: number;
+  utm_source: string | null;
+  utm_medium: string | null;
+  referrer_domain: string | null;
 }
 
 /** An event's key: (event_id, event_time) is unique in `events`. */

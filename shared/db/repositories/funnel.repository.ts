@@ -10,12 +10,17 @@ export interface Funnel {
   /** The last step must follow the first within this many seconds; null = no limit. */
   window_seconds: number | null;
   definition_version: number;
+  /**
+   * The definition version whose stored walks are complete (migration 017); results count
+   * them only when it is the current one.
+   */
+  walks_version: number | null;
   created_at: Date;
   updated_at: Date;
 }
 
 const COLUMNS = `id, numeric_id::int AS numeric_id, website_id, name, window_seconds,
-  definition_version, created_at, updated_at`;
+  definition_version, walks_version, created_at, updated_at`;
 
 interface PgError {
   code?: string;

@@ -1,0 +1,113 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { funnelRepository } from '../../shared/db/repositories/funnel.repository.js';
+import { funnelWalkRepository } from '../../shared/db/repositories/funnel-walk.repository.js';
+import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
+import type { Db } from '../../shared/db/pool.js';
+import type { Logger } from '../../shared/logger.js';
+
+export interface WalkRebuildDeps {
+  db: Db;
+  logger: Logger;
+  /** Target duration of one slice's transaction (ms); slices widen or narrow towards it. */
+  sliceTargetMs: number;
+}
+
+export type WalkRebuildOutcome = 'done' | 'steps_pending' | 'superseded';
+
+const HOUR = 3_600_000;
+/** Rows of stale walks deleted per statement. */
+const STALE_BATCH = 10_000;
+/** How long a slice waits for a session row the live processor holds before it retries. */
+const LOCK_TIMEOUT_MS = 250;
+
+/**
+ * Rebuilds a saved funnel's stored walks once every step's backfill is done at its current
+ * version (called after each step's backfill; the last one to finish does the work), then
+ * marks them complete for the funnel's definition version, from which on its results count
+ * stored walks instead of walking matches.
+ *
+ * Deletes the walks left by replaced steps, then recomputes the walk of every session with a
+ * match of step 1, newest first, one time slice per transaction: the slice's `sessions` rows
+ * are locked first (the live processor holds them while it writes a session's matches and
+ * refreshes its walk), so each recomputation sees every match written before it. A slice that
+ * waits too long on the live processor gives way and is retried.
+ */
+export async function rebuildFunnelWalks(
+  deps: WalkRebuildDeps,
+  funnelId: string,
+): Promise<WalkRebuildOutcome> {
+  const { db } = deps;
+  const funnel = await funnelRepository.findByRef(db, { id: funnelId });
+  if (!funnel) return 'superseded';
+  const steps = await goalRepository.stepsOfFunnels(db, [funnelId]);
+  const pending = steps.some(
+    (s) => s.backfill?.state !== 'done' || s.backfill.definition_version !== s.definition_version,
+  );
+  if (pending) return 'steps_pending';
+  if (funnel.walks_version === funnel.definition_version) return 'done';
+  const version = funnel.definition_version;
+  const log = deps.logger.child({ funnel_id: funnelId, definition_version: version });
+  const startedAt = Date.now();
+  let stale = 0;
+  for (let n = STALE_BATCH; n === STALE_BATCH; stale += n) {
+    n = await funnelWalkRepository.deleteStale(db, funnelId, STALE_BATCH);
+  }
+  const step1 = steps[0]!;
+  const bounds = await funnelWalkRepository.step1Bounds(db, step1.id);
+  let sessions = 0;
+  let lastLogged = Date.now();
+  if (bounds !== null) {
+    const min = bounds.min.getTime();
+    let hi = bounds.max.getTime() + 1;
+    let width = HOUR;
+    while (hi > min) {
+      const lo = Math.max(min, hi - width);
+      const t0 = performance.now();
+      let n: number;
+      try {
+        n = await db.tx(async (q) => {
+          const ids = await funnelWalkRepository.lockStep1Sessions(
+            q,
+            funnel.website_id,
+            step1.id,
+            new Date(lo),
+            new Date(hi),
+            LOCK_TIMEOUT_MS,
+          );
+          await funnelWalkRepository.refresh(
+            q,
+            ids.map((id) => ({ funnel_id: funnelId, session_id: id, website_id: funnel.website_id })),
+          );
+          return ids.length;
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55P03') throw err;
+        await sleep(LOCK_TIMEOUT_MS);
+        continue; // the live processor held a session: the same slice again
+      }
+      sessions += n;
+      hi = lo;
+      const ms = performance.now() - t0;
+      width = Math.round(
+        width * Math.min(4, Math.max(0.25, deps.sliceTargetMs / Math.max(ms, 1))),
+      );
+      if (Date.now() - lastLogged >= 2_000) {
+        lastLogged = Date.now();
+        const current = await funnelRepository.findByRef(db, { id: funnelId });
+        if (current?.definition_version !== version) return 'superseded';
+        log.info(
+          { sessions, progress: Math.round(((bounds.max.getTime() - hi) / (bounds.max.getTime() - min || 1)) * 1000) / 1000 },
+          'funnel_walks_rebuild_progress',
+        );
+      }
+    }
+  }
+  // The rebuilt pages all-visible, so that results read the walks from their index alone.
+  await funnelWalkRepository.vacuum(db);
+  if (!(await funnelWalkRepository.markReady(db, funnelId, version))) return 'superseded';
+  log.info(
+    { sessions, stale, seconds: (Date.now() - startedAt) / 1000 },
+    'funnel_walks_rebuilt',
+  );
+  return 'done';
+}
