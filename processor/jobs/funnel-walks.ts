@@ -76,7 +76,11 @@ export async function rebuildFunnelWalks(
           );
           await funnelWalkRepository.refresh(
             q,
-            ids.map((id) => ({ funnel_id: funnelId, session_id: id, website_id: funnel.website_id })),
+            ids.map((id) => ({
+              funnel_id: funnelId,
+              session_id: id,
+              website_id: funnel.website_id,
+            })),
           );
           return ids.length;
         });
@@ -88,15 +92,18 @@ export async function rebuildFunnelWalks(
       sessions += n;
       hi = lo;
       const ms = performance.now() - t0;
-      width = Math.round(
-        width * Math.min(4, Math.max(0.25, deps.sliceTargetMs / Math.max(ms, 1))),
-      );
+      width = Math.round(width * Math.min(4, Math.max(0.25, deps.sliceTargetMs / Math.max(ms, 1))));
       if (Date.now() - lastLogged >= 2_000) {
         lastLogged = Date.now();
         const current = await funnelRepository.findByRef(db, { id: funnelId });
         if (current?.definition_version !== version) return 'superseded';
         log.info(
-          { sessions, progress: Math.round(((bounds.max.getTime() - hi) / (bounds.max.getTime() - min || 1)) * 1000) / 1000 },
+          {
+            sessions,
+            progress:
+              Math.round(((bounds.max.getTime() - hi) / (bounds.max.getTime() - min || 1)) * 1000) /
+              1000,
+          },
           'funnel_walks_rebuild_progress',
         );
       }
@@ -105,9 +112,6 @@ export async function rebuildFunnelWalks(
   // The rebuilt pages all-visible, so that results read the walks from their index alone.
   await funnelWalkRepository.vacuum(db);
   if (!(await funnelWalkRepository.markReady(db, funnelId, version))) return 'superseded';
-  log.info(
-    { sessions, stale, seconds: (Date.now() - startedAt) / 1000 },
-    'funnel_walks_rebuilt',
-  );
+  log.info({ sessions, stale, seconds: (Date.now() - startedAt) / 1000 }, 'funnel_walks_rebuilt');
   return 'done';
 }
