@@ -260,7 +260,9 @@ export const rybbitFunnelRoutes: FastifyPluginAsyncTypebox<
           steps,
           await rawEventsScope(deps.db, website, req.query, 'analysis'),
         );
-        const rows = await funnelStatsRepository.stepSessions(deps.db, scope, step, mode, page);
+        const rows = await deps.db.tx((q) =>
+          funnelStatsRepository.stepSessions(q, scope, step, mode, page),
+        );
         return { data: rows.map(toSessionView) };
       },
     );

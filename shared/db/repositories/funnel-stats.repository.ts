@@ -62,16 +62,19 @@ function matchesCte(scope: FunnelScope, sp: ScopeParams, p: SqlParams): string {
   const mask = [...bits.values()]
     .map(({ cond, bits: b }) => `CASE WHEN (${cond(p)}) THEN ${b} ELSE 0 END`)
     .join(' | ');
+  const any = [...bits.values()].map(({ cond }) => `(${cond(p)})`).join(' OR ');
   return `m AS MATERIALIZED (
     SELECT ${mask} AS mask, e.session_id, e.event_time AS t, e.seq AS q, e.event_id AS i
       FROM events e
      WHERE e.website_id = ${sp.w} AND e.event_time >= ${sp.lo} AND e.event_time < ${sp.hi}
-       AND (${mask}) <> 0)`;
+       AND (${any}))`;
 }
 
 /**
  * CTEs `s1` … `sk`: per qualifying session, where it reached each step (t, q, i) and step 1's
- * time. Sessions are checked at step 1; every later step joins the one before.
+ * time. Sessions are checked at step 1; `r` keeps, once, the later steps' matches of the
+ * sessions that reached step 1, after it (and within the window), so every later step reads
+ * those few rows instead of all matches.
  */
 function walkCtes(k: number, windowSeconds: string | null, qualifies: string): string {
   const ctes = [
@@ -80,13 +83,21 @@ function walkCtes(k: number, windowSeconds: string | null, qualifies: string): s
         FROM m WHERE m.mask & 1 <> 0 AND ${qualifies}
        ORDER BY m.session_id, m.t, m.q, m.i)`,
   ];
-  for (let n = 2; n <= k; n++) {
-    const within = windowSeconds === null ? '' : `AND m.t <= p.t1 + ${windowSeconds}`;
+  if (k < 2) return ctes.join(',\n');
+  const within = windowSeconds === null ? '' : `AND m.t <= p.t1 + ${windowSeconds}`;
+  ctes.push(`r AS MATERIALIZED (
+      SELECT m.mask, m.session_id, m.t, m.q, m.i, p.t1
+        FROM m JOIN s1 p ON p.session_id = m.session_id
+       WHERE m.mask & ~1 <> 0 AND (m.t, m.q, m.i) > (p.t, p.q, p.i) ${within})`);
+  ctes.push(`s2 AS MATERIALIZED (
+      SELECT DISTINCT ON (r.session_id) r.session_id, r.t, r.q, r.i, r.t1
+        FROM r WHERE r.mask & 2 <> 0 ORDER BY r.session_id, r.t, r.q, r.i)`);
+  for (let n = 3; n <= k; n++) {
     ctes.push(`s${n} AS MATERIALIZED (
-      SELECT DISTINCT ON (m.session_id) m.session_id, m.t, m.q, m.i, p.t1
-        FROM m JOIN s${n - 1} p ON p.session_id = m.session_id
-       WHERE m.mask & ${1 << (n - 1)} <> 0 AND (m.t, m.q, m.i) > (p.t, p.q, p.i) ${within}
-       ORDER BY m.session_id, m.t, m.q, m.i)`);
+      SELECT DISTINCT ON (r.session_id) r.session_id, r.t, r.q, r.i, r.t1
+        FROM r JOIN s${n - 1} p ON p.session_id = r.session_id
+       WHERE r.mask & ${1 << (n - 1)} <> 0 AND (r.t, r.q, r.i) > (p.t, p.q, p.i)
+       ORDER BY r.session_id, r.t, r.q, r.i)`);
   }
   return ctes.join(',\n');
 }
@@ -118,21 +129,28 @@ export interface FunnelWalkResult {
   medianToConvert: number | null;
 }
 
+/**
+ * Ad-hoc steps scan the window's events. In a transaction, `q` lets that scan run on parallel
+ * workers (the planner overestimates the rows that match a step, and with them the cost of
+ * gathering them) and keeps a long window's matches in memory instead of spilling them.
+ */
+async function tuneForScan(q: Queryable, scope: FunnelScope): Promise<void> {
+  if (scope.source.kind !== 'adhoc') return;
+  await q.query(
+    'funnel.scan_settings',
+    `SELECT set_config('parallel_setup_cost', '10', true),
+            set_config('parallel_tuple_cost', '0.001', true),
+            set_config('work_mem', '128MB', true)`,
+  );
+}
+
 export const funnelStatsRepository = {
   /**
-   * Sessions reaching each step, step 1 first (the walk without its medians). Ad-hoc steps
-   * scan the window's events: in a transaction, `q` lets that scan run on parallel workers
-   * (the planner overestimates the rows that match a step, and with them the cost of
-   * gathering them).
+   * Sessions reaching each step, step 1 first (the walk without its medians). Run ad-hoc
+   * walks in a transaction (see tuneForScan).
    */
   async reached(q: Queryable, scope: FunnelScope): Promise<number[]> {
-    if (scope.source.kind === 'adhoc') {
-      await q.query(
-        'funnel.parallel_scan',
-        `SELECT set_config('parallel_setup_cost', '10', true),
-                set_config('parallel_tuple_cost', '0.001', true)`,
-      );
-    }
+    await tuneForScan(q, scope);
     const p = new SqlParams();
     const sp = scopeParams(scope, p);
     const steps = Array.from({ length: stepCount(scope.source) }, (_, i) => i + 1);
@@ -147,6 +165,7 @@ export const funnelStatsRepository = {
 
   /** Sessions reaching each step, and the median times between steps. */
   async walk(q: Queryable, scope: FunnelScope): Promise<FunnelWalkResult> {
+    await tuneForScan(q, scope);
     const p = new SqlParams();
     const sp = scopeParams(scope, p);
     const k = stepCount(scope.source);
@@ -183,6 +202,7 @@ export const funnelStatsRepository = {
   ): Promise<ConvertingSessionRow[]> {
     const k = stepCount(scope.source);
     if (mode === 'dropped' && step >= k) return [];
+    await tuneForScan(q, scope);
     const p = new SqlParams();
     const sp = scopeParams(scope, p);
     const picked =
