@@ -2,6 +2,7 @@ import {
   funnelStatsRepository,
   type FunnelScope,
 } from '../../shared/db/repositories/funnel-stats.repository.js';
+import { funnelWalkRepository } from '../../shared/db/repositories/funnel-walk.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import { SqlParams } from '../../shared/db/sql-params.js';
 import type { SessionScope } from '../../shared/db/repositories/stats.repository.js';
@@ -78,7 +79,7 @@ export async function funnelSummary(db: Db, funnels: readonly FunnelView[], scop
   const picked = funnels.filter((f) => f.steps.length >= 2).slice(0, SUMMARY_FUNNELS);
   const out = [];
   for (const f of picked) {
-    const w = await funnelStatsRepository.walk(db, savedScope(f, scope));
+    const w = await walkWithMedians(db, f, scope);
     out.push({
       funnel_id: f.numeric_id,
       steps: w.reached.map((sessions, i) => ({
@@ -98,4 +99,17 @@ export async function funnelSummary(db: Db, funnels: readonly FunnelView[], scop
     truncated: funnels.filter((f) => f.steps.length >= 2).length > SUMMARY_FUNNELS,
     funnels: out,
   };
+}
+
+/** A saved funnel's walk with medians: from its stored walks once they are complete. */
+async function walkWithMedians(db: Db, f: FunnelView, scope: SessionScope) {
+  if (f.walks_version !== f.definition_version) {
+    return funnelStatsRepository.walk(db, savedScope(f, scope));
+  }
+  const w = await funnelWalkRepository.reachedWithMedians(db, {
+    ...scope,
+    funnelId: f.id,
+    steps: f.steps.length,
+  });
+  return { reached: w.reached, medianToNext: w.toNext, medianToConvert: w.toConvert };
 }

@@ -81,6 +81,28 @@ export interface FunnelReachScope extends SessionScope {
   steps: number;
 }
 
+/**
+ * The stored walks of a window [lo, hi): a stored walk is the window's walk when its step 1
+ * lies in the window, cut at `hi`; sessions that reached step 1 before the window and matched
+ * it again inside are walked again over the window's matches (CTE `walked`), found by two
+ * small index ranges: step 1 at most 6 hours before `lo`, and the rare longer sessions.
+ */
+function windowWalksSql(scope: FunnelReachScope, p: SqlParams) {
+  const sp = scopeParams(scope, p);
+  const f = p.add(scope.funnelId, 'text');
+  const steps = Array.from({ length: scope.steps }, (_, i) => i + 1);
+  const sql = `WITH RECURSIVE pairs AS (
+         SELECT w.funnel_id, w.session_id FROM funnel_walks w
+          WHERE w.funnel_id = ${f} AND w.t1 >= ${sp.lo} - ${LONG_SPAN} AND w.t1 < ${sp.lo}
+            AND w.last1 >= ${sp.lo} AND ${qualifiesSql(scope, sp, p, 'w')}
+         UNION
+         SELECT w.funnel_id, w.session_id FROM funnel_walks w
+          WHERE w.funnel_id = ${f} AND w.last1 >= ${sp.lo} AND w.last1 - w.t1 > ${LONG_SPAN}
+            AND w.t1 < ${sp.lo} - ${LONG_SPAN} AND ${qualifiesSql(scope, sp, p, 'w')}),
+       ${walkCtes(sp.lo, sp.hi)}`;
+  return { sql, sp, f, steps };
+}
+
 export const funnelWalkRepository = {
   /**
    * Recomputes the walks of these (funnel, session) pairs over all their matches: upserts the
@@ -213,28 +235,15 @@ export const funnelWalkRepository = {
   },
 
   /**
-   * Sessions of the scope reaching each step of a saved funnel whose walks are complete. A
-   * stored walk is the window's walk when its step 1 lies in the window, cut at `hi`; sessions
-   * that reached step 1 before the window and matched it again inside are walked again over
-   * the window's matches (found by two small index ranges: step 1 at most 6 hours before `lo`,
-   * and the rare longer sessions).
+   * Sessions of the scope reaching each step of a saved funnel whose walks are complete (see
+   * {@link windowWalksSql}).
    */
   async reached(q: Queryable, scope: FunnelReachScope): Promise<number[]> {
     const p = new SqlParams();
-    const sp = scopeParams(scope, p);
-    const f = p.add(scope.funnelId, 'text');
-    const steps = Array.from({ length: scope.steps }, (_, i) => i + 1);
+    const { sql, sp, f, steps } = windowWalksSql(scope, p);
     const { rows } = await q.query<{ reached: number[] }>(
       'funnel_walk.reached',
-      `WITH RECURSIVE pairs AS (
-         SELECT w.funnel_id, w.session_id FROM funnel_walks w
-          WHERE w.funnel_id = ${f} AND w.t1 >= ${sp.lo} - ${LONG_SPAN} AND w.t1 < ${sp.lo}
-            AND w.last1 >= ${sp.lo} AND ${qualifiesSql(scope, sp, p, 'w')}
-         UNION
-         SELECT w.funnel_id, w.session_id FROM funnel_walks w
-          WHERE w.funnel_id = ${f} AND w.last1 >= ${sp.lo} AND w.last1 - w.t1 > ${LONG_SPAN}
-            AND w.t1 < ${sp.lo} - ${LONG_SPAN} AND ${qualifiesSql(scope, sp, p, 'w')}),
-       ${walkCtes(sp.lo, sp.hi)},
+      `${sql},
        inside AS (
          SELECT ${steps.map((n) => `count(*) FILTER (WHERE w.reached[${n}] < ${sp.hi}) AS n${n}`).join(', ')}
            FROM funnel_walks w
@@ -248,5 +257,44 @@ export const funnelWalkRepository = {
       p.values,
     );
     return rows[0]!.reached;
+  },
+
+  /**
+   * The sessions reaching each step and the exact median seconds between consecutive steps
+   * and from step 1 to the last, over the sessions that reached both, from the stored walks.
+   */
+  async reachedWithMedians(
+    q: Queryable,
+    scope: FunnelReachScope,
+  ): Promise<{ reached: number[]; toNext: Array<number | null>; toConvert: number | null }> {
+    const p = new SqlParams();
+    const { sql, sp, f, steps } = windowWalksSql(scope, p);
+    const k = scope.steps;
+    const median = (to: number, from: number) =>
+      `percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM x.reached[${to}] - x.reached[${from}]))
+         FILTER (WHERE x.reached[${to}] < ${sp.hi})`;
+    const { rows } = await q.query<{
+      reached: number[];
+      to_next: Array<number | null>;
+      to_convert: number | null;
+    }>(
+      'funnel_walk.reached_with_medians',
+      `${sql},
+       x AS (
+         SELECT w.reached FROM funnel_walks w
+          WHERE w.funnel_id = ${f} AND w.t1 >= ${sp.lo} AND w.t1 < ${sp.hi}
+            AND ${qualifiesSql(scope, sp, p, 'w')}
+         UNION ALL
+         SELECT k.reached FROM walked k)
+       SELECT ARRAY[${steps.map((n) => `count(*) FILTER (WHERE x.reached[${n}] < ${sp.hi})`).join(', ')}]::int[]
+                AS reached,
+              ARRAY[${steps.map((n) => (n < k ? median(n + 1, n) : 'NULL')).join(', ')}]::float8[]
+                AS to_next,
+              ${median(k, 1)}::float8 AS to_convert
+         FROM x`,
+      p.values,
+    );
+    const r = rows[0]!;
+    return { reached: r.reached, toNext: r.to_next, toConvert: r.to_convert };
   },
 };
