@@ -31,28 +31,34 @@ const LONG_SPAN = `interval '6 hours'`;
 
 /**
  * CTEs `st` (the funnels' step goals and windows) and `walked(funnel_id, session_id, t1,
- * reached)`: the walks of the pairs of CTE `pairs(funnel_id, session_id)` over their matches
+ * reached)`: the walks of the pairs of CTE `pairs(funnel_id, session_id, website_id)` over their matches
  * in [lo, hi) (SQL expressions). Needs WITH RECURSIVE; pairs without a step-1 match are absent.
  */
 function walkCtes(lo: string, hi: string): string {
+  // The session's own span bounds every probe, so each reads the one or two chunks it lies in.
   const probe = (alias: string, after: string) => `CROSS JOIN LATERAL (
       SELECT c.event_time, c.seq, c.event_id FROM conversions c
        WHERE c.funnel_id IS NOT NULL AND c.session_id = ${alias}.session_id
          AND c.goal_id = st.goal_id AND c.event_time >= ${lo} AND c.event_time < ${hi}
-         AND ${after}
+         AND c.event_time >= ${alias}.s_lo AND c.event_time <= ${alias}.s_hi AND ${after}
        ORDER BY c.event_time, c.seq, c.event_id LIMIT 1) m`;
   return `st AS (
       SELECT g.funnel_id, g.step_order, g.id AS goal_id, f.window_seconds
         FROM goals g JOIN funnels f ON f.id = g.funnel_id
        WHERE g.funnel_id IN (SELECT DISTINCT funnel_id FROM pairs)),
+    b AS (
+      SELECT p.funnel_id, p.session_id,
+             coalesce(s.started_at, '-infinity') AS s_lo, coalesce(s.ended_at, 'infinity') AS s_hi
+        FROM pairs p LEFT JOIN sessions s
+          ON s.website_id = p.website_id AND s.session_id = p.session_id),
     w AS (
-      SELECT p.funnel_id, p.session_id, 1 AS n, m.event_time AS t, m.seq AS q, m.event_id AS i,
-             m.event_time AS t1, ARRAY[m.event_time] AS reached
-        FROM pairs p JOIN st ON st.funnel_id = p.funnel_id AND st.step_order = 1
-        ${probe('p', 'true')}
+      SELECT b.funnel_id, b.session_id, b.s_lo, b.s_hi, 1 AS n, m.event_time AS t, m.seq AS q,
+             m.event_id AS i, m.event_time AS t1, ARRAY[m.event_time] AS reached
+        FROM b JOIN st ON st.funnel_id = b.funnel_id AND st.step_order = 1
+        ${probe('b', 'true')}
       UNION ALL
-      SELECT w.funnel_id, w.session_id, w.n + 1, m.event_time, m.seq, m.event_id, w.t1,
-             w.reached || m.event_time
+      SELECT w.funnel_id, w.session_id, w.s_lo, w.s_hi, w.n + 1, m.event_time, m.seq,
+             m.event_id, w.t1, w.reached || m.event_time
         FROM w JOIN st ON st.funnel_id = w.funnel_id AND st.step_order = w.n + 1
         ${probe(
           'w',
@@ -92,11 +98,11 @@ function windowWalksSql(scope: FunnelReachScope, p: SqlParams) {
   const f = p.add(scope.funnelId, 'text');
   const steps = Array.from({ length: scope.steps }, (_, i) => i + 1);
   const sql = `WITH RECURSIVE pairs AS (
-         SELECT w.funnel_id, w.session_id FROM funnel_walks w
+         SELECT w.funnel_id, w.session_id, w.website_id FROM funnel_walks w
           WHERE w.funnel_id = ${f} AND w.t1 >= ${sp.lo} - ${LONG_SPAN} AND w.t1 < ${sp.lo}
             AND w.last1 >= ${sp.lo} AND ${qualifiesSql(scope, sp, p, 'w')}
          UNION
-         SELECT w.funnel_id, w.session_id FROM funnel_walks w
+         SELECT w.funnel_id, w.session_id, w.website_id FROM funnel_walks w
           WHERE w.funnel_id = ${f} AND w.last1 >= ${sp.lo} AND w.last1 - w.t1 > ${LONG_SPAN}
             AND w.t1 < ${sp.lo} - ${LONG_SPAN} AND ${qualifiesSql(scope, sp, p, 'w')}),
        ${walkCtes(sp.lo, sp.hi)}`;
@@ -129,10 +135,10 @@ export const funnelWalkRepository = {
             SET t1 = EXCLUDED.t1, last1 = EXCLUDED.last1, reached = EXCLUDED.reached
           WHERE (fw.t1, fw.last1, fw.reached)
                 IS DISTINCT FROM (EXCLUDED.t1, EXCLUDED.last1, EXCLUDED.reached))
-       DELETE FROM funnel_walks fw USING pairs p
-        WHERE fw.funnel_id = p.funnel_id AND fw.session_id = p.session_id
-          AND NOT EXISTS (SELECT 1 FROM walked k
-                           WHERE k.funnel_id = p.funnel_id AND k.session_id = p.session_id)`,
+       DELETE FROM funnel_walks fw USING (
+         SELECT funnel_id, session_id FROM pairs EXCEPT SELECT funnel_id, session_id FROM walked
+       ) gone
+        WHERE fw.funnel_id = gone.funnel_id AND fw.session_id = gone.session_id`,
       pairArrays(keys),
     );
   },
