@@ -121,8 +121,9 @@ const baseStats = (extra: string) => `
          (SELECT count(*) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot AND path = '/p/1' ${extra}) AS conv,
          (SELECT count(DISTINCT session_id) FROM events WHERE website_id = $1 AND event_time >= ${lo} AND event_time < ${hi} AND NOT is_bot AND path = '/p/1' ${extra}) AS convs`;
 /**
- * The funnel: step 1 (`/p/1**`, goals 1 and 10–19) is reached by about 30% of the window's
- * sessions; the later steps narrow it down. Every event of session k is a view of `/page/(k mod
+ * The funnel: step 1 (`/p/1**`, goals 1 and 10–19) is reached by about 21% of the window's
+ * sessions (the run prints the share; the issue asks for at least 20%); the later steps narrow
+ * it down. Every event of session k is a view of `/page/(k mod
  * 40)` except every seventh, a view of `/p/N`.
  */
 const FUNNEL_STEPS = ['/p/1**', '/page/2*', '/p/2**', '/page/2*'];
@@ -223,6 +224,25 @@ async function benchFunnel(): Promise<string> {
 const filt = `AND session_id IN (SELECT session_id FROM events f WHERE f.website_id = $1 AND f.event_time >= ${lo} - interval '1 day' AND f.event_time < ${hi} AND f.country = 'DE' AND f.utm_source = 'google')`;
 
 const funnelId = await benchFunnel();
+{
+  const res = await app.inject({
+    method: 'GET',
+    url: `/api/websites/${SITE}/funnels/${funnelId}/results?${range}`,
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  const entered = res.json<{ data: { total_sessions_entered: number } }>().data
+    .total_sessions_entered;
+  const { rows } = await db.query<{ n: number }>(
+    'bench.window_sessions',
+    `SELECT count(*)::int AS n FROM sessions WHERE website_id = $1 AND NOT is_bot
+        AND started_at < ${hi} AND ended_at >= ${lo}`,
+    [SITE, start, end],
+  );
+  const all = rows[0]!.n;
+  log(
+    `funnel: step 1 reached by ${entered} of the window's ${all} sessions (${((100 * entered) / all).toFixed(1)}%)`,
+  );
+}
 
 /** [name, ours, baseline, target p95 in ms (null: no target in the issue)] */
 const cases: Array<[string, () => Promise<void>, () => Promise<void>, number | null]> = [
