@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { funnelRepository } from '../../shared/db/repositories/funnel.repository.js';
+import { funnelRepository, type Funnel } from '../../shared/db/repositories/funnel.repository.js';
 import { funnelWalkRepository } from '../../shared/db/repositories/funnel-walk.repository.js';
 import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
@@ -19,6 +19,8 @@ const HOUR = 3_600_000;
 const STALE_BATCH = 10_000;
 /** How long a slice waits for a session row the live processor holds before it retries. */
 const LOCK_TIMEOUT_MS = 250;
+/** Consecutive lock timeouts of one slice before the rebuild fails (and its job retries). */
+const MAX_LOCK_RETRIES = 120;
 
 /**
  * Rebuilds a saved funnel's stored walks once every step's backfill is done at its current
@@ -52,66 +54,75 @@ export async function rebuildFunnelWalks(
   for (let n = STALE_BATCH; n === STALE_BATCH; stale += n) {
     n = await funnelWalkRepository.deleteStale(db, funnelId, STALE_BATCH);
   }
-  const step1 = steps[0]!;
-  const bounds = await funnelWalkRepository.step1Bounds(db, step1.id);
-  let sessions = 0;
-  let lastLogged = Date.now();
-  if (bounds !== null) {
-    const min = bounds.min.getTime();
-    let hi = bounds.max.getTime() + 1;
-    let width = HOUR;
-    while (hi > min) {
-      const lo = Math.max(min, hi - width);
-      const t0 = performance.now();
-      let n: number;
-      try {
-        n = await db.tx(async (q) => {
-          const ids = await funnelWalkRepository.lockStep1Sessions(
-            q,
-            funnel.website_id,
-            step1.id,
-            new Date(lo),
-            new Date(hi),
-            LOCK_TIMEOUT_MS,
-          );
-          await funnelWalkRepository.refresh(
-            q,
-            ids.map((id) => ({
-              funnel_id: funnelId,
-              session_id: id,
-              website_id: funnel.website_id,
-            })),
-          );
-          return ids.length;
-        });
-      } catch (err) {
-        if ((err as { code?: string }).code !== '55P03') throw err;
-        await sleep(LOCK_TIMEOUT_MS);
-        continue; // the live processor held a session: the same slice again
-      }
-      sessions += n;
-      hi = lo;
-      const ms = performance.now() - t0;
-      width = Math.round(width * Math.min(4, Math.max(0.25, deps.sliceTargetMs / Math.max(ms, 1))));
-      if (Date.now() - lastLogged >= 2_000) {
-        lastLogged = Date.now();
-        const current = await funnelRepository.findByRef(db, { id: funnelId });
-        if (current?.definition_version !== version) return 'superseded';
-        log.info(
-          {
-            sessions,
-            progress:
-              Math.round(((bounds.max.getTime() - hi) / (bounds.max.getTime() - min || 1)) * 1000) /
-              1000,
-          },
-          'funnel_walks_rebuild_progress',
-        );
-      }
-    }
-  }
+  const sessions = await rebuildSlices(deps, { ...funnel, step1: steps[0]!.id }, log);
+  if (sessions === 'superseded') return 'superseded';
   // The rebuilt pages all-visible, so that results read the walks from their index alone.
   await funnelWalkRepository.vacuum(db);
   if (!(await funnelWalkRepository.markReady(db, funnelId, version))) return 'superseded';
   log.info({ sessions, stale, seconds: (Date.now() - startedAt) / 1000 }, 'funnel_walks_rebuilt');
   return 'done';
+}
+
+/**
+ * Recomputes, newest first, the walks of the sessions with a step-1 match, one time slice per
+ * transaction sized towards `sliceTargetMs`; resolves to the sessions recomputed, or
+ * `superseded` once the funnel's definition moved on (checked with each progress log, at most
+ * every 2 s).
+ */
+async function rebuildSlices(
+  deps: WalkRebuildDeps,
+  funnel: Funnel & { step1: string },
+  log: Logger,
+): Promise<number | 'superseded'> {
+  const bounds = await funnelWalkRepository.step1Bounds(deps.db, funnel.step1);
+  if (bounds === null) return 0;
+  const [min, max] = [bounds.min.getTime(), bounds.max.getTime()];
+  let [hi, width, retries, sessions, lastLogged] = [max + 1, HOUR, 0, 0, Date.now()];
+  while (hi > min) {
+    const lo = Math.max(min, hi - width);
+    const t0 = performance.now();
+    let n: number;
+    try {
+      n = await rebuildSlice(deps.db, funnel, new Date(lo), new Date(hi));
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03' || ++retries > MAX_LOCK_RETRIES) throw err;
+      await sleep(LOCK_TIMEOUT_MS);
+      continue; // the live processor held a session: the same slice again
+    }
+    [retries, sessions, hi] = [0, sessions + n, lo];
+    const ms = performance.now() - t0;
+    width = Math.round(width * Math.min(4, Math.max(0.25, deps.sliceTargetMs / Math.max(ms, 1))));
+    if (Date.now() - lastLogged >= 2_000) {
+      lastLogged = Date.now();
+      const current = await funnelRepository.findByRef(deps.db, { id: funnel.id });
+      if (current?.definition_version !== funnel.definition_version) return 'superseded';
+      const progress = Math.round(((max - hi) / (max - min || 1)) * 1000) / 1000;
+      log.info({ sessions, progress }, 'funnel_walks_rebuild_progress');
+    }
+  }
+  return sessions;
+}
+
+/** One slice's transaction: its sessions' rows locked, then their walks recomputed. */
+async function rebuildSlice(
+  db: Db,
+  funnel: Funnel & { step1: string },
+  lo: Date,
+  hi: Date,
+): Promise<number> {
+  return db.tx(async (q) => {
+    const ids = await funnelWalkRepository.lockStep1Sessions(
+      q,
+      funnel.website_id,
+      funnel.step1,
+      lo,
+      hi,
+      LOCK_TIMEOUT_MS,
+    );
+    await funnelWalkRepository.refresh(
+      q,
+      ids.map((id) => ({ funnel_id: funnel.id, session_id: id, website_id: funnel.website_id })),
+    );
+    return ids.length;
+  });
 }
