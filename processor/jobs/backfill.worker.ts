@@ -27,6 +27,7 @@ import type { GoalDefinition } from '../../shared/goals/goal-definition.js';
 import type { Redis } from '../../shared/redis/redis.js';
 import { conversionRow } from '../consumer/conversions.js';
 import { rebuildFunnelWalks } from './funnel-walks.js';
+import { nextSliceWidth, pauseAfterSlice } from './slices.js';
 
 export interface BackfillDeps {
   db: Db;
@@ -82,11 +83,10 @@ const FIRST_SLICE_MS = 3_600_000;
 /**
  * How often at most the job logs its progress. The goal's status moves more often: after every
  * slice (about {@link BackfillDeps.sliceTargetMs}, at most 1 s, plus a pause of at most
- * {@link MAX_PAUSE_MS}) and every {@link SETTLE_TICK_MS} while the job waits for the live
+ * `MAX_PAUSE_MS` of ./slices.ts) and every {@link SETTLE_TICK_MS} while the job waits for the live
  * processor to settle, so it moves at least every 2 s.
  */
 const LOG_EVERY_MS = 2_000;
-const MAX_PAUSE_MS = 1_000;
 const SETTLE_TICK_MS = 500;
 /**
  * Progress shares of the phases: the main pass up to {@link MAIN_PASS_END} by event time
@@ -331,12 +331,8 @@ class BackfillRun {
       const outcome = await this.runSlice(slice, progressAt(loMs));
       if (outcome !== 'ok' || last) return outcome;
       const ms = Math.max(1, performance.now() - started);
-      const pause = Math.min(MAX_PAUSE_MS, ms * (this.deps.pauseRatio ?? 0));
-      if (pause >= 1) await new Promise((r) => setTimeout(r, pause));
-      width.ms = Math.max(
-        1,
-        Math.round(width.ms * Math.min(4, Math.max(0.25, this.deps.sliceTargetMs / ms))),
-      );
+      await pauseAfterSlice(ms, this.deps.pauseRatio);
+      width.ms = nextSliceWidth(width.ms, ms, this.deps.sliceTargetMs);
       sliceHi = sliceLo;
       hiMs = loMs;
     }

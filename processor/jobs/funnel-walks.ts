@@ -4,12 +4,15 @@ import { funnelWalkRepository } from '../../shared/db/repositories/funnel-walk.r
 import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import type { Db } from '../../shared/db/pool.js';
 import type { Logger } from '../../shared/logger.js';
+import { nextSliceWidth, pauseAfterSlice } from './slices.js';
 
 export interface WalkRebuildDeps {
   db: Db;
   logger: Logger;
   /** Target duration of one slice's transaction (ms); slices widen or narrow towards it. */
   sliceTargetMs: number;
+  /** After each slice the rebuild pauses this many times its duration (as the backfill). */
+  pauseRatio?: number;
 }
 
 export type WalkRebuildOutcome = 'done' | 'steps_pending' | 'superseded';
@@ -91,7 +94,8 @@ async function rebuildSlices(
     }
     [retries, sessions, hi] = [0, sessions + n, lo];
     const ms = performance.now() - t0;
-    width = Math.round(width * Math.min(4, Math.max(0.25, deps.sliceTargetMs / Math.max(ms, 1))));
+    await pauseAfterSlice(ms, deps.pauseRatio);
+    width = nextSliceWidth(width, ms, deps.sliceTargetMs);
     if (Date.now() - lastLogged >= 2_000) {
       lastLogged = Date.now();
       const current = await funnelRepository.findByRef(deps.db, { id: funnel.id });
