@@ -13,10 +13,11 @@ import {
  * Funnel results. A funnel's steps are walked per session over its *step matches*
  * `m(mask, session_id, t, q, i)`: the event time, arrival sequence and event id of every event
  * of the window that matches a step, and the steps it matches as bits (step n: 1 << (n − 1)).
- * Step 1 is reached at the session's earliest match; step n at the earliest match of step n strictly after step n−1's in (t, q, i), so one event never
- * counts for two steps and same-time events advance in the order they arrived. With a
- * conversion window, every step must follow step 1 within it. Only the qualifying sessions'
- * events count (filters select sessions, as in goal statistics; bot sessions unless asked).
+ * Step 1 is reached at the session's earliest match; step n at the earliest match of step n
+ * strictly after step n−1's in (t, q, i), so one event never counts for two steps and
+ * same-time events advance in the order they arrived. With a conversion window, every step
+ * must follow step 1 within it. Only the qualifying sessions' events count (filters select
+ * sessions, as in goal statistics; bot sessions unless asked).
  *
  * The matches come from one of two sources:
  * - a saved funnel's step goals: their conversions, which the processor writes as events

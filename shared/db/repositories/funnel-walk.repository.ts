@@ -9,8 +9,8 @@ import { qualifiesSql, scopeParams, type SessionScope } from './stats.repository
  *
  * A walk is computed by index probes (`conversions_funnel_walk_idx`): step 1 at the session's
  * earliest match, step n at the earliest match of step n after step n−1's (time, arrival
- * sequence, event id), within the funnel's conversion window. At most 2 probes per step,
- * whatever the session's length.
+ * sequence, event id), within the funnel's conversion window: one probe per step (and one for
+ * step 1's latest match), each bounded by the session's span, whatever the session's length.
  *
  * Consistency: a walk is recomputed, in a statement of its own, by a transaction that holds
  * the session's `sessions` row lock, so it sees every match committed by any transaction that
@@ -31,8 +31,9 @@ const LONG_SPAN = `interval '6 hours'`;
 
 /**
  * CTEs `st` (the funnels' step goals and windows) and `walked(funnel_id, session_id, t1,
- * reached)`: the walks of the pairs of CTE `pairs(funnel_id, session_id, website_id)` over their matches
- * in [lo, hi) (SQL expressions). Needs WITH RECURSIVE; pairs without a step-1 match are absent.
+ * reached, s_lo, s_hi)`: the walks of the pairs of CTE `pairs(funnel_id, session_id,
+ * website_id)` over their matches in [lo, hi) (SQL expressions), with their sessions' spans.
+ * Needs WITH RECURSIVE; pairs without a step-1 match are absent.
  */
 function walkCtes(lo: string, hi: string): string {
   // The session's own span bounds every probe, so each reads the one or two chunks it lies in.
@@ -67,12 +68,13 @@ function walkCtes(lo: string, hi: string): string {
                 OR c.event_time <= w.t1 + st.window_seconds * interval '1 second')`,
         )}),
     walked AS (
-      SELECT DISTINCT ON (funnel_id, session_id) funnel_id, session_id, t1, reached
+      SELECT DISTINCT ON (funnel_id, session_id) funnel_id, session_id, t1, reached, s_lo, s_hi
         FROM w ORDER BY funnel_id, session_id, n DESC)`;
 }
 
 const PAIRS = `pairs AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS p(funnel_id, session_id, website_id))`;
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+                  AS p(funnel_id, session_id, website_id))`;
 
 function pairArrays(keys: readonly WalkKey[]): [string[], string[], string[]] {
   return [
@@ -128,7 +130,7 @@ export const funnelWalkRepository = {
            CROSS JOIN LATERAL (
              SELECT c.event_time AS t FROM conversions c
               WHERE c.funnel_id IS NOT NULL AND c.session_id = k.session_id
-                AND c.goal_id = st.goal_id
+                AND c.goal_id = st.goal_id AND c.event_time >= k.s_lo AND c.event_time <= k.s_hi
               ORDER BY c.event_time DESC, c.seq DESC, c.event_id DESC LIMIT 1) l
           ORDER BY k.funnel_id, k.session_id
          ON CONFLICT (funnel_id, session_id) DO UPDATE
