@@ -7,6 +7,7 @@ import { createLogger } from '../shared/logger.js';
 import { handleSignals } from '../shared/process/lifecycle.js';
 import { createRedis } from '../shared/redis/redis.js';
 import { startBackfillWorker } from './jobs/backfill.worker.js';
+import { catchUpFunnelWalks } from './jobs/funnel-walks.js';
 import { ProcessorConfigSchema } from './config.js';
 import { runEventsConsumer, type EventsConsumer } from './consumer/events.consumer.js';
 import { ProcessorMetrics } from './consumer/processor.metrics.js';
@@ -74,6 +75,15 @@ const backfill = startBackfillWorker({
   settleMs: 2 * config.GOAL_CACHE_RECHECK_MS + 2_000,
   tailMarginMs: 60_000,
 });
+// Funnels whose stored walks are behind their steps are rebuilt in the background.
+catchUpFunnelWalks({
+  db,
+  logger,
+  sliceTargetMs: config.BACKFILL_SLICE_TARGET_MS,
+  pauseRatio: config.BACKFILL_PAUSE_RATIO,
+}).catch((err: unknown) =>
+  logger.warn({ err: (err as Error).message }, 'funnel_walks_catch_up_stopped'),
+);
 const retention = await startRetention({
   db,
   logger,

@@ -67,6 +67,29 @@ export async function rebuildFunnelWalks(
 }
 
 /**
+ * Rebuilds, one after the other, the walks of every funnel whose walks are behind its
+ * definition and whose steps are all backfilled: funnels saved before stored walks existed,
+ * or whose rebuild a stop interrupted. Run at start-up, in the background; a funnel that fails
+ * is logged and left to walk its matches.
+ */
+export async function catchUpFunnelWalks(deps: WalkRebuildDeps): Promise<void> {
+  for (const id of await funnelWalkRepository.behind(deps.db)) {
+    try {
+      const outcome = await rebuildFunnelWalks(deps, id);
+      if (outcome !== 'steps_pending') {
+        deps.logger.info({ funnel_id: id, outcome }, 'funnel_walks_caught_up');
+      }
+    } catch (err) {
+      // One funnel's failure leaves the others to catch up; its results walk its matches.
+      deps.logger.warn(
+        { funnel_id: id, err: (err as Error).message },
+        'funnel_walks_catch_up_failed',
+      );
+    }
+  }
+}
+
+/**
  * Recomputes, newest first, the walks of the sessions with a step-1 match, one time slice per
  * transaction sized towards `sliceTargetMs`; resolves to the sessions recomputed, or
  * `superseded` once the funnel's definition moved on (checked with each progress log, at most

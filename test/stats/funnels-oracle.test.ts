@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApiApp } from '../../api/app.js';
 import { startBackfillWorker } from '../../processor/jobs/backfill.worker.js';
+import { catchUpFunnelWalks } from '../../processor/jobs/funnel-walks.js';
 import { goalRepository } from '../../shared/db/repositories/goal.repository.js';
 import { websiteRepository } from '../../shared/db/repositories/website.repository.js';
 import type { EventMessage } from '../../shared/events/event-message.js';
@@ -610,6 +611,38 @@ describe('funnels match an independent oracle, before and after the events', () 
       );
       expect({ id, stored }).toEqual({ id, stored: expected });
     }
+  });
+
+  it('a funnel whose walks are behind shows its backfill running until the catch-up rebuilds them', async () => {
+    const walksOf = async (id: string) =>
+      (
+        await deps.db.query<{ session_id: string; reached: Date[] }>(
+          'test.walks_of',
+          'SELECT session_id, reached FROM funnel_walks WHERE funnel_id = $1 ORDER BY 1',
+          [id],
+        )
+      ).rows;
+    const before = await walksOf(ids.after);
+    // As a funnel saved before stored walks existed: none, and not marked complete.
+    await deps.db.query('test.forget_walks', 'DELETE FROM funnel_walks WHERE funnel_id = $1', [
+      ids.after,
+    ]);
+    await deps.db.query(
+      'test.walks_behind',
+      'UPDATE funnels SET walks_version = NULL WHERE id = $1',
+      [ids.after],
+    );
+    const shown = async () =>
+      (
+        (await call('GET', `/api/websites/${websiteId}/funnels/${ids.after}`)).body.data as {
+          backfill: { state: string; progress: number };
+        }
+      ).backfill;
+    expect(await shown()).toMatchObject({ state: 'running' });
+    expect((await shown()).progress).toBeLessThan(1);
+    await catchUpFunnelWalks({ db: deps.db, logger: deps.logger, sliceTargetMs: 200 });
+    expect(await shown()).toMatchObject({ state: 'done', progress: 1 });
+    expect(await walksOf(ids.after)).toEqual(before);
   });
 
   it('deleting a funnel deletes its step matches and walks; the other funnels keep theirs', async () => {

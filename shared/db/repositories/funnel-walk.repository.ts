@@ -232,6 +232,16 @@ export const funnelWalkRepository = {
     await q.query('funnel_walk.vacuum', 'VACUUM (ANALYZE) funnel_walks');
   },
 
+  /** The funnels whose stored walks are not complete for their definition, oldest first. */
+  async behind(q: Queryable): Promise<string[]> {
+    const { rows } = await q.query<{ id: string }>(
+      'funnel_walk.behind',
+      `SELECT id FROM funnels WHERE walks_version IS DISTINCT FROM definition_version
+        ORDER BY created_at, numeric_id`,
+    );
+    return rows.map((r) => r.id);
+  },
+
   /** Marks the walks complete for `version`, unless the funnel moved on; true when marked. */
   async markReady(q: Queryable, funnelId: string, version: number): Promise<boolean> {
     const res = await q.query(
