@@ -14,6 +14,7 @@ import {
   waitFor,
   type TestDeps,
 } from '../helpers/deps.js';
+import { EVENT_DEFAULTS } from '../processor/pipeline.js';
 
 const KEY = `spk_selfhosted_${'6b'.repeat(16)}`;
 const DAY1 = '2026-11-20';
@@ -45,39 +46,19 @@ describe('Rybbit goal series, summary and preview', () => {
     extra: Partial<EventMessage> = {},
   ): EventMessage {
     return {
-      v: 1,
+      ...EVENT_DEFAULTS,
       event_id: randomUUID(),
       event_time: time,
       received_at: time,
       website_id: websiteId,
       session_id: session,
       visitor_id: `v-${session}`,
-      user_id: null,
       type,
       event_name: null,
-      hostname: 'shop.example',
       path: '/',
       querystring: '',
-      page_title: null,
-      referrer: null,
-      referrer_domain: null,
-      channel: 'direct',
-      utm_source: null,
-      utm_medium: null,
-      utm_campaign: null,
-      utm_term: null,
-      utm_content: null,
-      properties: null,
       browser: 'Chrome',
-      os: 'Linux',
-      device: 'desktop',
-      screen_width: 1280,
-      language: 'en',
       country: null,
-      region: null,
-      city: null,
-      bot_score: 0,
-      is_bot: false,
       ...extra,
     };
   }
