@@ -2,6 +2,8 @@ import type { ConditionRenderer } from './conversion.repository.js';
 import type { Queryable } from '../pool.js';
 import { SqlParams } from '../sql-params.js';
 import {
+  afterEndedSql,
+  endedKeySql,
   qualifiesSql,
   scopeParams,
   type ConvertingSessionRow,
@@ -210,22 +212,17 @@ export const funnelStatsRepository = {
       mode === 'reached'
         ? `SELECT session_id FROM s${step}`
         : `SELECT session_id FROM s${step} EXCEPT SELECT session_id FROM s${step + 1}`;
-    let keyset = 'true';
-    if (page.after) {
-      const k = p.add(page.after.endedKey, 'timestamptz');
-      const id = p.add(page.after.sessionId);
-      keyset = `(s.ended_at < ${k} OR (s.ended_at = ${k} AND s.session_id > ${id}))`;
-    }
     const { rows } = await q.query<ConvertingSessionRow>(
       'funnel.step_sessions',
       `${walkSql(scope, sp, p)}
        SELECT s.session_id, s.user_id, s.country, s.browser, s.os, s.device, s.entry_page,
               s.exit_page, s.pageviews, s.duration, s.started_at, s.ended_at, s.referrer_domain,
               s.channel,
-              to_char(s.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ended_key,
+              ${endedKeySql('s')} AS ended_key,
               count(*) OVER ()::int AS total
          FROM sessions s
-        WHERE s.website_id = ${sp.w} AND s.session_id IN (${picked}) AND ${keyset}
+        WHERE s.website_id = ${sp.w} AND s.session_id IN (${picked})
+          AND ${afterEndedSql('s', p, page.after)}
         ORDER BY s.ended_at DESC, s.session_id ASC
         LIMIT ${p.add(page.limit)} OFFSET ${p.add(page.offset ?? 0)}`,
       p.values,

@@ -111,6 +111,25 @@ export function scopedSessionsSql(
        AND ${sessionFilterSql(scope.filters, p)}`;
 }
 
+/** A session row's `ended_at` as the exact text of a keyset cursor (`ended_key`). */
+export const endedKeySql = (alias: string) =>
+  `to_char(${alias}.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/**
+ * SQL: the session row `alias` comes after the cursor `after` in newest-`ended_at`-first,
+ * then `session_id` order (every row when there is none).
+ */
+export function afterEndedSql(
+  alias: string,
+  p: SqlParams,
+  after?: { endedKey: string; sessionId: string },
+): string {
+  if (!after) return 'true';
+  const k = p.add(after.endedKey, 'timestamptz');
+  const id = p.add(after.sessionId);
+  return `(${alias}.ended_at < ${k} OR (${alias}.ended_at = ${k} AND ${alias}.session_id > ${id}))`;
+}
+
 /** SQL: `alias.session_id` belongs to a qualifying session of the scope. */
 export function qualifiesSql(
   scope: SessionScope,
@@ -627,18 +646,11 @@ export const statsRepository = {
               WHERE c.goal_id = ${p.add(scope.goalId)} AND c.website_id = ${sp.w}
                 AND c.event_time >= ${sp.lo} AND c.event_time < ${sp.hi})`;
     }
-    let keyset = 'true';
-    if (page.after) {
-      const k = p.add(page.after.endedKey, 'timestamptz');
-      const id = p.add(page.after.sessionId);
-      keyset = `(q.ended_at < ${k} OR (q.ended_at = ${k} AND q.session_id > ${id}))`;
-    }
     const { rows } = await q.query<ConvertingSessionRow>(
       'stats.converting_sessions',
-      `SELECT q.*, to_char(q.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ended_key,
-              count(*) OVER ()::int AS total
+      `SELECT q.*, ${endedKeySql('q')} AS ended_key, count(*) OVER ()::int AS total
          FROM (${source}) q
-        WHERE ${keyset}
+        WHERE ${afterEndedSql('q', p, page.after)}
         ORDER BY q.ended_at DESC, q.session_id ASC
         LIMIT ${p.add(page.limit)} OFFSET ${p.add(page.offset ?? 0)}`,
       p.values,
