@@ -93,7 +93,9 @@ export interface FunnelReachScope extends SessionScope {
  * The stored walks of a window [lo, hi): a stored walk is the window's walk when its step 1
  * lies in the window, cut at `hi`; sessions that reached step 1 before the window and matched
  * it again inside are walked again over the window's matches (CTE `walked`), found by two
- * small index ranges: step 1 at most 6 hours before `lo`, and the rare longer sessions.
+ * small index ranges: step 1 at most 6 hours before `lo`, and the rare longer sessions. CTE
+ * `x(reached)` holds both kinds; `reachedSql` counts, per step, those that reached it inside
+ * the window.
  */
 function windowWalksSql(scope: FunnelReachScope, p: SqlParams) {
   const sp = scopeParams(scope, p);
@@ -107,8 +109,18 @@ function windowWalksSql(scope: FunnelReachScope, p: SqlParams) {
          SELECT w.funnel_id, w.session_id, w.website_id FROM funnel_walks w
           WHERE w.funnel_id = ${f} AND w.last1 >= ${sp.lo} AND w.last1 - w.t1 > ${LONG_SPAN}
             AND w.t1 < ${sp.lo} - ${LONG_SPAN} AND ${qualifiesSql(scope, sp, p, 'w')}),
-       ${walkCtes(sp.lo, sp.hi)}`;
-  return { sql, sp, f, steps };
+       ${walkCtes(sp.lo, sp.hi)},
+       x AS (
+         SELECT w.reached FROM funnel_walks w
+          WHERE w.funnel_id = ${f} AND w.t1 >= ${sp.lo} AND w.t1 < ${sp.hi}
+            AND ${qualifiesSql(scope, sp, p, 'w')}
+         UNION ALL
+         SELECT k.reached FROM walked k)`;
+  // Per step: the sessions of `x` that reached it inside the window.
+  const reachedSql = `ARRAY[${steps
+    .map((n) => `count(*) FILTER (WHERE x.reached[${n}] < ${sp.hi})`)
+    .join(', ')}]::int[]`;
+  return { sql, sp, steps, reachedSql };
 }
 
 export const funnelWalkRepository = {
@@ -258,20 +270,10 @@ export const funnelWalkRepository = {
    */
   async reached(q: Queryable, scope: FunnelReachScope): Promise<number[]> {
     const p = new SqlParams();
-    const { sql, sp, f, steps } = windowWalksSql(scope, p);
+    const { sql, reachedSql } = windowWalksSql(scope, p);
     const { rows } = await q.query<{ reached: number[] }>(
       'funnel_walk.reached',
-      `${sql},
-       inside AS (
-         SELECT ${steps.map((n) => `count(*) FILTER (WHERE w.reached[${n}] < ${sp.hi}) AS n${n}`).join(', ')}
-           FROM funnel_walks w
-          WHERE w.funnel_id = ${f} AND w.t1 >= ${sp.lo} AND w.t1 < ${sp.hi}
-            AND ${qualifiesSql(scope, sp, p, 'w')}),
-       edge AS (
-         SELECT ${steps.map((n) => `count(*) FILTER (WHERE cardinality(k.reached) >= ${n}) AS n${n}`).join(', ')}
-           FROM walked k)
-       SELECT ARRAY[${steps.map((n) => `inside.n${n} + edge.n${n}`).join(', ')}]::int[] AS reached
-         FROM inside, edge`,
+      `${sql} SELECT ${reachedSql} AS reached FROM x`,
       p.values,
     );
     return rows[0]!.reached;
@@ -286,7 +288,7 @@ export const funnelWalkRepository = {
     scope: FunnelReachScope,
   ): Promise<{ reached: number[]; toNext: Array<number | null>; toConvert: number | null }> {
     const p = new SqlParams();
-    const { sql, sp, f, steps } = windowWalksSql(scope, p);
+    const { sql, sp, steps, reachedSql } = windowWalksSql(scope, p);
     const k = scope.steps;
     const median = (to: number, from: number) =>
       `percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM x.reached[${to}] - x.reached[${from}]))
@@ -297,15 +299,8 @@ export const funnelWalkRepository = {
       to_convert: number | null;
     }>(
       'funnel_walk.reached_with_medians',
-      `${sql},
-       x AS (
-         SELECT w.reached FROM funnel_walks w
-          WHERE w.funnel_id = ${f} AND w.t1 >= ${sp.lo} AND w.t1 < ${sp.hi}
-            AND ${qualifiesSql(scope, sp, p, 'w')}
-         UNION ALL
-         SELECT k.reached FROM walked k)
-       SELECT ARRAY[${steps.map((n) => `count(*) FILTER (WHERE x.reached[${n}] < ${sp.hi})`).join(', ')}]::int[]
-                AS reached,
+      `${sql}
+       SELECT ${reachedSql} AS reached,
               ARRAY[${steps.map((n) => (n < k ? median(n + 1, n) : 'NULL')).join(', ')}]::float8[]
                 AS to_next,
               ${median(k, 1)}::float8 AS to_convert
