@@ -1,5 +1,6 @@
 import type { EntityRef } from '../../ids.js';
 import type { Queryable } from '../pool.js';
+import { isConstraintError } from '../pg-error.js';
 
 /** A saved funnel (migration 016); its steps are step goals (`goalRepository.stepsOfFunnels`). */
 export interface Funnel {
@@ -22,22 +23,13 @@ export interface Funnel {
 const COLUMNS = `id, numeric_id::int AS numeric_id, website_id, name, window_seconds,
   definition_version, walks_version, created_at, updated_at`;
 
-interface PgError {
-  code?: string;
-  constraint?: string;
-}
-
 /** The insert or rename hit the per-website case-insensitive funnel name uniqueness. */
-export function isDuplicateFunnelName(err: unknown): boolean {
-  const e = err as PgError;
-  return e?.code === '23505' && e.constraint === 'funnels_website_name_ci_key';
-}
+export const isDuplicateFunnelName = (err: unknown): boolean =>
+  isConstraintError(err, '23505', 'funnels_website_name_ci_key');
 
 /** The insert hit the 20-funnels-per-website limit (trigger of migration 016). */
-export function isFunnelLimitExceeded(err: unknown): boolean {
-  const e = err as PgError;
-  return e?.code === '23514' && e.constraint === 'funnels_per_website_limit';
-}
+export const isFunnelLimitExceeded = (err: unknown): boolean =>
+  isConstraintError(err, '23514', 'funnels_per_website_limit');
 
 /** Funnels per website; the database trigger of migration 016 enforces the same number. */
 export const MAX_FUNNELS_PER_WEBSITE = 20;

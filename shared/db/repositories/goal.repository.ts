@@ -2,6 +2,7 @@ import { queuedBackfill, type BackfillStatus } from '../../goals/backfill-status
 import type { GoalDefinition } from '../../goals/goal-definition.js';
 import type { EntityRef } from '../../ids.js';
 import type { Queryable } from '../pool.js';
+import { isConstraintError } from '../pg-error.js';
 
 export interface Goal extends GoalDefinition {
   /** Pageview goals: the exact hostname required (migration 015); null = any host. */
@@ -47,22 +48,13 @@ const COLUMNS = `id, numeric_id, website_id, name, description, goal_type, match
   currency, definition_version, backfill, pattern_issue, pattern_rewritten_from, created_at,
   updated_at, hostname`;
 
-interface PgError {
-  code?: string;
-  constraint?: string;
-}
-
 /** The insert or rename hit the per-website case-insensitive name uniqueness (migration 002). */
-export function isDuplicateGoalName(err: unknown): boolean {
-  const e = err as PgError;
-  return e?.code === '23505' && e.constraint === 'goals_website_name_ci_key';
-}
+export const isDuplicateGoalName = (err: unknown): boolean =>
+  isConstraintError(err, '23505', 'goals_website_name_ci_key');
 
 /** The insert hit the 50-goals-per-website limit enforced by the trigger of migration 002. */
-export function isGoalLimitExceeded(err: unknown): boolean {
-  const e = err as PgError;
-  return e?.code === '23514' && e.constraint === 'goals_per_website_limit';
-}
+export const isGoalLimitExceeded = (err: unknown): boolean =>
+  isConstraintError(err, '23514', 'goals_per_website_limit');
 
 /** Goals per website; the database trigger of migration 002 enforces the same number. */
 export const MAX_GOALS_PER_WEBSITE = 50;
